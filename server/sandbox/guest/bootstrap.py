@@ -1,0 +1,200 @@
+# wasm-repl's helpers inside the interpreter. Executed once before the base snapshot is taken,
+# as the module `_wasm_repl` (frames from this file are named "<wasm-repl>" and left out of
+# tracebacks). The worker calls run_cell/set_vars/after_restore; user code never sees this module
+# in its globals.
+import ast
+import builtins
+import json
+import linecache
+import math
+import random
+import sys
+import time
+import traceback
+import types
+
+MAX_STRING = 1000
+MAX_ITEMS = 100
+MAX_DEPTH = 4
+SAFE_INT = 2**53
+
+# Names the host puts into every session; later issues add theirs (llm_query, ...).
+HELPER_NAMES = set()
+
+execution_count = 0
+user_globals = {"__name__": "__main__", "__builtins__": builtins}
+_previous_summaries = {}
+_host_sleep = None
+_memory_cap_mb = 0
+
+
+def after_restore(host_sleep, memory_cap_mb):
+    """Runs in every sandbox right after the snapshot is restored."""
+    global _host_sleep, _memory_cap_mb
+    _host_sleep = host_sleep
+    _memory_cap_mb = memory_cap_mb
+    # A snapshot freezes the RNG: without this every session would draw the same numbers.
+    random.seed()
+
+
+def _sleep(seconds):
+    # emscripten's sleep busy-waits and ignores interrupts; the host waits on the interrupt word.
+    if not isinstance(seconds, (int, float)):
+        raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as a number")
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    _host_sleep(seconds)
+
+
+time.sleep = _sleep
+
+
+def _cap_string(text):
+    if len(text) <= MAX_STRING:
+        return text
+    return text[:MAX_STRING] + f"... ({len(text) - MAX_STRING} more characters)"
+
+
+def _safe_repr(value):
+    try:
+        return _cap_string(repr(value))
+    except BaseException as error:  # a user's __repr__ may raise anything
+        return f"<{type(value).__name__} object (repr failed: {type(error).__name__})>"
+
+
+def summarize(value, depth=0):
+    """A JSON-safe, bounded picture of a value."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -SAFE_INT <= value <= SAFE_INT else _safe_repr(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        return _cap_string(value)
+    if isinstance(value, types.ModuleType):
+        return f"<module '{value.__name__}'>"
+    if isinstance(value, type):
+        return f"<class '{value.__name__}'>"
+    if callable(value):
+        return f"<function '{getattr(value, '__name__', type(value).__name__)}'>"
+    if depth >= MAX_DEPTH:
+        return _safe_repr(value)
+    if type(value) in (list, tuple):
+        items = [summarize(item, depth + 1) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"... ({len(value) - MAX_ITEMS} more items)")
+        return items
+    if type(value) is dict:
+        summary = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index == MAX_ITEMS:
+                summary["..."] = f"({len(value) - MAX_ITEMS} more items)"
+                break
+            summary[key if isinstance(key, str) else _safe_repr(key)] = summarize(item, depth + 1)
+        return summary
+    return _safe_repr(value)
+
+
+def _user_names():
+    for name, value in user_globals.items():
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        if name in HELPER_NAMES:
+            continue
+        yield name, value
+
+
+def summarize_locals(mode):
+    if mode == "none":
+        return None
+    summaries = {}
+    current = {}
+    for name, value in list(_user_names()):
+        summary = summarize(value)
+        encoded = json.dumps(summary)
+        current[name] = encoded
+        if mode == "all" or _previous_summaries.get(name) != encoded:
+            summaries[name] = summary
+    _previous_summaries.clear()
+    _previous_summaries.update(current)
+    return summaries
+
+
+def _cell_filename(count):
+    return f"<cell-{count}>"
+
+
+def _user_traceback(error):
+    # Drop the frames of this module: the traceback starts at the user's cell.
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == "<wasm-repl>":
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _describe(error):
+    message = str(error)
+    if isinstance(error, MemoryError) and not message:
+        message = f"out of memory: this session may use at most {_memory_cap_mb} MiB"
+    return {
+        "type": type(error).__name__,
+        "message": message,
+        "traceback": _user_traceback(error),
+    }
+
+
+def _execute(code, filename):
+    tree = ast.parse(code, filename, "exec")
+    trailing = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        trailing = ast.Expression(tree.body.pop().value)
+    exec(compile(tree, filename, "exec"), user_globals)
+    if trailing is not None:
+        return eval(compile(trailing, filename, "eval"), user_globals)
+    return None
+
+
+def run_cell(code, locals_mode):
+    """Runs one cell in the session's globals; returns the result as a JSON string."""
+    global execution_count
+    execution_count += 1
+    filename = _cell_filename(execution_count)
+    # Registered so tracebacks show the lines of the cell.
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    started = time.perf_counter()
+    value = None
+    error = None
+    try:
+        result = _execute(code, filename)
+        if result is not None:
+            value = _safe_repr(result)
+    except BaseException as caught:  # the cell's failure is data, whatever it is
+        error = _describe(caught)
+    elapsed = time.perf_counter() - started
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except BaseException:
+        pass
+    return json.dumps({
+        "success": error is None,
+        "value": value,
+        "locals": summarize_locals(locals_mode),
+        "execution_count": execution_count,
+        "execution_time": elapsed,
+        "error": error,
+    })
+
+
+def set_vars(encoded):
+    """Makes JSON values Python variables; returns an error description or None."""
+    try:
+        values = json.loads(encoded)
+        bad = [name for name in values if not name.isidentifier() or name in HELPER_NAMES]
+        if bad:
+            raise ValueError(f"not assignable variable names: {', '.join(sorted(bad))}")
+        user_globals.update(values)
+        return None
+    except BaseException as caught:
+        return json.dumps(_describe(caught))

@@ -1,0 +1,58 @@
+// The sandbox process's main thread: it speaks the framed protocol with the host over stdio,
+// relays cells to the interpreter worker, and writes interrupts into the shared word the
+// interpreter polls. It never runs Python, so it stays responsive while a cell runs.
+import { encodeFrame, FrameDecoder, type GuestMessage, type GuestSettings, type HostMessage } from "../ipc.ts";
+import type { WorkerInit } from "./worker.ts";
+import { revokeAllPermissions } from "./permissions.ts";
+
+const SIGINT = 2;
+const MAX_HOST_FRAME = 256 * 1024 * 1024;
+
+const settings = JSON.parse(Deno.args[0]!) as GuestSettings;
+const interrupt = new SharedArrayBuffer(4);
+const interruptWord = new Int32Array(interrupt);
+
+function send(message: object, body?: Uint8Array): void {
+  const frame = encodeFrame(message, body);
+  let written = 0;
+  while (written < frame.byteLength) written += Deno.stdout.writeSync(frame.subarray(written));
+}
+
+function die(message: GuestMessage, code: number): never {
+  send(message);
+  Deno.exit(code);
+}
+
+const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+
+worker.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
+  const { data, ...message } = event.data;
+  if (message.type === "ready" && settings.mode === "boot") revokeAllPermissions();
+  if (message.type === "fatal") die(message, 70);
+  send(message, data);
+  if (message.type === "snapshot") Deno.exit(0);
+};
+
+worker.onerror = (event: ErrorEvent) => {
+  event.preventDefault();
+  die({ type: "fatal", cause: "interpreter_fatal", message: String(event.message) }, 70);
+};
+
+worker.postMessage({ type: "init", ...settings, interrupt } satisfies WorkerInit);
+
+
+function handle(message: HostMessage): void {
+  if (message.type === "interrupt") {
+    Atomics.store(interruptWord, 0, SIGINT);
+    Atomics.notify(interruptWord, 0); // wakes a sleeping time.sleep at once
+    return;
+  }
+  worker.postMessage(message);
+}
+
+// The host's end of stdin closing means the host is gone (even if it was SIGKILLed): exit.
+const decoder = new FrameDecoder<HostMessage>(MAX_HOST_FRAME);
+for await (const chunk of Deno.stdin.readable) {
+  for (const frame of decoder.push(chunk)) handle(frame.message);
+}
+Deno.exit(0);

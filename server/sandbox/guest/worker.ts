@@ -1,0 +1,184 @@
+// The Pyodide interpreter, on a worker thread so the sandbox's main thread stays free to relay
+// interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
+// which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
+/// <reference lib="deno.worker" />
+import type { GuestMessage, GuestSettings, HostMessage, LocalsMode, StreamName } from "../ipc.ts";
+import { revokeAllPermissions } from "./permissions.ts";
+
+export interface WorkerInit extends GuestSettings {
+  type: "init";
+  interrupt: SharedArrayBuffer;
+}
+
+type PyCallable = (...args: unknown[]) => unknown;
+
+/** The part of Pyodide's API this worker uses. */
+interface Pyodide {
+  version: string;
+  runPython(code: string, options?: { globals?: unknown }): unknown;
+  toPy(value: unknown): unknown;
+  pyimport(name: string): Record<string, PyCallable>;
+  makeMemorySnapshot(): Uint8Array<ArrayBuffer>;
+  setStdout(writer: object): void;
+  setStderr(writer: object): void;
+  setStdin(options: object): void;
+  setInterruptBuffer(buffer: Int32Array): void;
+  checkInterrupt(): void;
+}
+
+const SIGINT = 2;
+let pyodide: Pyodide;
+let interruptWord: Int32Array;
+let maxOutputBytes = 0;
+
+// Output of the cell that is running: counted here so that bytes past the cap never cross.
+let cell = 0;
+let outputBytes = 0;
+let droppedBytes = 0;
+
+function post(message: GuestMessage, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+/**
+ * Refuses WebAssembly memory growth past the cap, so that an allocation past it fails inside
+ * the allocator and Python raises MemoryError instead of the process being killed.
+ */
+function capWasmMemory(capBytes: number): void {
+  const wrapImports = (imports: WebAssembly.Imports | undefined) => {
+    const env = imports?.env as Record<string, unknown> | undefined;
+    const resize = env?.emscripten_resize_heap;
+    if (env && typeof resize === "function") {
+      env.emscripten_resize_heap = (requested: number) => ((requested >>> 0) > capBytes ? 0 : resize(requested));
+    }
+    return imports;
+  };
+  const instantiate = WebAssembly.instantiate;
+  const instantiateStreaming = WebAssembly.instantiateStreaming;
+  // deno-lint-ignore no-explicit-any
+  (WebAssembly as any).instantiate = (source: any, imports?: WebAssembly.Imports) => instantiate(source, wrapImports(imports));
+  // deno-lint-ignore no-explicit-any
+  (WebAssembly as any).instantiateStreaming = (source: any, imports?: WebAssembly.Imports) =>
+    instantiateStreaming(source, wrapImports(imports));
+}
+
+function outputWriter(name: StreamName) {
+  const decoder = new TextDecoder();
+  return {
+    isatty: true, // line-buffered, so output streams on newline as well as on flush
+    write(buffer: Uint8Array): number {
+      const room = Math.max(0, maxOutputBytes - outputBytes);
+      const kept = buffer.byteLength <= room ? buffer : buffer.subarray(0, room);
+      outputBytes += kept.byteLength;
+      droppedBytes += buffer.byteLength - kept.byteLength;
+      const text = decoder.decode(kept, { stream: kept === buffer });
+      if (text) post({ type: "stream", cell, name, text });
+      return buffer.byteLength;
+    },
+  };
+}
+
+/** time.sleep that neither burns CPU nor ignores interrupts: it waits on the interrupt word. */
+function hostSleep(seconds: number): void {
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const left = deadline - performance.now();
+    if (left <= 0) return;
+    Atomics.wait(interruptWord, 0, 0, left);
+    if (Atomics.load(interruptWord, 0) !== 0) {
+      pyodide.checkInterrupt(); // raises KeyboardInterrupt into the sleeping Python frame
+      return;
+    }
+  }
+}
+
+async function load(init: WorkerInit): Promise<Pyodide> {
+  const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as {
+    loadPyodide(options: object): Promise<Pyodide>;
+  };
+  const common = {
+    indexURL: init.indexURL,
+    // The `js` module is an empty object: Python gets no handle on this thread's globals.
+    jsglobals: Object.freeze(Object.create(null)),
+    env: { HOME: "/home/pyodide" },
+    stdout: () => {},
+    stderr: () => {},
+  };
+  if (init.mode === "build") {
+    const fresh = await loadPyodide({ ...common, _makeSnapshot: true });
+    const source = await Deno.readTextFile(init.bootstrapPath);
+    fresh.runPython(
+      `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
+        `exec(compile(_source, "<wasm-repl>", "exec"), _m.__dict__)\nsys.modules["_wasm_repl"] = _m\ndel _m, _source`,
+      { globals: fresh.toPy({ _source: source }) },
+    );
+    return fresh;
+  }
+  return await loadPyodide({ ...common, _loadSnapshot: Deno.readFile(init.snapshotPath) });
+}
+
+
+let runCell: PyCallable;
+let setVars: PyCallable;
+
+async function boot(init: WorkerInit): Promise<void> {
+  const started = performance.now();
+  interruptWord = new Int32Array(init.interrupt);
+  maxOutputBytes = init.maxOutputBytes;
+  capWasmMemory(init.memoryCapBytes);
+  pyodide = await load(init);
+  if (init.mode === "build") {
+    const snapshot = pyodide.makeMemorySnapshot();
+    self.postMessage({ type: "snapshot", bytes: snapshot.byteLength, data: snapshot }, [snapshot.buffer]);
+    return;
+  }
+  pyodide.setStdout(outputWriter("stdout"));
+  pyodide.setStderr(outputWriter("stderr"));
+  // Standard input is the host protocol's pipe; Python must never read it.
+  pyodide.setStdin({ error: true });
+  pyodide.setInterruptBuffer(interruptWord);
+  const helpers = pyodide.pyimport("_wasm_repl");
+  helpers.after_restore(hostSleep, Math.round(init.memoryCapBytes / 1024 / 1024));
+  runCell = helpers.run_cell;
+  setVars = helpers.set_vars;
+  revokeAllPermissions();
+  post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
+}
+
+function run(message: Extract<HostMessage, { type: "run" }>): void {
+  cell = message.cell;
+  outputBytes = 0;
+  droppedBytes = 0;
+  Atomics.store(interruptWord, 0, 0);
+  const result = JSON.parse(runCell(message.code, message.locals satisfies LocalsMode) as string);
+  post({ type: "result", cell, ...result, output_dropped_bytes: droppedBytes });
+}
+
+function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
+  const error = setVars(JSON.stringify(message.vars)) as string | undefined;
+  post({ type: "vars_set", cell: message.cell, error: error ? JSON.parse(error) : null });
+}
+
+function fatal(error: unknown, booting: boolean): void {
+  const text = String((error as Error)?.stack ?? error);
+  const cause = booting
+    ? "boot_failed"
+    : /call stack|stack overflow/i.test(text)
+    ? "stack_overflow"
+    : /memory/i.test(text)
+    ? "memory_limit"
+    : "interpreter_fatal";
+  post({ type: "fatal", cause, message: text.slice(0, 4000) });
+}
+
+self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
+  const message = event.data;
+  try {
+    if (message.type === "init") await boot(message);
+    else if (message.type === "run") run(message);
+    else if (message.type === "set_vars") assign(message);
+  } catch (error) {
+    // Python errors are caught in Python; anything reaching here means the interpreter is broken.
+    fatal(error, message.type === "init");
+  }
+};

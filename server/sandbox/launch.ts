@@ -1,0 +1,76 @@
+// How a sandbox process is started: which binary, which files it may read, which flags.
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { GuestSettings } from "./ipc.ts";
+
+const require = createRequire(import.meta.url);
+
+export interface RuntimeFiles {
+  deno: string;
+  /** Directory of the npm `pyodide` package, with a trailing slash as Pyodide wants its indexURL. */
+  pyodideDir: string;
+  pyodideVersion: string;
+  /** server/sandbox: the guest code and the frame codec it imports. */
+  sandboxDir: string;
+  guestMain: string;
+  bootstrap: string;
+  worker: string;
+  ipc: string;
+}
+
+export function locateRuntimeFiles(): RuntimeFiles {
+  const sandboxDir = dirname(fileURLToPath(import.meta.url));
+  const pyodideDir = dirname(require.resolve("pyodide/package.json")) + "/";
+  // The deno package's own resolver finds the binary its platform package installed.
+  const deno = (require("deno/install_api.cjs") as { runInstall(): string }).runInstall();
+  return {
+    deno,
+    pyodideDir,
+    pyodideVersion: (require("pyodide/package.json") as { version: string }).version,
+    sandboxDir,
+    guestMain: join(sandboxDir, "guest", "main.ts"),
+    bootstrap: join(sandboxDir, "guest", "bootstrap.py"),
+    worker: join(sandboxDir, "guest", "worker.ts"),
+    ipc: join(sandboxDir, "ipc.ts"),
+  };
+}
+
+export interface LaunchCommand {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * Deny by default: no prompt, reads only of Pyodide, the guest code and the snapshot (the guest
+ * revokes even those once loaded); no net, write, env, run, ffi or sys; no eval.
+ * The environment is built from scratch so no server secret can leak into it.
+ */
+export function launchCommand(files: RuntimeFiles, cacheDir: string, settings: GuestSettings): LaunchCommand {
+  const readable = [files.pyodideDir, files.sandboxDir, settings.snapshotPath].join(",");
+  return {
+    command: files.deno,
+    args: [
+      "run",
+      "--no-prompt",
+      "--no-config",
+      "--no-lock",
+      "--no-remote",
+      "--no-npm",
+      "--quiet",
+      `--allow-read=${readable}`,
+      "--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=256",
+      files.guestMain,
+      JSON.stringify(settings),
+    ],
+    env: {
+      // Deno's cache of the transpiled guest code; written by Deno itself, not by the guest.
+      DENO_DIR: join(cacheDir, "deno"),
+      DENO_NO_UPDATE_CHECK: "1",
+      NO_COLOR: "1",
+      // Returns freed large blocks to the OS: tens of MiB less resident per sandbox.
+      MALLOC_MMAP_THRESHOLD_: "131072",
+    },
+  };
+}

@@ -1,0 +1,122 @@
+// A pool of booted sandboxes, refilled in the background, so that taking one costs a hand-over
+// instead of a boot. Boot failures back off and are logged; they never wedge the pool.
+import type { Logger } from "../log.ts";
+
+/** What the pool needs of a sandbox: it is generic so tests can drive it with any process-like thing. */
+export interface Poolable {
+  readonly alive: boolean;
+  readonly exited: Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+export interface PoolOptions<S> {
+  size: number;
+  /** Boots running at once: each is CPU-bound, so more than the cores only slows all of them. */
+  maxConcurrentBoots: number;
+  start: () => Promise<S>;
+  log: Logger;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+export class PoolClosed extends Error {}
+
+interface Waiter<S> {
+  resolve(sandbox: S): void;
+  reject(error: Error): void;
+}
+
+export class SandboxPool<S extends Poolable> {
+  private readonly idle: S[] = [];
+  private readonly waiters: Waiter<S>[] = [];
+  private booting = 0;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+
+  constructor(private readonly options: PoolOptions<S>) {
+    this.retryInitialMs = options.retryInitialMs ?? 200;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.fill();
+  }
+
+  /** Ready sandboxes waiting to be taken. */
+  get available(): number {
+    return this.idle.length;
+  }
+
+  /** Consecutive failed boots; zero once one succeeds. */
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  /** A ready sandbox: at once when the pool holds one, otherwise the next to finish booting. */
+  take(): Promise<S> {
+    if (this.closed) return Promise.reject(new PoolClosed("the sandbox pool is closed"));
+    const sandbox = this.idle.shift();
+    this.fill();
+    if (sandbox) return Promise.resolve(sandbox);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.fill();
+    });
+  }
+
+  /** Stops refilling and stops every idle sandbox; waiting takers are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new PoolClosed("the sandbox pool is closed"));
+    await Promise.all(this.idle.splice(0).map((sandbox) => sandbox.close()));
+  }
+
+  private fill(): void {
+    if (this.closed || this.retryTimer) return;
+    const wanted = this.options.size + this.waiters.length;
+    while (this.idle.length + this.booting < wanted && this.booting < this.options.maxConcurrentBoots) {
+      this.boot();
+    }
+  }
+
+  private boot(): void {
+    this.booting++;
+    this.options.start().then(
+      (sandbox) => {
+        this.booting--;
+        this.failures = 0;
+        this.deliver(sandbox);
+        this.fill();
+      },
+      (error: Error) => {
+        this.booting--;
+        this.failures++;
+        const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (this.failures - 1));
+        this.options.log.error("sandbox_boot_failed", { error: error.message, failures: this.failures, retry_in_ms: delay });
+        if (this.closed || this.retryTimer) return;
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.fill();
+        }, delay);
+      },
+    );
+  }
+
+  private deliver(sandbox: S): void {
+    if (this.closed) {
+      void sandbox.close();
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) return waiter.resolve(sandbox);
+    this.idle.push(sandbox);
+    // One that dies while idle is dropped and replaced.
+    void sandbox.exited.then(() => {
+      const index = this.idle.indexOf(sandbox);
+      if (index === -1) return;
+      this.idle.splice(index, 1);
+      this.fill();
+    });
+  }
+}

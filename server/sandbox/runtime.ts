@@ -1,0 +1,41 @@
+// Everything the server needs to hand out sandboxes: the runtime files, the base snapshot
+// (built when missing) and the warm pool.
+import { availableParallelism } from "node:os";
+import { locateRuntimeFiles } from "./launch.ts";
+import { SandboxPool } from "./pool.ts";
+import { Sandbox, type SandboxEnvironment, type SandboxLimits } from "./sandbox.ts";
+import { ensureBaseSnapshot } from "./snapshot.ts";
+import type { Logger } from "../log.ts";
+
+export interface SandboxRuntimeOptions {
+  cacheDir: string;
+  poolSize: number;
+  limits: SandboxLimits;
+  log: Logger;
+}
+
+export interface SandboxRuntime {
+  environment: SandboxEnvironment;
+  pool: SandboxPool<Sandbox>;
+  /** Boots a sandbox outside the pool (for measuring, or one-off work). */
+  start(): Promise<Sandbox>;
+  close(): Promise<void>;
+}
+
+export async function startSandboxRuntime(options: SandboxRuntimeOptions): Promise<SandboxRuntime> {
+  const files = locateRuntimeFiles();
+  const snapshotPath = await ensureBaseSnapshot(files, options.cacheDir, options.log);
+  const environment: SandboxEnvironment = { files, cacheDir: options.cacheDir, snapshotPath, limits: options.limits, log: options.log };
+  const start = async () => {
+    const sandbox = await Sandbox.start(environment);
+    options.log.debug("sandbox_booted", { pid: sandbox.pid, boot_ms: Math.round(sandbox.bootMs) });
+    return sandbox;
+  };
+  const pool = new SandboxPool({
+    size: options.poolSize,
+    maxConcurrentBoots: Math.max(1, availableParallelism()),
+    start,
+    log: options.log,
+  });
+  return { environment, pool, start, close: () => pool.close() };
+}

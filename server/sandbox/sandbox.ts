@@ -1,0 +1,311 @@
+// One sandbox seen from the host: a Deno process holding one Python interpreter.
+// It runs one cell at a time, enforces the cell's deadline in two stages (interrupt, then kill),
+// watches the process's memory, and reports every way the process can end.
+import { readFile } from "node:fs/promises";
+import { GuestProcess, type ProcessExit } from "./guest-process.ts";
+import { launchCommand, type RuntimeFiles } from "./launch.ts";
+import type { CellError, Frame, GuestCellResult, GuestMessage, LocalsMode, StreamName } from "./ipc.ts";
+import type { Logger } from "../log.ts";
+
+export interface SandboxLimits {
+  /** Cap of the interpreter's WebAssembly heap. */
+  memoryMb: number;
+  /** Resident memory the process may use beyond the heap cap before the watchdog kills it. */
+  watchdogHeadroomMb: number;
+  maxOutputBytes: number;
+  /** How long an interrupted cell has to end before its process is killed. */
+  killGraceMs: number;
+  bootTimeoutMs: number;
+}
+
+export interface SandboxEnvironment {
+  files: RuntimeFiles;
+  cacheDir: string;
+  snapshotPath: string;
+  limits: SandboxLimits;
+  log: Logger;
+}
+
+/** Why a sandbox process ended. */
+export type ExitCause =
+  | "closed" // the host stopped it
+  | "timeout" // a cell outlived its deadline and the interrupt
+  | "interrupted" // an explicit interrupt was not honoured in time
+  | "memory_limit"
+  | "stack_overflow"
+  | "interpreter_fatal"
+  | "protocol_violation" // it sent something that is not a valid frame
+  | "boot_failed"
+  | "crashed"; // it died on its own for any other reason
+
+export interface SandboxExit {
+  cause: ExitCause;
+  detail: string;
+}
+
+export interface CellRequest {
+  code: string;
+  timeoutMs: number;
+  locals: LocalsMode;
+  onOutput?: (name: StreamName, text: string) => void;
+}
+
+export interface CellResult extends Omit<GuestCellResult, "cell"> {
+  /** False when the interpreter had to be killed: every variable of the session is gone. */
+  state_preserved: boolean;
+}
+
+export class SandboxBusy extends Error {}
+export class SandboxGone extends Error {}
+
+interface RunningCell {
+  id: number;
+  request: CellRequest;
+  stdout: string;
+  stderr: string;
+  stopReason: "timeout" | "interrupted" | null;
+  timers: NodeJS.Timeout[];
+  resolve(result: CellResult): void;
+}
+
+const WATCHDOG_INTERVAL_MS = 250;
+const PAGE_BYTES = 4096;
+
+export class Sandbox {
+  readonly exited: Promise<SandboxExit>;
+  bootMs = 0;
+  private cause: SandboxExit | null = null;
+  private nextCell = 0;
+  private running: RunningCell | null = null;
+  private lastOutput: RunningCell | null = null;
+  private varsPending = new Map<number, (error: CellError | null) => void>();
+  private readonly process: GuestProcess;
+  private readonly watchdog: NodeJS.Timeout;
+  private readonly booted: Promise<void>;
+
+  /** Boots a sandbox from the base snapshot; resolves once its interpreter answers. */
+  static async start(env: SandboxEnvironment): Promise<Sandbox> {
+    const sandbox = new Sandbox(env);
+    await sandbox.booted;
+    return sandbox;
+  }
+
+  private constructor(private readonly env: SandboxEnvironment) {
+    const { limits } = env;
+    let markBooted!: () => void;
+    let failBoot!: (error: Error) => void;
+    this.booted = new Promise((resolve, reject) => ((markBooted = resolve), (failBoot = reject)));
+    const bootTimer = setTimeout(() => this.stop({ cause: "boot_failed", detail: `no answer within ${limits.bootTimeoutMs} ms` }), limits.bootTimeoutMs);
+    this.process = new GuestProcess(
+      launchCommand(env.files, env.cacheDir, {
+        mode: "boot",
+        indexURL: env.files.pyodideDir,
+        snapshotPath: env.snapshotPath,
+        bootstrapPath: env.files.bootstrap,
+        memoryCapBytes: limits.memoryMb * 1024 * 1024,
+        maxOutputBytes: limits.maxOutputBytes,
+      }),
+      (frame) => {
+        if (frame.message.type === "ready") {
+          clearTimeout(bootTimer);
+          this.bootMs = frame.message.boot_ms;
+          markBooted();
+        } else {
+          this.receive(frame);
+        }
+      },
+      (error) => this.stop({ cause: "protocol_violation", detail: error.message }),
+    );
+    this.watchdog = setInterval(() => void this.checkMemory(), WATCHDOG_INTERVAL_MS);
+    this.exited = this.process.exited.then((exit) => {
+      clearTimeout(bootTimer);
+      clearInterval(this.watchdog);
+      const ended = this.cause ?? classifyExit(exit);
+      this.cause = ended;
+      failBoot(new Error(`sandbox failed to boot (${ended.cause}): ${ended.detail}`));
+      this.finishRunning(ended);
+      return ended;
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get alive(): boolean {
+    return this.process.running && this.cause === null;
+  }
+
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
+  execute(request: CellRequest): Promise<CellResult> {
+    if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
+    if (this.running) return Promise.reject(new SandboxBusy("a cell is already running in this sandbox"));
+    return new Promise((resolve) => {
+      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", stopReason: null, timers: [], resolve };
+      this.running = cell;
+      this.lastOutput = cell;
+      cell.timers.push(setTimeout(() => this.stopCell(cell, "timeout"), request.timeoutMs));
+      this.process.send({ type: "run", cell: cell.id, code: request.code, locals: request.locals });
+    });
+  }
+
+  /** Interrupts the running cell (KeyboardInterrupt); returns false when none runs. */
+  interrupt(): boolean {
+    if (!this.running) return false;
+    this.stopCell(this.running, "interrupted");
+    return true;
+  }
+
+  /** Makes JSON values Python variables; resolves with the Python error if they were refused. */
+  setVars(vars: Record<string, unknown>): Promise<CellError | null> {
+    if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
+    const id = ++this.nextCell;
+    return new Promise((resolve) => {
+      this.varsPending.set(id, resolve);
+      this.process.send({ type: "set_vars", cell: id, vars });
+    });
+  }
+
+  /** Stops the process; resolves once it has exited. */
+  async close(): Promise<SandboxExit> {
+    this.stop({ cause: "closed", detail: "closed by the server" });
+    return this.exited;
+  }
+
+  /** Resident and proportional memory of the process, from /proc (Linux). */
+  async memory(): Promise<{ rssBytes: number; pssBytes: number } | null> {
+    try {
+      const rollup = await readFile(`/proc/${this.pid}/smaps_rollup`, "utf8");
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0) * 1024;
+      return { rssBytes: field("Rss"), pssBytes: field("Pss") };
+    } catch {
+      return null;
+    }
+  }
+
+  private stop(reason: SandboxExit): void {
+    this.cause ??= reason;
+    this.process.kill();
+  }
+
+  private stopCell(cell: RunningCell, reason: "timeout" | "interrupted"): void {
+    if (cell.stopReason) return;
+    cell.stopReason = reason;
+    this.process.send({ type: "interrupt" });
+    cell.timers.push(
+      setTimeout(() => {
+        if (this.running === cell) {
+          this.stop({ cause: reason, detail: `the cell did not stop within ${this.env.limits.killGraceMs} ms of its interrupt` });
+        }
+      }, this.env.limits.killGraceMs),
+    );
+  }
+
+  private receive({ message }: Frame<GuestMessage>): void {
+    switch (message.type) {
+      case "stream":
+        return this.output(message.cell, message.name, message.text);
+      case "result":
+        return this.completed(message);
+      case "vars_set": {
+        const resolve = this.varsPending.get(message.cell);
+        this.varsPending.delete(message.cell);
+        return resolve?.(message.error);
+      }
+      case "fatal":
+        this.cause ??= { cause: message.cause, detail: message.message };
+        return;
+      default:
+        this.stop({ cause: "protocol_violation", detail: `unexpected message ${String((message as { type: unknown }).type)}` });
+    }
+  }
+
+  private output(cellId: number, name: StreamName, text: string): void {
+    // Output of a finished cell (a callback that fired late) still reaches that cell's listener.
+    const cell = this.lastOutput;
+    if (!cell || cell.id !== cellId || (name !== "stdout" && name !== "stderr") || typeof text !== "string") return;
+    if (cell === this.running) cell[name] += text;
+    cell.request.onOutput?.(name, text);
+  }
+
+  private completed(message: GuestCellResult & { type: "result" }): void {
+    const cell = this.running;
+    if (!cell || cell.id !== message.cell) return;
+    const { cell: _id, type: _type, ...result } = message;
+    let error = result.error;
+    if (cell.stopReason === "timeout" && error?.type === "KeyboardInterrupt") error = timeoutError(cell.request.timeoutMs, error.traceback);
+    this.settle(cell, { ...result, error, stdout: cell.stdout, stderr: cell.stderr, state_preserved: true });
+  }
+
+  private finishRunning(exit: SandboxExit): void {
+    for (const resolve of this.varsPending.values()) resolve(lostStateError(exit));
+    this.varsPending.clear();
+    const cell = this.running;
+    if (!cell) return;
+    const error =
+      exit.cause === "timeout"
+        ? timeoutError(cell.request.timeoutMs, "")
+        : exit.cause === "interrupted"
+        ? { type: "KeyboardInterrupt", message: "the cell ignored its interrupt and the interpreter was restarted", traceback: "" }
+        : lostStateError(exit);
+    error.message += "; the interpreter was restarted, so every variable of the session is gone";
+    this.settle(cell, {
+      success: false,
+      stdout: cell.stdout,
+      stderr: cell.stderr,
+      value: null,
+      locals: null,
+      execution_count: 0,
+      execution_time: 0,
+      error,
+      output_dropped_bytes: 0,
+      state_preserved: false,
+    });
+  }
+
+  private settle(cell: RunningCell, result: CellResult): void {
+    for (const timer of cell.timers) clearTimeout(timer);
+    this.running = null;
+    cell.resolve(result);
+  }
+
+  private async checkMemory(): Promise<void> {
+    if (!this.alive) return;
+    let statm: string;
+    try {
+      statm = await readFile(`/proc/${this.pid}/statm`, "utf8");
+    } catch {
+      return; // not Linux, or already gone
+    }
+    const rss = Number(statm.split(" ")[1]) * PAGE_BYTES;
+    const limit = (this.env.limits.memoryMb + this.env.limits.watchdogHeadroomMb) * 1024 * 1024;
+    if (rss > limit) {
+      this.env.log.warn("sandbox_memory_limit", { pid: this.pid, rss_bytes: rss, limit_bytes: limit });
+      this.stop({ cause: "memory_limit", detail: `resident memory ${mib(rss)} MiB exceeded ${mib(limit)} MiB` });
+    }
+  }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1024 / 1024);
+}
+
+function timeoutError(timeoutMs: number, traceback: string): CellError {
+  const message = `the cell exceeded its timeout of ${timeoutMs / 1000} s`;
+  return { type: "TimeoutError", message, traceback: traceback.replace(/KeyboardInterrupt\s*$/, `TimeoutError: ${message}\n`) };
+}
+
+function lostStateError(exit: SandboxExit): CellError {
+  const type = exit.cause === "memory_limit" ? "MemoryError" : exit.cause === "stack_overflow" ? "RecursionError" : "SandboxError";
+  return { type, message: `the sandbox ended (${exit.cause}): ${exit.detail.split("\n")[0]}`, traceback: "" };
+}
+
+function classifyExit(exit: ProcessExit): SandboxExit {
+  if (/out of memory|memory allocation failed/i.test(exit.stderr)) return { cause: "memory_limit", detail: "the sandbox ran out of memory" };
+  if (/call stack|stack overflow/i.test(exit.stderr)) return { cause: "stack_overflow", detail: "the sandbox overflowed its stack" };
+  const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  return { cause: "crashed", detail: `the sandbox process ended unexpectedly (${how}) ${exit.stderr.trim().split("\n").slice(-1)[0] ?? ""}`.trim() };
+}

@@ -1,0 +1,40 @@
+// Real sandboxes for tests: the same runtime the server uses, with limits a test may tighten.
+import { after } from "node:test";
+import { loadConfig } from "../../server/config.ts";
+import { silentLogger, type Logger } from "../../server/log.ts";
+import { startSandboxRuntime, type SandboxRuntime } from "../../server/sandbox/runtime.ts";
+import type { CellRequest, CellResult, Sandbox, SandboxLimits } from "../../server/sandbox/sandbox.ts";
+
+export interface TestRuntimeOptions {
+  limits?: Partial<SandboxLimits>;
+  poolSize?: number;
+  log?: Logger;
+}
+
+/** Starts a runtime that is closed, with every sandbox it handed out, when the test file ends. */
+export async function startTestRuntime(options: TestRuntimeOptions = {}): Promise<SandboxRuntime> {
+  const config = loadConfig({ CACHE_DIR: process.env.CACHE_DIR });
+  const runtime = await startSandboxRuntime({
+    cacheDir: config.cacheDir,
+    poolSize: options.poolSize ?? 1,
+    limits: { ...config.sandbox, ...options.limits },
+    log: options.log ?? silentLogger,
+  });
+  const handedOut: Sandbox[] = [];
+  const take = runtime.pool.take.bind(runtime.pool);
+  runtime.pool.take = async () => {
+    const sandbox = await take();
+    handedOut.push(sandbox);
+    return sandbox;
+  };
+  after(async () => {
+    await runtime.close();
+    await Promise.all(handedOut.map((sandbox) => sandbox.close()));
+  });
+  return runtime;
+}
+
+/** Runs a cell with test defaults: 10 s timeout, all locals. */
+export function run(sandbox: Sandbox, code: string, request: Partial<CellRequest> = {}): Promise<CellResult> {
+  return sandbox.execute({ code, timeoutMs: 10_000, locals: "all", ...request });
+}
