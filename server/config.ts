@@ -63,6 +63,7 @@ export function loadConfig(env: Env = process.env): Config {
     poolSize: read.integer("POOL_SIZE", 2, 0, 256),
     sandbox: {
       memoryMb: read.integer("SESSION_MEMORY_MB", 512, 64, 4096),
+      jsHeapMb: read.integer("SANDBOX_JS_HEAP_MB", 256, 16, 4096),
       watchdogHeadroomMb: read.integer("MEMORY_WATCHDOG_HEADROOM_MB", 256, 32, 65536),
       maxOutputBytes: read.integer("MAX_OUTPUT_BYTES", 1024 * 1024, 0, 1024 * 1024 * 1024),
       killGraceMs: read.integer("KILL_GRACE_MS", 2000, 10, 600_000),

@@ -47,7 +47,7 @@ export interface LaunchCommand {
  * revokes even those once loaded); no net, write, env, run, ffi or sys; no eval.
  * The environment is built from scratch so no server secret can leak into it.
  */
-export function launchCommand(files: RuntimeFiles, cacheDir: string, settings: GuestSettings): LaunchCommand {
+export function launchCommand(files: RuntimeFiles, cacheDir: string, jsHeapMb: number, settings: GuestSettings): LaunchCommand {
   const readable = [files.pyodideDir, files.sandboxDir, settings.snapshotPath].join(",");
   return {
     command: files.deno,
@@ -60,7 +60,7 @@ export function launchCommand(files: RuntimeFiles, cacheDir: string, settings: G
       "--no-npm",
       "--quiet",
       `--allow-read=${readable}`,
-      "--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=256",
+      `--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=${jsHeapMb}`,
       files.guestMain,
       JSON.stringify(settings),
     ],

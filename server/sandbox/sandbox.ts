@@ -10,6 +10,8 @@ import type { Logger } from "../log.ts";
 export interface SandboxLimits {
   /** Cap of the interpreter's WebAssembly heap. */
   memoryMb: number;
+  /** V8's heap (JavaScript objects Python creates through the FFI); past it V8 aborts the process. */
+  jsHeapMb: number;
   /** Resident memory the process may use beyond the heap cap before the watchdog kills it. */
   watchdogHeadroomMb: number;
   maxOutputBytes: number;
@@ -97,7 +99,7 @@ export class Sandbox {
     this.booted = new Promise((resolve, reject) => ((markBooted = resolve), (failBoot = reject)));
     const bootTimer = setTimeout(() => this.stop({ cause: "boot_failed", detail: `no answer within ${limits.bootTimeoutMs} ms` }), limits.bootTimeoutMs);
     this.process = new GuestProcess(
-      launchCommand(env.files, env.cacheDir, {
+      launchCommand(env.files, env.cacheDir, limits.jsHeapMb, {
         mode: "boot",
         indexURL: env.files.pyodideDir,
         snapshotPath: env.snapshotPath,

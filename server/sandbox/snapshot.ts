@@ -13,6 +13,7 @@ export async function baseSnapshotKey(files: RuntimeFiles): Promise<string> {
   return hash.digest("hex").slice(0, 16);
 }
 
+const BUILD_JS_HEAP_MB = 512;
 const building = new Map<string, Promise<string>>();
 
 /** Path of the base snapshot, building it first when the cache has none for the current key. */
@@ -43,7 +44,7 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
   let snapshot: Uint8Array | null = null;
   let failure = "";
   const guest = new GuestProcess(
-    launchCommand(files, cacheDir, {
+    launchCommand(files, cacheDir, BUILD_JS_HEAP_MB, {
       mode: "build",
       indexURL: files.pyodideDir,
       snapshotPath: files.bootstrap, // no snapshot to read yet; keeps the read allowlist inside the guest code

@@ -11,7 +11,10 @@ export interface TestRuntimeOptions {
   log?: Logger;
 }
 
-/** Starts a runtime that is closed, with every sandbox it handed out, when the test file ends. */
+/**
+ * Starts a runtime that is closed, with every sandbox it handed out, when the test file ends.
+ * Call it at the top level of a test file: `after` binds to the context it is called in.
+ */
 export async function startTestRuntime(options: TestRuntimeOptions = {}): Promise<SandboxRuntime> {
   const config = loadConfig({ CACHE_DIR: process.env.CACHE_DIR });
   const runtime = await startSandboxRuntime({
