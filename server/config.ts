@@ -4,7 +4,24 @@ import { fileURLToPath } from "node:url";
 import type { LogLevel } from "./log.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
 
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** HS256 secret; null means development mode (a generated secret, loopback only). */
+  jwtSecret: string | null;
+  maxSessions: number;
+  maxFrameBytes: number;
+  maxQueuedCells: number;
+  replayBufferBytes: number;
+  /** Seconds. */
+  executionTimeout: number;
+  maxExecutionTimeout: number;
+  idleTimeout: number;
+  sessionRetention: number;
+}
+
 export interface Config {
+  server: ServerConfig;
   logLevel: LogLevel;
   /** Where the base snapshot and Deno's transpile cache live; must be writable. */
   cacheDir: string;
@@ -44,6 +61,18 @@ export class EnvReader {
     return value;
   }
 
+  /** A positive number of seconds; fractions allowed. */
+  seconds(name: string, fallback: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected a positive number of seconds`);
+      return fallback;
+    }
+    return value;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const raw = this.env[name];
     if (raw === undefined || raw === "") return fallback;
@@ -57,7 +86,26 @@ export class EnvReader {
 
 export function loadConfig(env: Env = process.env): Config {
   const read = new EnvReader(env);
+  const server: ServerConfig = {
+    host: read.string("HOST", "127.0.0.1"),
+    port: read.integer("PORT", 8000, 0, 65535),
+    jwtSecret: read.string("JWT_SECRET", "") || null,
+    maxSessions: read.integer("MAX_SESSIONS", 32, 1),
+    maxFrameBytes: read.integer("MAX_FRAME_BYTES", 64 * 1024 * 1024, 1024),
+    maxQueuedCells: read.integer("MAX_QUEUED_CELLS", 16, 1),
+    replayBufferBytes: read.integer("REPLAY_BUFFER_BYTES", 4 * 1024 * 1024, 0),
+    executionTimeout: read.seconds("EXECUTION_TIMEOUT", 30),
+    maxExecutionTimeout: read.seconds("MAX_EXECUTION_TIMEOUT", 300),
+    idleTimeout: read.seconds("IDLE_TIMEOUT", 900),
+    sessionRetention: read.seconds("SESSION_RETENTION", 86_400),
+  };
+  if (server.jwtSecret === null && !isLoopback(server.host)) {
+    read.problems.push(
+      `HOST=${JSON.stringify(server.host)} is not a loopback address: without JWT_SECRET the server uses a development secret, so it only binds 127.0.0.1, ::1 or localhost; set JWT_SECRET to serve other hosts`,
+    );
+  }
   const config: Config = {
+    server,
     logLevel: read.oneOf("LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),
     cacheDir: read.string("CACHE_DIR", DEFAULT_CACHE_DIR),
     poolSize: read.integer("POOL_SIZE", 2, 0, 256),
@@ -72,4 +120,8 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }

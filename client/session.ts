@@ -1,0 +1,287 @@
+// The TypeScript SDK: a wasm-repl session over a WebSocket that survives dropped connections.
+// After a drop it reconnects by itself and asks for every frame after the last seq it saw, so
+// no output and no result is lost.
+import { EventEmitter } from "node:events";
+import WebSocket from "ws";
+import {
+  PROTOCOL,
+  type ClientFrame,
+  type ErrorBody,
+  type EvictionReason,
+  type LocalsMode,
+  type ResultFrame,
+  type ServerFrame,
+  type SessionFrame,
+  type SessionLimits,
+} from "../protocol/index.ts";
+import { WasmReplError } from "./errors.ts";
+
+export interface ConnectOptions {
+  token: string;
+  /** Reconnect after a dropped connection (default true). */
+  reconnect?: boolean;
+  /** Attempts before giving up (default 10), with delays doubling from 100 ms up to 5 s. */
+  maxReconnectAttempts?: number;
+}
+
+export interface AttachOptions extends ConnectOptions {
+  /** Ask for every frame after this seq. */
+  since?: number;
+}
+
+export interface ExecuteOptions {
+  onStdout?: (text: string) => void;
+  onStderr?: (text: string) => void;
+  /** Seconds. */
+  timeout?: number;
+  locals?: LocalsMode;
+  /** Aborting interrupts the cell (or cancels it while queued). */
+  signal?: AbortSignal;
+  /** The cell's id; one is made up when omitted. */
+  id?: string;
+}
+
+interface Pending {
+  resolve(result: ResultFrame): void;
+  reject(error: Error): void;
+  onStdout?: (text: string) => void;
+  onStderr?: (text: string) => void;
+}
+
+export interface SessionEvents {
+  /** A frame of the session, as it arrives (after de-duplication). */
+  frame: [ServerFrame];
+  reconnecting: [attempt: number];
+  reconnected: [];
+  evicted: [reason: EvictionReason];
+  /** The session is gone for this client: evicted, closed, or reconnecting failed. */
+  closed: [error: WasmReplError | null];
+}
+
+let cellCounter = 0;
+
+export class ReplSession extends EventEmitter<SessionEvents> {
+  /** The newest seq received; reconnects ask for what follows it. */
+  lastSeq = 0;
+  id = "";
+  limits!: SessionLimits;
+  private socket: WebSocket | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private outbox: string[] = [];
+  private ended: WasmReplError | null | undefined = undefined;
+  private readonly baseUrl: string;
+
+  /** Opens a new session. */
+  static async open(url: string, options: ConnectOptions): Promise<ReplSession> {
+    const session = new ReplSession(url, options);
+    await session.connect(null);
+    return session;
+  }
+
+  /** Attaches to an existing session of the caller's. */
+  static async attach(url: string, sessionId: string, options: AttachOptions): Promise<ReplSession> {
+    const session = new ReplSession(url, options);
+    session.id = sessionId;
+    session.lastSeq = options.since ?? 0;
+    await session.connect(options.since ?? null);
+    return session;
+  }
+
+  private constructor(
+    url: string,
+    private readonly options: ConnectOptions,
+  ) {
+    super();
+    this.baseUrl = url.replace(/^http/, "ws").replace(/\/+$/, "");
+  }
+
+  /** Runs code; resolves with the result frame whether the Python succeeded or not. */
+  execute(code: string, options: ExecuteOptions = {}): Promise<ResultFrame> {
+    const id = options.id ?? `cell-${Date.now().toString(36)}-${++cellCounter}`;
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new WasmReplError("bad_request", "the execution was aborted before it started"));
+    const onAbort = () => this.interrupt(id);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    return this.request(
+      id,
+      { type: "execute", id, code, ...(options.timeout !== undefined && { timeout: options.timeout }), ...(options.locals && { locals: options.locals }) },
+      options,
+    ).finally(() => signal?.removeEventListener("abort", onAbort));
+  }
+
+  /** Interrupts the running cell, or cancels a queued one by id. */
+  interrupt(id?: string): void {
+    this.send({ type: "interrupt", ...(id !== undefined && { id }) });
+  }
+
+  /** Makes JSON values Python variables. */
+  setVars(vars: Record<string, unknown>): Promise<ResultFrame> {
+    const id = `vars-${++cellCounter}`;
+    return this.request(id, { type: "set_vars", id, vars });
+  }
+
+  /** A fresh interpreter: every variable is dropped. */
+  reset(): Promise<ResultFrame> {
+    const id = `reset-${++cellCounter}`;
+    return this.request(id, { type: "reset", id });
+  }
+
+  /** Ends the session on the server. */
+  async close(): Promise<void> {
+    if (this.ended !== undefined) return;
+    const closed = new Promise<void>((resolve) => this.once("closed", () => resolve()));
+    this.send({ type: "close" });
+    await closed;
+  }
+
+  /** Drops this client's connection without ending the session (it can be attached again). */
+  disconnect(): void {
+    this.finish(null);
+  }
+
+  /** For tests and tools: the underlying socket, to simulate network trouble. */
+  get connection(): WebSocket | null {
+    return this.socket;
+  }
+
+  private request(id: string, frame: ClientFrame, handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
+    if (this.ended !== undefined) return Promise.reject(this.ended ?? new WasmReplError("session_expired", "this client has disconnected from the session"));
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, ...handlers });
+      this.send(frame);
+    });
+  }
+
+  private send(frame: ClientFrame): void {
+    const text = JSON.stringify(frame);
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(text);
+    else if (this.ended === undefined) this.outbox.push(text); // sent once reconnected
+  }
+
+  private url(since: number | null): string {
+    const path = this.id ? `/v1/sessions/${encodeURIComponent(this.id)}` : "/v1/sessions";
+    return `${this.baseUrl}${path}${since !== null ? `?since=${since}` : ""}`;
+  }
+
+  /** One connection attempt; resolves once the `session` frame has arrived. */
+  private connect(since: number | null): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(this.url(since), [PROTOCOL], {
+        headers: { authorization: `Bearer ${this.options.token}` },
+        maxPayload: 1024 * 1024 * 1024,
+      });
+      let opened = false;
+      socket.on("unexpected-response", (_request, response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (body += chunk));
+        response.on("end", () => reject(errorFromBody(response.statusCode ?? 0, body)));
+      });
+      socket.on("error", (error) => {
+        if (!opened) reject(new WasmReplError("internal", `cannot connect to ${this.baseUrl}: ${error.message}`));
+      });
+      socket.on("message", (data) => {
+        const frame = JSON.parse(data.toString()) as ServerFrame;
+        if (frame.type === "session") {
+          opened = true;
+          this.socket = socket;
+          this.welcome(frame, since);
+          resolve();
+          return;
+        }
+        this.receive(frame);
+      });
+      socket.on("close", (code, reason) => {
+        if (this.socket !== socket) return;
+        this.socket = null;
+        if (this.ended === undefined) void this.reconnect(code, reason.toString());
+      });
+    });
+  }
+
+  private welcome(frame: SessionFrame, since: number | null): void {
+    this.id = frame.session_id;
+    this.limits = frame.limits;
+    // Without `since` nothing is replayed: the history starts now for this client.
+    if (since === null) this.lastSeq = frame.last_seq;
+    const queued = this.outbox;
+    this.outbox = [];
+    for (const text of queued) this.socket!.send(text);
+  }
+
+  private receive(frame: ServerFrame): void {
+    if ("seq" in frame && frame.seq !== undefined) {
+      if (frame.seq <= this.lastSeq) return; // already seen before a reconnect
+      this.lastSeq = frame.seq;
+    }
+    this.emit("frame", frame);
+    switch (frame.type) {
+      case "stream": {
+        const pending = this.pending.get(frame.id);
+        (frame.name === "stdout" ? pending?.onStdout : pending?.onStderr)?.(frame.text);
+        return;
+      }
+      case "result": {
+        const pending = this.pending.get(frame.id);
+        this.pending.delete(frame.id);
+        pending?.resolve(frame);
+        return;
+      }
+      case "error": {
+        const pending = frame.id !== undefined ? this.pending.get(frame.id) : undefined;
+        if (pending) {
+          this.pending.delete(frame.id!);
+          pending.reject(new WasmReplError(frame.code, frame.message));
+        }
+        return;
+      }
+      case "evicted":
+        this.emit("evicted", frame.reason);
+        this.finish(new WasmReplError("session_expired", `the session was evicted (${frame.reason})`));
+        return;
+    }
+  }
+
+  private async reconnect(code: number, reason: string): Promise<void> {
+    const attempts = this.options.maxReconnectAttempts ?? 10;
+    if (this.options.reconnect === false) {
+      return this.finish(new WasmReplError("internal", `the connection closed (${code} ${reason})`));
+    }
+    for (let attempt = 1; attempt <= attempts && this.ended === undefined; attempt++) {
+      this.emit("reconnecting", attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** (attempt - 1))));
+      try {
+        await this.connect(this.lastSeq);
+        this.emit("reconnected");
+        return;
+      } catch (error) {
+        // The session itself is gone: retrying cannot help.
+        if (error instanceof WasmReplError && ["session_expired", "session_not_found", "unauthorized", "forbidden"].includes(error.code)) {
+          return this.finish(error);
+        }
+      }
+    }
+    this.finish(new WasmReplError("internal", `could not reconnect after ${attempts} attempts (the connection closed with ${code} ${reason})`));
+  }
+
+  private finish(error: WasmReplError | null): void {
+    if (this.ended !== undefined) return;
+    this.ended = error;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+    const reason = error ?? new WasmReplError("session_expired", "this client disconnected from the session");
+    for (const pending of this.pending.values()) pending.reject(reason);
+    this.pending.clear();
+    this.emit("closed", error);
+  }
+}
+
+function errorFromBody(status: number, body: string): WasmReplError {
+  try {
+    const parsed = JSON.parse(body) as ErrorBody;
+    return new WasmReplError(parsed.code, parsed.message, status);
+  } catch {
+    return new WasmReplError("internal", `the server answered HTTP ${status}: ${body.slice(0, 200)}`, status);
+  }
+}

@@ -1,0 +1,174 @@
+// wasm-repl wire protocol v1: the frames of a session's WebSocket, as TypeScript types.
+// The one definition shared by the server, the client SDK and the tests. No I/O here.
+// The prose contract is PROTOCOL.md beside this file.
+
+export const PROTOCOL = "wasm-repl.v1";
+/** Browsers cannot set headers on a WebSocket, so a token may ride as a subprotocol `bearer.<jwt>`. */
+export const BEARER_SUBPROTOCOL_PREFIX = "bearer.";
+
+export type LocalsMode = "all" | "changed" | "none";
+export type StreamName = "stdout" | "stderr";
+
+// ---- client to server ----
+
+export interface ExecuteFrame {
+  type: "execute";
+  id: string;
+  code: string;
+  /** Seconds; defaults to the server's EXECUTION_TIMEOUT and is capped by MAX_EXECUTION_TIMEOUT. */
+  timeout?: number;
+  locals?: LocalsMode;
+}
+export interface InterruptFrame {
+  type: "interrupt";
+  /** A queued cell to cancel; without it, the running cell is interrupted. */
+  id?: string;
+}
+export interface SetVarsFrame {
+  type: "set_vars";
+  id?: string;
+  vars: Record<string, unknown>;
+}
+export interface ResetFrame {
+  type: "reset";
+  id?: string;
+}
+export interface CloseFrame {
+  type: "close";
+}
+export interface PingFrame {
+  type: "ping";
+  id?: string;
+}
+
+export type ClientFrame = ExecuteFrame | InterruptFrame | SetVarsFrame | ResetFrame | CloseFrame | PingFrame;
+
+// ---- server to client ----
+
+export interface SessionLimits {
+  /** Seconds. */
+  execution_timeout: number;
+  max_execution_timeout: number;
+  idle_timeout: number;
+  max_queued_cells: number;
+  max_frame_bytes: number;
+  max_output_bytes: number;
+  memory_mb: number;
+  replay_buffer_bytes: number;
+}
+
+export interface SessionFrame {
+  type: "session";
+  session_id: string;
+  /** True when this connection attached to a session that already existed. */
+  resumed: boolean;
+  /** The newest seq the session has issued: attach with `?since=` this to miss nothing. */
+  last_seq: number;
+  limits: SessionLimits;
+}
+
+export interface StreamFrame {
+  type: "stream";
+  seq: number;
+  id: string;
+  name: StreamName;
+  text: string;
+}
+
+export interface CellError {
+  type: string;
+  message: string;
+  traceback: string;
+}
+
+export interface ResultFrame {
+  type: "result";
+  seq: number;
+  id: string;
+  success: boolean;
+  stdout: string;
+  stderr: string;
+  /** repr of the cell's trailing expression; null when there is none or it is None. */
+  value: string | null;
+  locals: Record<string, unknown> | null;
+  execution_count: number;
+  /** Seconds. */
+  execution_time: number;
+  error: CellError | null;
+  /** False when the interpreter was restarted: the session's variables are gone. */
+  state_preserved: boolean;
+  /** Output past MAX_OUTPUT_BYTES that was dropped. */
+  output_dropped_bytes: number;
+}
+
+export const ERROR_CODES = [
+  "bad_request",
+  "unauthorized",
+  "forbidden",
+  "session_not_found",
+  "session_expired",
+  "busy",
+  "quota_exceeded",
+  "too_large",
+  "replay_gap",
+  "sandbox_failed",
+  "store_unavailable",
+  "internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorFrame {
+  type: "error";
+  /** Present when the error is part of the session's history (it concerns a cell). */
+  seq?: number;
+  id?: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export type EvictionReason = "idle" | "lifetime" | "memory" | "shutdown" | "closed";
+
+export interface EvictedFrame {
+  type: "evicted";
+  seq: number;
+  reason: EvictionReason;
+}
+
+export interface PongFrame {
+  type: "pong";
+  id?: string;
+}
+
+export type ServerFrame = SessionFrame | StreamFrame | ResultFrame | ErrorFrame | EvictedFrame | PongFrame;
+
+/** Body of an HTTP error answer (a refused upgrade, a REST call). */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** HTTP status for each error code when it answers an HTTP request or a refused upgrade. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  session_not_found: 404,
+  session_expired: 410,
+  busy: 409,
+  quota_exceeded: 429,
+  too_large: 413,
+  replay_gap: 409,
+  sandbox_failed: 502,
+  store_unavailable: 503,
+  internal: 500,
+};
+
+/** WebSocket close codes the server uses. */
+export const CLOSE = {
+  normal: 1000,
+  tooLarge: 1009,
+  restarting: 1012,
+  /** The client did not read its frames fast enough; reconnect with `since`. */
+  slowConsumer: 4008,
+  tokenExpired: 4001,
+} as const;

@@ -1,0 +1,244 @@
+// One session: a persistent interpreter, the cells queued for it, the frames it has published,
+// and the connections attached to it. Connections come and go; the session lives on until it
+// is closed or evicted.
+import type {
+  ClientFrame,
+  ErrorCode,
+  ErrorFrame,
+  EvictedFrame,
+  EvictionReason,
+  ResultFrame,
+  ServerFrame,
+  SessionLimits,
+  StreamFrame,
+} from "../../protocol/index.ts";
+import { CLOSE } from "../../protocol/index.ts";
+import type { Identity } from "../auth/identity.ts";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { Interpreter } from "../sandbox/interpreter.ts";
+import type { CellResult } from "../sandbox/sandbox.ts";
+import { SessionHistory } from "./history.ts";
+
+/** One client connection as a session sees it. */
+export interface Attachment {
+  send(frame: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface SessionSettings {
+  limits: SessionLimits;
+}
+
+type Operation =
+  | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: "all" | "changed" | "none" }
+  | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
+  | { kind: "reset"; id: string };
+
+/** Frames that belong to the session's history: they get a seq and are replayed. */
+type Published = Omit<StreamFrame, "seq"> | Omit<ResultFrame, "seq"> | Omit<ErrorFrame, "seq"> | Omit<EvictedFrame, "seq">;
+
+const EMPTY_RESULT = { stdout: "", stderr: "", value: null, locals: null, execution_time: 0, output_dropped_bytes: 0 };
+
+export class Session {
+  readonly createdAt: number;
+  private lastActive: number;
+  private readonly history: SessionHistory;
+  private readonly connections = new Set<Attachment>();
+  private readonly queue: Operation[] = [];
+  private running: Operation | null = null;
+  private ended: EvictionReason | null = null;
+  private generatedIds = 0;
+  cellCount = 0;
+
+  constructor(
+    readonly id: string,
+    readonly owner: Identity,
+    private readonly interpreter: Interpreter,
+    private readonly settings: SessionSettings,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly onEnded: (session: Session, reason: EvictionReason) => void,
+  ) {
+    this.createdAt = clock.now();
+    this.lastActive = this.createdAt;
+    this.history = new SessionHistory(settings.limits.replay_buffer_bytes);
+  }
+
+  get attached(): number {
+    return this.connections.size;
+  }
+
+  get endedBy(): EvictionReason | null {
+    return this.ended;
+  }
+
+  /** When the session became idle, or null while it has work (a running cell is never idle). */
+  idleSince(): number | null {
+    return this.running || this.queue.length > 0 ? null : this.lastActive;
+  }
+
+  /** Sends the `session` frame, then what the connection missed after `since` (when given). */
+  attach(connection: Attachment, resumed: boolean, since: number | null): void {
+    this.connections.add(connection);
+    send(connection, {
+      type: "session",
+      session_id: this.id,
+      resumed,
+      last_seq: this.history.lastSeq,
+      limits: this.settings.limits,
+    });
+    if (since === null) return;
+    const replay = this.history.since(since);
+    if (replay.missing) {
+      const [from, to] = replay.missing;
+      send(connection, {
+        type: "error",
+        code: "replay_gap",
+        message: `frames ${from} to ${to} are no longer buffered (the replay buffer keeps ${this.settings.limits.replay_buffer_bytes} bytes); the frames after them follow`,
+      });
+    }
+    for (const frame of replay.frames) connection.send(frame);
+  }
+
+  detach(connection: Attachment): void {
+    this.connections.delete(connection);
+  }
+
+  /** Handles one valid frame from a client. */
+  receive(frame: ClientFrame, from: Attachment): void {
+    if (this.ended) return;
+    if (frame.type === "ping") return send(from, { type: "pong", ...(frame.id !== undefined && { id: frame.id }) });
+    this.lastActive = this.clock.now();
+    switch (frame.type) {
+      case "execute": {
+        const { limits } = this.settings;
+        const seconds = Math.min(frame.timeout ?? limits.execution_timeout, limits.max_execution_timeout);
+        return this.enqueue({ kind: "execute", id: frame.id, code: frame.code, timeoutMs: seconds * 1000, locals: frame.locals ?? "all" });
+      }
+      case "set_vars":
+        return this.enqueue({ kind: "set_vars", id: frame.id ?? this.generatedId("set_vars"), vars: frame.vars });
+      case "reset":
+        return this.enqueue({ kind: "reset", id: frame.id ?? this.generatedId("reset") });
+      case "interrupt":
+        return this.interrupt(frame.id, from);
+      case "close":
+        void this.end("closed");
+    }
+  }
+
+  /** Ends the session: attached clients get `evicted {reason}` and are disconnected. */
+  async end(reason: EvictionReason): Promise<void> {
+    if (this.ended) return;
+    this.ended = reason;
+    this.queue.length = 0;
+    this.interpreter.interrupt();
+    this.publish({ type: "evicted", reason });
+    const code = reason === "shutdown" ? CLOSE.restarting : CLOSE.normal;
+    for (const connection of this.connections) connection.close(code, `session ${reason}`);
+    this.connections.clear();
+    await this.interpreter.close();
+    this.onEnded(this, reason);
+  }
+
+  private generatedId(kind: string): string {
+    return `${kind}-${++this.generatedIds}`;
+  }
+
+  private enqueue(operation: Operation): void {
+    if (this.running?.id === operation.id || this.queue.some((queued) => queued.id === operation.id)) {
+      return this.fail(operation.id, "bad_request", `a cell with id "${operation.id}" is already queued or running; use a new id`);
+    }
+    const { max_queued_cells: max } = this.settings.limits;
+    if (this.queue.length >= max) {
+      return this.fail(operation.id, "busy", `the session already has ${max} cells queued (MAX_QUEUED_CELLS); wait for a result or interrupt`);
+    }
+    this.queue.push(operation);
+    void this.runNext();
+  }
+
+  private interrupt(id: string | undefined, from: Attachment): void {
+    if (id === undefined || this.running?.id === id) {
+      this.interpreter.interrupt();
+      return;
+    }
+    const index = this.queue.findIndex((queued) => queued.id === id);
+    if (index === -1) {
+      return send(from, { type: "error", id, code: "bad_request", message: `no queued or running cell has id "${id}"` });
+    }
+    this.queue.splice(index, 1);
+    this.publishResult(id, { success: false, state_preserved: true, execution_count: 0, error: { type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" } });
+  }
+
+  private async runNext(): Promise<void> {
+    if (this.running || this.ended) return;
+    const operation = this.queue.shift();
+    if (!operation) return;
+    this.running = operation;
+    try {
+      await this.perform(operation);
+    } catch (error) {
+      this.log.error("operation_failed", { session_id: this.id, cell_id: operation.id, error: (error as Error).message });
+      this.fail(operation.id, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
+    } finally {
+      this.running = null;
+      this.lastActive = this.clock.now();
+    }
+    void this.runNext();
+  }
+
+  private async perform(operation: Operation): Promise<void> {
+    switch (operation.kind) {
+      case "execute": {
+        const result = await this.interpreter.execute({
+          code: operation.code,
+          timeoutMs: operation.timeoutMs,
+          locals: operation.locals,
+          onOutput: (name, text) => this.publish({ type: "stream", id: operation.id, name, text }),
+        });
+        this.cellCount++;
+        this.log.info("cell_finished", {
+          session_id: this.id,
+          tenant: this.owner.tenant,
+          cell_id: operation.id,
+          duration_ms: Math.round(result.execution_time * 1000),
+          outcome: cellOutcome(result),
+        });
+        return this.publishResult(operation.id, result);
+      }
+      case "set_vars": {
+        const error = await this.interpreter.setVars(operation.vars);
+        return this.publishResult(operation.id, { success: error === null, error, state_preserved: true, execution_count: 0 });
+      }
+      case "reset":
+        await this.interpreter.reset();
+        return this.publishResult(operation.id, { success: true, error: null, state_preserved: false, execution_count: 0 });
+    }
+  }
+
+  private publishResult(id: string, result: Partial<CellResult> & Pick<ResultFrame, "success" | "error" | "state_preserved" | "execution_count">): void {
+    this.publish({ type: "result", id, ...EMPTY_RESULT, ...result });
+  }
+
+  private fail(id: string, code: ErrorCode, message: string): void {
+    this.publish({ type: "error", id, code, message });
+  }
+
+  /** Gives a frame the next seq, keeps it for replay, and sends it to every attached client. */
+  private publish(frame: Published): void {
+    const seq = this.history.lastSeq + 1;
+    const text = JSON.stringify({ ...frame, seq });
+    this.history.record(seq, text);
+    for (const connection of this.connections) connection.send(text);
+  }
+}
+
+function send(connection: Attachment, frame: ServerFrame): void {
+  connection.send(JSON.stringify(frame));
+}
+
+function cellOutcome(result: CellResult): string {
+  if (result.success) return "ok";
+  if (!result.state_preserved) return "killed";
+  return result.error?.type === "TimeoutError" ? "timeout" : "error";
+}
