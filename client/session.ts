@@ -146,6 +146,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
 
   private request(id: string, frame: ClientFrame, handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
     if (this.ended !== undefined) return Promise.reject(this.ended ?? new WasmReplError("session_expired", "this client has disconnected from the session"));
+    if (this.pending.has(id)) return Promise.reject(new WasmReplError("bad_request", `a cell with id "${id}" is already pending; use a new id`));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, ...handlers });
       this.send(frame);

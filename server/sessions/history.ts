@@ -22,7 +22,8 @@ export class SessionHistory {
     this.frames.push(frame);
     this.bytes += frame.length;
     this.lastSeq = seq;
-    while (this.bytes > this.maxBytes && this.head < this.frames.length) {
+    // The newest frame is always kept, however large: it is often the result a client waits for.
+    while (this.bytes > this.maxBytes && this.head < this.frames.length - 1) {
       this.bytes -= this.frames[this.head]!.length;
       this.head++;
     }

@@ -137,8 +137,8 @@ export class Session {
     const code = reason === "shutdown" ? CLOSE.restarting : CLOSE.normal;
     for (const connection of this.connections) connection.close(code, `session ${reason}`);
     this.connections.clear();
-    await this.interpreter.close();
     this.onEnded(this, reason);
+    await this.interpreter.close();
   }
 
   private generatedId(kind: string): string {
