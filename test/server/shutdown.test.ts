@@ -1,8 +1,9 @@
 // `npm start` in development mode, and a clean drain on SIGTERM.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { ReplSession } from "../../client/index.ts";
@@ -26,7 +27,7 @@ test("without JWT_SECRET the server prints a working token; SIGTERM evicts, clos
   }
   const session = await ReplSession.open(url, { token, reconnect: false });
   await session.execute("x = 1");
-  const sandboxPids = (await import("node:child_process")).execFileSync("pgrep", ["-P", String(server.pid)]).toString().trim().split("\n").map(Number);
+  const sandboxPids = execFileSync("pgrep", ["-P", String(server.pid)]).toString().trim().split("\n").map(Number);
   assert.ok(sandboxPids.length >= 1, "the server runs sandboxes");
 
   const evicted = new Promise((resolve) => session.once("evicted", resolve));
@@ -34,7 +35,7 @@ test("without JWT_SECRET the server prints a working token; SIGTERM evicts, clos
   server.kill("SIGTERM");
   assert.equal(await evicted, "shutdown");
   assert.equal(await closeCode, 1012);
-  const [code] = (await new Promise((resolve) => server.once("exit", (...args) => resolve(args)))) as [number];
+  const [code] = await once(server, "exit");
   assert.equal(code, 0);
   for (const pid of sandboxPids) assert.equal(existsSync(`/proc/${pid}`), false, `sandbox ${pid} stopped`);
 });
@@ -44,7 +45,7 @@ test("starting on a non-loopback HOST without JWT_SECRET is refused with a messa
   const server = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], { cwd: root, env: { ...env, HOST: "0.0.0.0" }, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   server.stderr!.on("data", (chunk) => (stderr += chunk));
-  const [code] = (await new Promise((resolve) => server.once("exit", (...args) => resolve(args)))) as [number];
+  const [code] = await once(server, "exit");
   assert.equal(code, 2);
   assert.match(stderr, /HOST="0.0.0.0" is not a loopback address.*set JWT_SECRET/);
 });
