@@ -1,6 +1,8 @@
 // One Deno sandbox process seen from the host: spawn it, exchange frames, observe its exit.
 import { spawn, type ChildProcess } from "node:child_process";
-import { encodeFrame, FrameDecoder, type Frame, type GuestMessage, type HostMessage } from "./ipc.ts";
+import { randomBytes } from "node:crypto";
+import { checkGuestMessage } from "./guest-messages.ts";
+import { encodeFrame, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type Frame, type GuestMessage, type HostMessage } from "./ipc.ts";
 import type { LaunchCommand } from "./launch.ts";
 
 export interface ProcessExit {
@@ -11,8 +13,6 @@ export interface ProcessExit {
 }
 
 const STDERR_TAIL = 8192;
-// A snapshot is the largest thing a guest sends; anything larger is a broken or hostile guest.
-const MAX_GUEST_FRAME = 1024 * 1024 * 1024;
 
 export class GuestProcess {
   readonly exited: Promise<ProcessExit>;
@@ -20,8 +20,13 @@ export class GuestProcess {
   private stderrTail = "";
   private alive = true;
 
+  /**
+   * @param maxFrameBytes the largest frame the guest may send; anything larger is a broken or
+   *   hostile guest, refused before it is buffered.
+   */
   constructor(
     launch: LaunchCommand,
+    maxFrameBytes: number,
     onFrame: (frame: Frame<GuestMessage>) => void,
     onProtocolError: (error: Error) => void,
   ) {
@@ -31,17 +36,20 @@ export class GuestProcess {
       // Its own process group: a Ctrl-C meant for the server must not kill sandboxes behind its back.
       detached: true,
     });
-    const decoder = new FrameDecoder<GuestMessage>(MAX_GUEST_FRAME);
+    const key = randomBytes(FRAME_KEY_BYTES);
+    const decoder = new FrameDecoder<Record<string, unknown>>(maxFrameBytes, key);
     this.child.stdout!.on("data", (chunk: Buffer) => {
       if (!this.alive) return;
-      let frames: Frame<GuestMessage>[];
       try {
-        frames = decoder.push(chunk);
+        for (const { message, body } of decoder.push(chunk)) {
+          const checked = checkGuestMessage(message);
+          if (typeof checked === "string") throw new Error(`invalid message from the sandbox: ${checked}`);
+          onFrame({ message: checked, body });
+        }
       } catch (error) {
+        this.alive = false;
         onProtocolError(error as Error);
-        return;
       }
-      for (const frame of frames) onFrame(frame);
     });
     this.child.stderr!.setEncoding("utf8").on("data", (text: string) => {
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL);
@@ -58,14 +66,11 @@ export class GuestProcess {
         resolve({ code: null, signal: null, stderr: String(error) });
       });
     });
+    this.send({ type: "hello", key: keyToHex(key) });
   }
 
   get pid(): number | undefined {
     return this.child.pid;
-  }
-
-  get running(): boolean {
-    return this.alive;
   }
 
   send(message: HostMessage): void {
@@ -73,6 +78,6 @@ export class GuestProcess {
   }
 
   kill(): void {
-    if (this.alive) this.child.kill("SIGKILL");
+    this.child.kill("SIGKILL");
   }
 }

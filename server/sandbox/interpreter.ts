@@ -54,7 +54,11 @@ export class Interpreter {
 
   private sandbox(): Promise<Sandbox> {
     if (this.closed) return Promise.reject(new Error("the interpreter is closed"));
-    if (this.settled && !this.settled.alive) this.current = null;
+    if (this.settled && !this.settled.alive) {
+      // Ended, or about to: make sure its process is gone before replacing it.
+      void this.settled.close();
+      this.current = null;
+    }
     if (!this.current) {
       const taking = this.source.take();
       this.current = taking;

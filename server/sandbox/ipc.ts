@@ -1,8 +1,12 @@
 // The framed protocol between the server and a sandbox process over stdio.
 // Imported by both sides: the Node host and the Deno guest, so it uses only web-standard APIs.
 //
-// A frame is: u32 LE length of a JSON header, u32 LE length of a binary body, the header, the body.
-// The body carries bytes that would bloat as JSON (memory snapshots).
+// A frame is: u32 LE length of a JSON header, u32 LE length of a binary body, the frame key (guest
+// to host only), the header, the body. The body carries bytes that would bloat as JSON (snapshots).
+//
+// Python can write raw bytes to the process's stdout (Pyodide's Node file-system layer reaches
+// fd 1), so frames from the guest carry a random key that only the host and the guest's main
+// thread know: bytes Python forges lack it, and the host treats them as a protocol violation.
 
 /** How the host starts a guest (passed as its only argument). */
 export interface GuestSettings {
@@ -40,8 +44,11 @@ export interface GuestCellResult {
   output_dropped_bytes: number;
 }
 
+export const FRAME_KEY_BYTES = 16;
+
 /** Host to guest. */
 export type HostMessage =
+  | { type: "hello"; key: string } // always first: the key the guest's frames must carry
   | { type: "run"; cell: number; code: string; locals: LocalsMode }
   | { type: "set_vars"; cell: number; vars: Record<string, unknown> }
   | { type: "interrupt" }
@@ -63,16 +70,26 @@ const HEADER_BYTES = 8;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function encodeFrame(message: object, body?: Uint8Array): Uint8Array {
+export function encodeFrame(message: object, body?: Uint8Array, key?: Uint8Array): Uint8Array {
   const json = encoder.encode(JSON.stringify(message));
   const bodyLength = body?.byteLength ?? 0;
-  const frame = new Uint8Array(HEADER_BYTES + json.byteLength + bodyLength);
+  const prefix = HEADER_BYTES + (key?.byteLength ?? 0);
+  const frame = new Uint8Array(prefix + json.byteLength + bodyLength);
   const view = new DataView(frame.buffer);
   view.setUint32(0, json.byteLength, true);
   view.setUint32(4, bodyLength, true);
-  frame.set(json, HEADER_BYTES);
-  if (body) frame.set(body, HEADER_BYTES + json.byteLength);
+  if (key) frame.set(key, HEADER_BYTES);
+  frame.set(json, prefix);
+  if (body) frame.set(body, prefix + json.byteLength);
   return frame;
+}
+
+export function keyToHex(key: Uint8Array): string {
+  return Array.from(key, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+export function keyFromHex(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
 
 export interface Frame<M> {
@@ -81,36 +98,45 @@ export interface Frame<M> {
 }
 
 export class FrameTooLarge extends Error {}
+export class FrameForged extends Error {}
 
 /**
- * Reassembles frames from a byte stream. It never trusts the peer: a frame over `maxBytes`
- * or a header that is not a JSON object throws, and the caller treats the peer as broken.
+ * Reassembles frames from a byte stream. It never trusts the peer: a frame over `maxBytes`,
+ * without the expected key, or whose header is not a JSON object throws, and the caller treats
+ * the peer as broken. The key and size are checked before the body is buffered.
  */
 export class FrameDecoder<M> {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
+  private readonly prefix: number;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly key: Uint8Array | null = null,
+  ) {
+    this.prefix = HEADER_BYTES + (key?.byteLength ?? 0);
+  }
 
   push(chunk: Uint8Array): Frame<M>[] {
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;
     const frames: Frame<M>[] = [];
     for (;;) {
-      if (this.buffered < HEADER_BYTES) return frames;
-      const head = this.peek(HEADER_BYTES);
+      if (this.buffered < this.prefix) return frames;
+      const head = this.peek(this.prefix);
       const view = new DataView(head.buffer, head.byteOffset, HEADER_BYTES);
       const jsonLength = view.getUint32(0, true);
       const bodyLength = view.getUint32(4, true);
-      const total = HEADER_BYTES + jsonLength + bodyLength;
+      if (this.key && !sameBytes(head.subarray(HEADER_BYTES, this.prefix), this.key)) throw new FrameForged("a frame without the frame key");
+      const total = this.prefix + jsonLength + bodyLength;
       if (total > this.maxBytes) throw new FrameTooLarge(`frame of ${total} bytes exceeds ${this.maxBytes}`);
       if (this.buffered < total) return frames;
       const bytes = this.take(total);
-      const message: unknown = JSON.parse(decoder.decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + jsonLength)));
+      const message: unknown = JSON.parse(decoder.decode(bytes.subarray(this.prefix, this.prefix + jsonLength)));
       if (typeof message !== "object" || message === null || Array.isArray(message)) {
         throw new TypeError("frame header is not a JSON object");
       }
-      frames.push({ message: message as M, body: bodyLength > 0 ? bytes.subarray(HEADER_BYTES + jsonLength) : null });
+      frames.push({ message: message as M, body: bodyLength > 0 ? bytes.subarray(this.prefix + jsonLength) : null });
     }
   }
 
@@ -140,4 +166,11 @@ export class FrameDecoder<M> {
     }
     this.chunks = [all];
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  let difference = 0;
+  for (let index = 0; index < a.byteLength; index++) difference |= a[index]! ^ b[index]!;
+  return difference === 0;
 }

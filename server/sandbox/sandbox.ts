@@ -71,6 +71,8 @@ interface RunningCell {
 }
 
 const WATCHDOG_INTERVAL_MS = 250;
+// A booted sandbox sends results and output (bounded by MAX_OUTPUT_BYTES); nothing near this.
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const PAGE_BYTES = 4096;
 
 export class Sandbox {
@@ -107,6 +109,7 @@ export class Sandbox {
         memoryCapBytes: limits.memoryMb * 1024 * 1024,
         maxOutputBytes: limits.maxOutputBytes,
       }),
+      MAX_FRAME_BYTES,
       (frame) => {
         if (frame.message.type === "ready") {
           clearTimeout(bootTimer);
@@ -135,7 +138,7 @@ export class Sandbox {
   }
 
   get alive(): boolean {
-    return this.process.running && this.cause === null;
+    return this.cause === null;
   }
 
   get busy(): boolean {
@@ -218,10 +221,9 @@ export class Sandbox {
         return resolve?.(message.error);
       }
       case "fatal":
-        this.cause ??= { cause: message.cause, detail: message.message };
-        return;
+        return this.stop({ cause: message.cause, detail: message.message });
       default:
-        this.stop({ cause: "protocol_violation", detail: `unexpected message ${String((message as { type: unknown }).type)}` });
+        this.stop({ cause: "protocol_violation", detail: `unexpected ${message.type} message` });
     }
   }
 

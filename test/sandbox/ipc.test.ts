@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { encodeFrame, FrameDecoder, FrameTooLarge } from "../../server/sandbox/ipc.ts";
+import { encodeFrame, FrameDecoder, FrameForged, FrameTooLarge } from "../../server/sandbox/ipc.ts";
 
 test("frames survive being split at every byte and glued together", () => {
   const body = new Uint8Array([1, 2, 3, 250]);
@@ -29,4 +29,15 @@ test("a header that is not a JSON object is refused", () => {
   new DataView(frame.buffer).setUint32(0, header.length, true);
   frame.set(header, 8);
   assert.throws(() => new FrameDecoder(1024).push(frame), /not a JSON object/);
+});
+
+test("with a key, frames must carry it: forged bytes are refused before their body is buffered", () => {
+  const key = new Uint8Array(16).fill(7);
+  const decoder = new FrameDecoder<{ ok: boolean }>(1 << 30, key);
+  assert.deepEqual(decoder.push(encodeFrame({ ok: true }, undefined, key))[0]!.message, { ok: true });
+  const forged = encodeFrame({ ok: false }, undefined, new Uint8Array(16));
+  assert.throws(() => decoder.push(forged), FrameForged);
+  const hugeWithoutKey = new Uint8Array(24);
+  new DataView(hugeWithoutKey.buffer).setUint32(0, 2 ** 30 - 64, true);
+  assert.throws(() => new FrameDecoder(1 << 30, key).push(hugeWithoutKey), FrameForged);
 });

@@ -1,9 +1,9 @@
 // The sandbox process's main thread: it speaks the framed protocol with the host over stdio,
 // relays cells to the interpreter worker, and writes interrupts into the shared word the
 // interpreter polls. It never runs Python, so it stays responsive while a cell runs.
-import { encodeFrame, FrameDecoder, type GuestMessage, type GuestSettings, type HostMessage } from "../ipc.ts";
-import type { WorkerInit } from "./worker.ts";
+import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type GuestSettings, type HostMessage } from "../ipc.ts";
 import { revokeAllPermissions } from "./permissions.ts";
+import type { WorkerInit } from "./worker.ts";
 
 const SIGINT = 2;
 const MAX_HOST_FRAME = 256 * 1024 * 1024;
@@ -11,9 +11,12 @@ const MAX_HOST_FRAME = 256 * 1024 * 1024;
 const settings = JSON.parse(Deno.args[0]!) as GuestSettings;
 const interrupt = new SharedArrayBuffer(4);
 const interruptWord = new Int32Array(interrupt);
+/** Set by the host's hello; the worker, and so Python, never sees it. */
+let frameKey: Uint8Array | null = null;
+let worker: Worker | null = null;
 
 function send(message: object, body?: Uint8Array): void {
-  const frame = encodeFrame(message, body);
+  const frame = encodeFrame(message, body, frameKey!);
   let written = 0;
   while (written < frame.byteLength) written += Deno.stdout.writeSync(frame.subarray(written));
 }
@@ -23,31 +26,35 @@ function die(message: GuestMessage, code: number): never {
   Deno.exit(code);
 }
 
-const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
-
-worker.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
-  const { data, ...message } = event.data;
-  if (message.type === "ready" && settings.mode === "boot") revokeAllPermissions();
-  if (message.type === "fatal") die(message, 70);
-  send(message, data);
-  if (message.type === "snapshot") Deno.exit(0);
-};
-
-worker.onerror = (event: ErrorEvent) => {
-  event.preventDefault();
-  die({ type: "fatal", cause: "interpreter_fatal", message: String(event.message) }, 70);
-};
-
-worker.postMessage({ type: "init", ...settings, interrupt } satisfies WorkerInit);
-
+function startWorker(): Worker {
+  const started = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+  started.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
+    const { data, ...message } = event.data;
+    if (message.type === "ready" && settings.mode === "boot") revokeAllPermissions();
+    if (message.type === "fatal") die(message, 70);
+    send(message, data);
+    if (message.type === "snapshot") Deno.exit(0);
+  };
+  started.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    die({ type: "fatal", cause: "interpreter_fatal", message: String(event.message) }, 70);
+  };
+  started.postMessage({ type: "init", ...settings, interrupt } satisfies WorkerInit);
+  return started;
+}
 
 function handle(message: HostMessage): void {
+  if (message.type === "hello") {
+    frameKey ??= keyFromHex(message.key);
+    worker ??= startWorker();
+    return;
+  }
   if (message.type === "interrupt") {
     Atomics.store(interruptWord, 0, SIGINT);
     Atomics.notify(interruptWord, 0); // wakes a sleeping time.sleep at once
     return;
   }
-  worker.postMessage(message);
+  worker?.postMessage(message);
 }
 
 // The host's end of stdin closing means the host is gone (even if it was SIGKILLed): exit.

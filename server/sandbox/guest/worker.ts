@@ -3,6 +3,7 @@
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
 import type { GuestMessage, GuestSettings, HostMessage, LocalsMode, StreamName } from "../ipc.ts";
+import { harden } from "./harden.ts";
 import { revokeAllPermissions } from "./permissions.ts";
 
 export interface WorkerInit extends GuestSettings {
@@ -36,8 +37,11 @@ let cell = 0;
 let outputBytes = 0;
 let droppedBytes = 0;
 
+// Bound now: after hardening, nothing on the global object is relied upon.
+const postToMain = self.postMessage.bind(self);
+
 function post(message: GuestMessage, transfer: Transferable[] = []): void {
-  self.postMessage(message, transfer);
+  postToMain(message, transfer);
 }
 
 /**
@@ -129,7 +133,7 @@ async function boot(init: WorkerInit): Promise<void> {
   pyodide = await load(init);
   if (init.mode === "build") {
     const snapshot = pyodide.makeMemorySnapshot();
-    self.postMessage({ type: "snapshot", bytes: snapshot.byteLength, data: snapshot }, [snapshot.buffer]);
+    postToMain({ type: "snapshot", bytes: snapshot.byteLength, data: snapshot }, [snapshot.buffer]);
     return;
   }
   pyodide.setStdout(outputWriter("stdout"));
@@ -142,6 +146,7 @@ async function boot(init: WorkerInit): Promise<void> {
   runCell = helpers.run_cell;
   setVars = helpers.set_vars;
   revokeAllPermissions();
+  harden();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
 
@@ -151,12 +156,13 @@ function run(message: Extract<HostMessage, { type: "run" }>): void {
   droppedBytes = 0;
   Atomics.store(interruptWord, 0, 0);
   const result = JSON.parse(runCell(message.code, message.locals satisfies LocalsMode) as string);
-  post({ type: "result", cell, ...result, output_dropped_bytes: droppedBytes });
+  // Fields of ours come last: what Python returned cannot set them.
+  post({ ...result, type: "result", cell, output_dropped_bytes: droppedBytes });
 }
 
 function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
   const error = setVars(JSON.stringify(message.vars)) as string | undefined;
-  post({ type: "vars_set", cell: message.cell, error: error ? JSON.parse(error) : null });
+  post({ error: error ? JSON.parse(error) : null, type: "vars_set", cell: message.cell });
 }
 
 function fatal(error: unknown, booting: boolean): void {

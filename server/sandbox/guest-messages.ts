@@ -1,0 +1,32 @@
+// What the host accepts from a guest. Python controls the guest's worker, so every message is
+// checked field by field before the host acts on it; one that does not fit ends the sandbox.
+import { boolean, count, fieldProblem, jsonObject, nullable, number, oneOf, shape, string, type Check } from "../../protocol/schema.ts";
+import type { GuestMessage } from "./ipc.ts";
+
+const cellError = shape({ type: string, message: string, traceback: string });
+
+const SCHEMAS: Record<GuestMessage["type"], Record<string, Check>> = {
+  ready: { boot_ms: number, pyodide: string },
+  stream: { cell: count, name: oneOf(["stdout", "stderr"]), text: string },
+  result: {
+    cell: count,
+    success: boolean,
+    value: nullable(string),
+    locals: nullable(jsonObject),
+    execution_count: count,
+    execution_time: number,
+    error: nullable(cellError),
+    output_dropped_bytes: count,
+  },
+  vars_set: { cell: count, error: nullable(cellError) },
+  snapshot: { bytes: count },
+  fatal: { cause: oneOf(["boot_failed", "memory_limit", "stack_overflow", "interpreter_fatal"]), message: string },
+};
+
+/** The message, typed, or a description of why it is not a valid guest message. */
+export function checkGuestMessage(message: Record<string, unknown>): GuestMessage | string {
+  const type = message.type;
+  if (typeof type !== "string" || !Object.hasOwn(SCHEMAS, type)) return `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`;
+  const problem = fieldProblem(message, SCHEMAS[type as GuestMessage["type"]], ["type"]);
+  return problem ? `${type}.${problem}` : (message as unknown as GuestMessage);
+}
