@@ -1,7 +1,7 @@
 // One session's Python interpreter as the session sees it: persistent across cells, and still
 // there after its sandbox dies (a kill, a crash, a reset): the next cell runs on a fresh one.
 import type { CellError } from "./ipc.ts";
-import type { CellRequest, CellResult, Sandbox, SandboxExit } from "./sandbox.ts";
+import { resultWithoutRun, type CellRequest, type CellResult, type Sandbox, type SandboxExit } from "./sandbox.ts";
 
 export interface SandboxSource {
   take(): Promise<Sandbox>;
@@ -12,6 +12,9 @@ export class Interpreter {
   /** `current` once it has resolved. */
   private settled: Sandbox | null = null;
   private closed = false;
+  /** A cell is waiting for a sandbox (a boot after a kill, or an empty pool). */
+  private starting = false;
+  private interruptedWhileStarting = false;
 
   constructor(
     private readonly source: SandboxSource,
@@ -21,13 +24,25 @@ export class Interpreter {
 
   /** Runs a cell; a result with state_preserved false means the next cell starts from nothing. */
   async execute(request: CellRequest): Promise<CellResult> {
-    const sandbox = await this.sandbox();
+    this.starting = true;
+    this.interruptedWhileStarting = false;
+    let sandbox: Sandbox;
+    try {
+      sandbox = await this.sandbox();
+    } finally {
+      this.starting = false;
+    }
+    if (this.interruptedWhileStarting) {
+      return resultWithoutRun({ type: "KeyboardInterrupt", message: "interrupted before it started running", traceback: "" }, true);
+    }
     return sandbox.execute(request);
   }
 
-  /** Interrupts the running cell, if any. */
+  /** Interrupts the running cell, if any, including one still waiting for its sandbox. */
   interrupt(): boolean {
-    return this.live?.interrupt() ?? false;
+    if (this.live?.interrupt()) return true;
+    if (this.starting) this.interruptedWhileStarting = true;
+    return this.starting;
   }
 
   async setVars(vars: Record<string, unknown>): Promise<CellError | null> {

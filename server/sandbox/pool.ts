@@ -29,7 +29,8 @@ interface Waiter<S> {
 export class SandboxPool<S extends Poolable> {
   private readonly idle: S[] = [];
   private readonly waiters: Waiter<S>[] = [];
-  private booting = 0;
+  /** Boots under way; close() waits for them so no sandbox outlives the pool. */
+  private readonly boots = new Set<Promise<unknown>>();
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -70,27 +71,29 @@ export class SandboxPool<S extends Poolable> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const waiter of this.waiters.splice(0)) waiter.reject(new PoolClosed("the sandbox pool is closed"));
     await Promise.all(this.idle.splice(0).map((sandbox) => sandbox.close()));
+    // A boot that finishes now is closed on delivery (see deliver).
+    await Promise.all(this.boots);
   }
 
   private fill(): void {
     if (this.closed || this.retryTimer) return;
     const wanted = this.options.size + this.waiters.length;
-    while (this.idle.length + this.booting < wanted && this.booting < this.options.maxConcurrentBoots) {
+    while (this.idle.length + this.boots.size < wanted && this.boots.size < this.options.maxConcurrentBoots) {
       this.boot();
     }
   }
 
   private boot(): void {
-    this.booting++;
-    this.options.start().then(
+    const booting: Promise<unknown> = this.options.start().then(
       (sandbox) => {
-        this.booting--;
+        this.boots.delete(booting);
         this.failures = 0;
-        this.deliver(sandbox);
+        const closing = this.deliver(sandbox);
         this.fill();
+        return closing;
       },
       (error: Error) => {
-        this.booting--;
+        this.boots.delete(booting);
         this.failures++;
         const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (this.failures - 1));
         this.options.log.error("sandbox_boot_failed", { error: error.message, failures: this.failures, retry_in_ms: delay });
@@ -101,13 +104,11 @@ export class SandboxPool<S extends Poolable> {
         }, delay);
       },
     );
+    this.boots.add(booting);
   }
 
-  private deliver(sandbox: S): void {
-    if (this.closed) {
-      void sandbox.close();
-      return;
-    }
+  private deliver(sandbox: S): Promise<unknown> | void {
+    if (this.closed) return sandbox.close();
     const waiter = this.waiters.shift();
     if (waiter) return waiter.resolve(sandbox);
     this.idle.push(sandbox);

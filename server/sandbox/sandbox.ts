@@ -57,6 +57,22 @@ export interface CellResult extends Omit<GuestCellResult, "cell"> {
   state_preserved: boolean;
 }
 
+/** The result of work that ran no Python to its end (a cancelled or killed cell, a reset): success when error is null. */
+export function resultWithoutRun(error: CellError | null, statePreserved: boolean): CellResult {
+  return {
+    success: error === null,
+    stdout: "",
+    stderr: "",
+    value: null,
+    locals: null,
+    execution_count: 0,
+    execution_time: 0,
+    error,
+    output_dropped_bytes: 0,
+    state_preserved: statePreserved,
+  };
+}
+
 export class SandboxBusy extends Error {}
 export class SandboxGone extends Error {}
 
@@ -256,18 +272,7 @@ export class Sandbox {
         ? { type: "KeyboardInterrupt", message: "the cell ignored its interrupt and the interpreter was restarted", traceback: "" }
         : lostStateError(exit);
     error.message += "; the interpreter was restarted, so every variable of the session is gone";
-    this.settle(cell, {
-      success: false,
-      stdout: cell.stdout,
-      stderr: cell.stderr,
-      value: null,
-      locals: null,
-      execution_count: 0,
-      execution_time: 0,
-      error,
-      output_dropped_bytes: 0,
-      state_preserved: false,
-    });
+    this.settle(cell, { ...resultWithoutRun(error, false), stdout: cell.stdout, stderr: cell.stderr });
   }
 
   private settle(cell: RunningCell, result: CellResult): void {

@@ -17,7 +17,7 @@ import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
-import type { CellResult } from "../sandbox/sandbox.ts";
+import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
 import { SessionHistory } from "./history.ts";
 
 /** One client connection as a session sees it. */
@@ -38,7 +38,6 @@ type Operation =
 /** Frames that belong to the session's history: they get a seq and are replayed. */
 type Published = Omit<StreamFrame, "seq"> | Omit<ResultFrame, "seq"> | Omit<ErrorFrame, "seq"> | Omit<EvictedFrame, "seq">;
 
-const EMPTY_RESULT = { stdout: "", stderr: "", value: null, locals: null, execution_time: 0, output_dropped_bytes: 0 };
 
 export class Session {
   readonly createdAt: number;
@@ -167,7 +166,7 @@ export class Session {
       return send(from, { type: "error", id, code: "bad_request", message: `no queued or running cell has id "${id}"` });
     }
     this.queue.splice(index, 1);
-    this.publishResult(id, { success: false, state_preserved: true, execution_count: 0, error: { type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" } });
+    this.publishResult(id, resultWithoutRun({ type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" }, true));
   }
 
   private async runNext(): Promise<void> {
@@ -208,16 +207,16 @@ export class Session {
       }
       case "set_vars": {
         const error = await this.interpreter.setVars(operation.vars);
-        return this.publishResult(operation.id, { success: error === null, error, state_preserved: true, execution_count: 0 });
+        return this.publishResult(operation.id, resultWithoutRun(error, true));
       }
       case "reset":
         await this.interpreter.reset();
-        return this.publishResult(operation.id, { success: true, error: null, state_preserved: false, execution_count: 0 });
+        return this.publishResult(operation.id, resultWithoutRun(null, false));
     }
   }
 
-  private publishResult(id: string, result: Partial<CellResult> & Pick<ResultFrame, "success" | "error" | "state_preserved" | "execution_count">): void {
-    this.publish({ type: "result", id, ...EMPTY_RESULT, ...result });
+  private publishResult(id: string, result: CellResult): void {
+    this.publish({ type: "result", id, ...result });
   }
 
   private fail(id: string, code: ErrorCode, message: string): void {

@@ -48,7 +48,7 @@ test("a sandbox killed from outside is detected at once, with its cause", async 
   const killedAt = performance.now();
   process.kill(sandbox.pid!, "SIGKILL");
   const result = await pending;
-  assert.ok(performance.now() - killedAt < 1000);
+  assert.ok(performance.now() - killedAt < 5000, "detected long before the cell's 60 s timeout");
   assert.equal(result.state_preserved, false);
   assert.equal(result.error!.type, "SandboxError");
   const exit = await sandbox.exited;
