@@ -59,6 +59,7 @@ export interface SessionEvents {
 }
 
 let cellCounter = 0;
+const CONNECT_TIMEOUT_MS = 15_000;
 
 export class ReplSession extends EventEmitter<SessionEvents> {
   /** The newest seq received; reconnects ask for what follows it. */
@@ -68,7 +69,9 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   private socket: WebSocket | null = null;
   private readonly pending = new Map<string, Pending>();
   private outbox: string[] = [];
+  /** Why this client is done with the session: undefined while it is not, null for a clean end. */
   private ended: WasmReplError | null | undefined = undefined;
+  private closing = false;
   private readonly baseUrl: string;
 
   /** Opens a new session. */
@@ -109,8 +112,12 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     ).finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
-  /** Interrupts the running cell, or cancels a queued one by id. */
+  /**
+   * Interrupts the running cell, or cancels a queued one by id. Without an id it is not held
+   * for a reconnect: by then a different cell may be running.
+   */
   interrupt(id?: string): void {
+    if (id === undefined && this.socket?.readyState !== WebSocket.OPEN) return;
     this.send({ type: "interrupt", ...(id !== undefined && { id }) });
   }
 
@@ -129,6 +136,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   /** Ends the session on the server. */
   async close(): Promise<void> {
     if (this.ended !== undefined) return;
+    this.closing = true;
     const closed = new Promise<void>((resolve) => this.once("closed", () => resolve()));
     this.send({ type: "close" });
     await closed;
@@ -182,9 +190,15 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         if (!opened) reject(new WasmReplError("internal", `cannot connect to ${this.baseUrl}: ${error.message}`));
       });
       socket.on("message", (data) => {
-        const frame = JSON.parse(data.toString()) as ServerFrame;
+        let frame: ServerFrame;
+        try {
+          frame = JSON.parse(data.toString()) as ServerFrame;
+        } catch {
+          return; // not a frame of this protocol; nothing to act on
+        }
         if (frame.type === "session") {
           opened = true;
+          clearTimeout(timer);
           this.socket = socket;
           this.welcome(frame, since);
           resolve();
@@ -192,7 +206,10 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         }
         this.receive(frame);
       });
+      const timer = setTimeout(() => socket.terminate(), CONNECT_TIMEOUT_MS);
       socket.on("close", (code, reason) => {
+        clearTimeout(timer);
+        if (!opened) reject(new WasmReplError("internal", `the connection closed before the session answered (${code} ${reason})`));
         if (this.socket !== socket) return;
         this.socket = null;
         if (this.ended === undefined) void this.reconnect(code, reason.toString());
@@ -229,6 +246,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         return;
       }
       case "error": {
+        if (frame.code === "replay_gap") return this.lostFrames(frame.message);
         const pending = frame.id !== undefined ? this.pending.get(frame.id) : undefined;
         if (pending) {
           this.pending.delete(frame.id!);
@@ -237,10 +255,18 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         return;
       }
       case "evicted":
+        // The client's own close ends the session without an error.
+        if (this.closing && frame.reason === "closed") return this.finish(null);
         this.emit("evicted", frame.reason);
         this.finish(new WasmReplError("session_expired", `the session was evicted (${frame.reason})`));
         return;
     }
+  }
+
+  /** Frames were lost while disconnected: a pending request's result may be among them. */
+  private lostFrames(message: string): void {
+    for (const pending of this.pending.values()) pending.reject(new WasmReplError("replay_gap", message));
+    this.pending.clear();
   }
 
   private async reconnect(code: number, reason: string): Promise<void> {

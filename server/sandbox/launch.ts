@@ -60,7 +60,7 @@ export function launchCommand(files: RuntimeFiles, cacheDir: string, jsHeapMb: n
       "--no-npm",
       "--quiet",
       `--allow-read=${readable}`,
-      `--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=${jsHeapMb}`,
+      `--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=${jsHeapMb},--expose-gc`,
       files.guestMain,
       JSON.stringify(settings),
     ],

@@ -57,8 +57,11 @@ export class SandboxPool<S extends Poolable> {
   take(): Promise<S> {
     if (this.closed) return Promise.reject(new PoolClosed("the sandbox pool is closed"));
     const sandbox = this.idle.shift();
-    this.fill();
-    if (sandbox) return Promise.resolve(sandbox);
+    if (sandbox) {
+      // Spawning the replacement costs milliseconds; the taker should not wait for it.
+      setImmediate(() => this.fill());
+      return Promise.resolve(sandbox);
+    }
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       this.fill();

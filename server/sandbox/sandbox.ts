@@ -87,6 +87,7 @@ interface RunningCell {
 }
 
 const WATCHDOG_INTERVAL_MS = 250;
+const INTERRUPT_REPEAT_MS = 100;
 // A booted sandbox sends results and output (bounded by MAX_OUTPUT_BYTES); nothing near this.
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const PAGE_BYTES = 4096;
@@ -216,6 +217,8 @@ export class Sandbox {
     if (cell.stopReason) return;
     cell.stopReason = reason;
     this.process.send({ type: "interrupt" });
+    // Pyodide can lose an interrupt written while it clears the previous one: repeat until the cell ends.
+    cell.timers.push(setInterval(() => this.process.send({ type: "interrupt" }), INTERRUPT_REPEAT_MS));
     cell.timers.push(
       setTimeout(() => {
         if (this.running === cell) {
@@ -269,7 +272,7 @@ export class Sandbox {
       exit.cause === "timeout"
         ? timeoutError(cell.request.timeoutMs, "")
         : exit.cause === "interrupted"
-        ? { type: "KeyboardInterrupt", message: "the cell ignored its interrupt and the interpreter was restarted", traceback: "" }
+        ? { type: "KeyboardInterrupt", message: "the cell ignored its interrupt", traceback: "" }
         : lostStateError(exit);
     error.message += "; the interpreter was restarted, so every variable of the session is gone";
     this.settle(cell, { ...resultWithoutRun(error, false), stdout: cell.stdout, stderr: cell.stderr });

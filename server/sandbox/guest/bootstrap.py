@@ -158,24 +158,37 @@ def _execute(code, filename):
 def run_cell(code, locals_mode):
     """Runs one cell in the session's globals; returns the result as a JSON string."""
     global execution_count
-    execution_count += 1
-    filename = _cell_filename(execution_count)
-    # Registered so tracebacks show the lines of the cell.
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     started = time.perf_counter()
     value = None
     error = None
     try:
+        execution_count += 1
+        filename = _cell_filename(execution_count)
+        # Registered so tracebacks show the lines of the cell.
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         result = _execute(code, filename)
         if result is not None:
             value = _safe_repr(result)
     except BaseException as caught:  # the cell's failure is data, whatever it is
-        error = _describe(caught)
+        error = caught
     elapsed = time.perf_counter() - started
+    # An interrupt can land after the user's code ended: the host repeats an interrupt until the
+    # cell ends, because Pyodide can miss one that arrives while it clears the previous. So
+    # finishing is retried; after the first interrupt without the locals, which run user code
+    # (a __repr__) that may be what never ends.
+    mode = locals_mode
+    while True:
+        try:
+            return _finish(value, error, elapsed, mode)
+        except KeyboardInterrupt:
+            mode = "none"
+
+
+def _finish(value, error, elapsed, locals_mode):
     try:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-    except BaseException:
+    except Exception:
         pass
     return json.dumps({
         "success": error is None,
@@ -183,7 +196,7 @@ def run_cell(code, locals_mode):
         "locals": summarize_locals(locals_mode),
         "execution_count": execution_count,
         "execution_time": elapsed,
-        "error": error,
+        "error": None if error is None else _describe(error),
     })
 
 

@@ -16,6 +16,7 @@ const REMOVED_GLOBALS = [
   "EventSource",
   "BroadcastChannel",
   "importScripts",
+  "gc",
 ];
 
 export function harden(): void {

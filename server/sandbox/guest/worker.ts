@@ -4,6 +4,7 @@
 /// <reference lib="deno.worker" />
 import type { GuestMessage, GuestSettings, HostMessage, LocalsMode, StreamName } from "../ipc.ts";
 import { harden } from "./harden.ts";
+import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
 
 export interface WorkerInit extends GuestSettings {
@@ -25,6 +26,7 @@ interface Pyodide {
   setStdin(options: object): void;
   setInterruptBuffer(buffer: Int32Array): void;
   checkInterrupt(): void;
+  _api: { config: { _loadSnapshot?: unknown } };
 }
 
 const SIGINT = 2;
@@ -118,9 +120,13 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     );
     return fresh;
   }
-  return await loadPyodide({ ...common, _loadSnapshot: Deno.readFile(init.snapshotPath) });
+  const { default: createPyodideModule } = await import(`${init.indexURL}pyodide.asm.mjs`);
+  return await loadPyodide({
+    ...common,
+    _loadSnapshot: Deno.readFile(init.snapshotPath),
+    createPyodideModule: sparseRestoreFactory(createPyodideModule),
+  });
 }
-
 
 let runCell: PyCallable;
 let setVars: PyCallable;
@@ -141,11 +147,14 @@ async function boot(init: WorkerInit): Promise<void> {
   // Standard input is the host protocol's pipe; Python must never read it.
   pyodide.setStdin({ error: true });
   pyodide.setInterruptBuffer(interruptWord);
+  // Pyodide keeps its config, and with it the snapshot's bytes: 30 MiB resident for nothing.
+  pyodide._api.config._loadSnapshot = undefined;
   const helpers = pyodide.pyimport("_wasm_repl");
   helpers.after_restore(hostSleep, Math.round(init.memoryCapBytes / 1024 / 1024));
   runCell = helpers.run_cell;
   setVars = helpers.set_vars;
   revokeAllPermissions();
+  (globalThis as { gc?: () => void }).gc?.(); // return the boot's garbage before the sandbox idles in the pool
   harden();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }

@@ -1,0 +1,341 @@
+// The `wasm-repl` command line. `wasm-repl repl [URL]` is a Python REPL whose interpreter lives in
+// a session on a wasm-repl server. bin.mjs runs main(); commands are added to COMMANDS.
+import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
+import { parseArgs } from "node:util";
+import type { ResultFrame } from "../protocol/index.ts";
+import { WasmReplError } from "./errors.ts";
+import { ReplSession } from "./session.ts";
+
+const DEFAULT_URL = "http://127.0.0.1:8000";
+const PS1 = ">>> ";
+const PS2 = "... ";
+
+interface Command {
+  /** The command's arguments, as they appear after its name in usage lines. */
+  synopsis: string;
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** A mistake in the command line: reported with a pointer to --help, exit status 2. */
+class UsageError extends Error {}
+
+/** Runs the command line `argv` (without node and the script) and returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === "--help" || name === "-h") {
+    (name ? process.stdout : process.stderr).write(mainUsage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS.get(name);
+  try {
+    if (!command) throw new UsageError(`unknown command "${name}"; the commands are ${[...COMMANDS.keys()].join(", ")}`);
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof WasmReplError) {
+      process.stderr.write(`error [${error.code}]: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      const help = command ? `wasm-repl ${name} --help` : "wasm-repl --help";
+      process.stderr.write(`error: ${error.message}\n(see \`${help}\`)\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function mainUsage(): string {
+  const commands = [...COMMANDS].map(([name, command]) => `  wasm-repl ${name} ${command.synopsis}\n      ${command.summary}\n`);
+  return `usage:\n${commands.join("")}\nRun \`wasm-repl COMMAND --help\` for a command's options.\n`;
+}
+
+function isParseArgsError(error: unknown): error is Error {
+  return error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS_");
+}
+
+// ---- wasm-repl repl ----
+
+const REPL_SYNOPSIS = "[URL] [--token TOKEN] [--session ID] [--keep]";
+const REPL_USAGE = `usage: wasm-repl repl ${REPL_SYNOPSIS}
+
+An interactive Python session on a wasm-repl server.
+
+  URL            the server (default ${DEFAULT_URL})
+  --token TOKEN  the JWT to connect with (default: the WASM_REPL_TOKEN environment variable);
+                 a development server (\`npm start\` without JWT_SECRET) prints one on its
+                 \`token:\` line
+  --session ID   attach to an existing session of yours instead of opening a new one
+  --keep         leave the session running on exit, to attach to it again with --session
+  -h, --help     show this help
+
+Ctrl-C interrupts a running cell, or clears the line at the prompt; Ctrl-D, or Ctrl-C on an
+empty line twice, exits.
+`;
+
+const MISSING_TOKEN = `no token: pass --token TOKEN or set WASM_REPL_TOKEN.
+A development server (\`npm start\` without JWT_SECRET) prints one on its \`token: ...\` line.`;
+
+async function replCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      token: { type: "string" },
+      session: { type: "string" },
+      keep: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(REPL_USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`expected at most one URL; got ${positionals.join(" ")}`);
+  const url = serverUrl(positionals[0] ?? DEFAULT_URL);
+  const token = values.token ?? process.env.WASM_REPL_TOKEN;
+  if (!token) throw new UsageError(MISSING_TOKEN);
+  const session = values.session ? await ReplSession.attach(url, values.session, { token }) : await ReplSession.open(url, { token });
+  return new Repl(session, url, values.keep).run();
+}
+
+function serverUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`"${text}" is not a URL; expected one like ${DEFAULT_URL}`);
+  }
+  if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) throw new UsageError(`"${text}" is not an http(s) or ws(s) URL`);
+  return text;
+}
+
+/** The read-eval-print loop over one session, reading lines from stdin (a terminal or a pipe). */
+class Repl {
+  private readonly rl: Interface;
+  /** The lines of a statement that is not finished yet. */
+  private block: string[] = [];
+  private running = false;
+  private inputClosed = false;
+  /** Ctrl-C was pressed at an empty prompt: pressing it again exits. */
+  private exitArmed = false;
+  /** Why the session ended under us (evicted, or reconnecting failed). */
+  private lost: WasmReplError | null = null;
+
+  constructor(
+    private readonly session: ReplSession,
+    private readonly url: string,
+    private readonly keep: boolean,
+  ) {
+    const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+    // Prompts go to stderr, as Python's do, so that stdout carries only what the cells print.
+    // Without a terminal there is no output at all: piped input gets no prompts.
+    this.rl = createInterface({ input: process.stdin, output: interactive ? process.stderr : undefined, terminal: interactive });
+    this.rl.once("close", () => {
+      this.inputClosed = true;
+    });
+  }
+
+  async run(): Promise<number> {
+    const onClosed = (error: WasmReplError | null) => {
+      this.lost = error;
+      this.rl.close();
+    };
+    const onReconnecting = (attempt: number) => this.note(`reconnecting... (attempt ${attempt})`);
+    const onReconnected = () => this.note("reconnected");
+    this.session.on("closed", onClosed).on("reconnecting", onReconnecting).on("reconnected", onReconnected);
+    // A terminal in raw mode turns Ctrl-C into readline's SIGINT; otherwise it is a real signal.
+    this.rl.on("SIGINT", this.onInterrupt);
+    process.on("SIGINT", this.onInterrupt);
+    process.stderr.write(`wasm-repl session ${this.session.id} on ${this.url}\n`);
+    process.stderr.write(`Ctrl-C interrupts a running cell; Ctrl-D exits and ${this.keep ? "keeps" : "closes"} the session.\n`);
+    try {
+      await this.readEvalPrint();
+    } finally {
+      process.off("SIGINT", this.onInterrupt);
+      this.session.off("closed", onClosed).off("reconnecting", onReconnecting).off("reconnected", onReconnected);
+      this.rl.close();
+      // The loop ends at a prompt (Ctrl-D, Ctrl-C, or the session lost): what follows needs a line of its own.
+      if (this.rl.terminal) process.stderr.write("\n");
+    }
+    if (this.lost) throw this.lost;
+    await this.leave();
+    return 0;
+  }
+
+  private async readEvalPrint(): Promise<void> {
+    this.prompt();
+    for await (const line of this.rl) {
+      this.exitArmed = false;
+      this.block.push(line);
+      const source = this.block.join("\n");
+      if (!needsMoreInput(source)) {
+        this.block = [];
+        await this.runCell(source);
+      }
+      this.prompt();
+    }
+    // Input ended inside a block (a piped script without its final blank line): run what there is.
+    await this.runCell(this.block.join("\n"));
+  }
+
+  private prompt(): void {
+    this.rl.setPrompt(this.block.length > 0 ? PS2 : PS1);
+    this.rl.prompt();
+  }
+
+  private async runCell(code: string): Promise<void> {
+    if (code.trim() === "") return;
+    this.running = true;
+    try {
+      const result = await this.session.execute(code, {
+        // The REPL shows no variables, so the server need not summarize them.
+        locals: "none",
+        onStdout: (text) => process.stdout.write(text),
+        onStderr: (text) => process.stderr.write(text),
+      });
+      printResult(result);
+    } catch (error) {
+      // A refused cell (sandbox_failed, busy) leaves the session usable; a lost one ends the loop.
+      if (!(error instanceof WasmReplError) || this.lost) throw error;
+      process.stderr.write(`error [${error.code}]: ${error.message}\n`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Ctrl-C: interrupts the running cell; at the prompt, drops what was typed, or exits if nothing was. */
+  private readonly onInterrupt = (): void => {
+    if (this.running) {
+      this.session.interrupt();
+      return;
+    }
+    const discarded = this.discardInput();
+    if (!discarded && this.exitArmed) {
+      this.rl.close();
+      return;
+    }
+    this.exitArmed = !discarded;
+    if (this.exitArmed) process.stderr.write("(to exit, press Ctrl-C again or Ctrl-D)\n");
+    this.prompt();
+  };
+
+  /** Forgets the line being typed and any unfinished block; says whether there was anything. */
+  private discardInput(): boolean {
+    const typed = this.rl.line;
+    const discarded = typed !== "" || this.block.length > 0;
+    this.block = [];
+    if (this.rl.terminal) {
+      // readline has no public way to drop its line but the keys that delete it (which also erase
+      // it from the screen); it is written back so that it stays visible, as in a shell.
+      this.rl.write(null, { ctrl: true, name: "e" });
+      this.rl.write(null, { ctrl: true, name: "u" });
+      process.stderr.write(`${typed}\n`);
+    }
+    return discarded;
+  }
+
+  /** A message of the CLI's own on stderr; a prompt on screen is drawn again below it. */
+  private note(text: string): void {
+    const atPrompt = this.rl.terminal && !this.running && !this.inputClosed;
+    if (atPrompt) {
+      clearLine(process.stderr, 0);
+      cursorTo(process.stderr, 0);
+    }
+    process.stderr.write(`${text}\n`);
+    if (atPrompt) this.rl.prompt(true);
+  }
+
+  private async leave(): Promise<void> {
+    if (!this.keep) return this.session.close();
+    this.session.disconnect();
+    process.stderr.write(`session ${this.session.id} kept; attach to it again with: wasm-repl repl ${this.url} --session ${this.session.id}\n`);
+  }
+}
+
+function printResult(result: ResultFrame): void {
+  if (result.value !== null) process.stdout.write(`${result.value}\n`);
+  if (result.error) {
+    const { traceback, type, message } = result.error;
+    process.stderr.write(withNewline(traceback || `${type}: ${message}`));
+  }
+  if (result.output_dropped_bytes > 0) {
+    process.stderr.write(`note: ${result.output_dropped_bytes} bytes of output were dropped (over the server's MAX_OUTPUT_BYTES)\n`);
+  }
+  if (!result.state_preserved) {
+    process.stderr.write("note: the interpreter restarted; the session goes on in a fresh one, without the variables, imports and functions of earlier cells\n");
+  }
+}
+
+function withNewline(text: string): string {
+  return text.endsWith("\n") ? text : `${text}\n`;
+}
+
+/**
+ * Whether `source`, the lines typed so far joined by "\n", is an unfinished statement: Python's
+ * REPL would show `... ` and read another line. That is so inside brackets or a triple-quoted
+ * string, after a trailing backslash, and in a compound statement (`def f():`, `if x: y`, a
+ * decorator) until a blank line ends it, since nothing else says where its body stops.
+ */
+export function needsMoreInput(source: string): boolean {
+  const { depth, quote, last, compound } = scanPython(source);
+  if (depth > 0 || quote?.length === 3 || last === "\\") return true;
+  const lastLine = source.slice(source.lastIndexOf("\n") + 1);
+  return compound && lastLine.trim() !== "";
+}
+
+interface ScanState {
+  /** How many brackets are open. */
+  depth: number;
+  /** The delimiter of the string still open at the end, if any. */
+  quote: string | null;
+  /** The last character of the current line, leaving out blanks, comments and what strings hold. */
+  last: string;
+  /** A compound statement started: a line began with its keyword or a decorator, or ended with `:`. */
+  compound: boolean;
+}
+
+/** Keywords that open a compound statement (one-liners such as `if x: y` included, as in Python's REPL). */
+const COMPOUND_START = /(?:if|while|for|try|with|def|class|async)\b|@/y;
+
+/** Just enough of Python's tokenizer to see brackets, strings, comments and line ends. */
+function scanPython(source: string): ScanState {
+  const state: ScanState = { depth: 0, quote: null, last: "", compound: false };
+  const noteCompound = () => {
+    if (state.depth === 0 && state.last === ":") state.compound = true;
+  };
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i]!;
+    if (state.quote !== null) {
+      if (char === "\\") i++; // whatever follows, a quote or a newline, is part of the string
+      else if (source.startsWith(state.quote, i)) {
+        i += state.quote.length - 1;
+        state.quote = null;
+      } else if (char === "\n" && state.quote.length === 1) state.quote = null; // unterminated: Python will say so
+      continue;
+    }
+    if (char === "#") {
+      const newline = source.indexOf("\n", i);
+      i = (newline === -1 ? source.length : newline) - 1;
+    } else if (char === '"' || char === "'") {
+      state.quote = source.startsWith(char.repeat(3), i) ? char.repeat(3) : char;
+      i += state.quote.length - 1;
+      state.last = char;
+    } else if (char === "\n") {
+      noteCompound();
+      state.last = "";
+    } else if (char.trim() !== "") {
+      COMPOUND_START.lastIndex = i;
+      if (state.last === "" && state.depth === 0 && COMPOUND_START.test(source)) state.compound = true;
+      if ("([{".includes(char)) state.depth++;
+      else if (")]}".includes(char)) state.depth = Math.max(0, state.depth - 1);
+      state.last = char;
+    }
+  }
+  noteCompound();
+  return state;
+}
+
+const COMMANDS = new Map<string, Command>([
+  ["repl", { synopsis: REPL_SYNOPSIS, summary: "an interactive Python session", run: replCommand }],
+]);
