@@ -41,7 +41,13 @@ export interface PingFrame {
   id?: string;
 }
 
-export type ClientFrame = ExecuteFrame | InterruptFrame | SetVarsFrame | ResetFrame | CloseFrame | PingFrame;
+/** A fresh token for the same user and tenant, before the connection's token expires. */
+export interface AuthFrame {
+  type: "auth";
+  token: string;
+}
+
+export type ClientFrame = ExecuteFrame | InterruptFrame | SetVarsFrame | ResetFrame | CloseFrame | PingFrame | AuthFrame;
 
 // ---- server to client ----
 
@@ -139,12 +145,34 @@ export interface PongFrame {
   id?: string;
 }
 
-export type ServerFrame = SessionFrame | StreamFrame | ResultFrame | ErrorFrame | EvictedFrame | PongFrame;
+/** The connection now runs on the token of an `auth` frame. */
+export interface AuthenticatedFrame {
+  type: "authenticated";
+  /** When the new token expires (ms since the epoch); the connection closes then with 4001. */
+  expires_at: number;
+}
+
+export type ServerFrame = SessionFrame | StreamFrame | ResultFrame | ErrorFrame | EvictedFrame | PongFrame | AuthenticatedFrame;
 
 /** Body of an HTTP error answer (a refused upgrade, a REST call). */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
+  /** For authentication failures: which check failed (missing_token, token_expired, ...). */
+  reason?: string;
+}
+
+/** One session in `GET /v1/sessions`: metadata only. */
+export interface SessionSummary {
+  session_id: string;
+  tenant: string;
+  user: string;
+  /** ISO 8601. */
+  created_at: string;
+  last_active_at: string;
+  cell_count: number;
+  running: boolean;
+  attached_clients: number;
 }
 
 /** HTTP status for each error code when it answers an HTTP request or a refused upgrade. */

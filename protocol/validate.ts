@@ -14,6 +14,7 @@ const SCHEMAS: Record<ClientFrame["type"], Record<string, Check>> = {
   reset: { id: optional(id) },
   close: {},
   ping: { id: optional(id) },
+  auth: { token: string },
 };
 
 export const CLIENT_FRAME_TYPES = Object.keys(SCHEMAS) as ClientFrame["type"][];

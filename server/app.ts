@@ -5,7 +5,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { CLOSE, PROTOCOL, type SessionLimits } from "../protocol/index.ts";
 import { bearerToken } from "./auth/credentials.ts";
-import { AuthError, type Identity } from "./auth/identity.ts";
+import { AuthError, requireScope, type Identity, type Scope } from "./auth/identity.ts";
 import type { TokenVerifier } from "./auth/tokens.ts";
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
@@ -14,6 +14,7 @@ import { connect } from "./http/websocket.ts";
 import type { Logger } from "./log.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import { SessionError, SessionRegistry } from "./sessions/registry.ts";
+import { TenantQuotas } from "./tenancy/quotas.ts";
 
 export interface AppDependencies {
   config: Config;
@@ -23,7 +24,11 @@ export interface AppDependencies {
   clock: Clock;
 }
 
-const SESSION_PATH = /^\/v1\/sessions(?:\/([A-Za-z0-9_-]{1,64}))?\/?$/;
+const SESSIONS_PATH = /^\/v1\/sessions\/?$/;
+const SESSION_PATH = /^\/v1\/sessions\/([A-Za-z0-9_-]{1,64})\/?$/;
+
+/** A refusal to answer with: an auth failure or a session failure. */
+type Refusal = AuthError | SessionError;
 
 export class App {
   readonly server: Server;
@@ -49,6 +54,7 @@ export class App {
       retentionMs: config.server.sessionRetention * 1000,
       settings: { limits },
       sandboxes: deps.sandboxes.pool,
+      quotas: new TenantQuotas(config.tenantLimits, deps.clock),
       clock: deps.clock,
       log: deps.log,
     });
@@ -58,7 +64,7 @@ export class App {
       // The token may ride in the subprotocol list; the protocol answered is always ours.
       handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
     });
-    this.server = createServer((request, response) => this.route(request, response));
+    this.server = createServer((request, response) => void this.route(request, response));
     this.server.on("upgrade", (request, socket, head) => void this.upgrade(request, socket, head));
   }
 
@@ -82,17 +88,33 @@ export class App {
     await closed;
   }
 
-  private route(request: IncomingMessage, response: ServerResponse): void {
-    const path = (request.url ?? "/").split("?")[0];
-    if (request.method === "GET" && path === "/health") return sendJson(response, 200, { status: "ok" });
-    if (request.method === "GET" && path === "/ready") {
+  private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const { method } = request;
+    if (method === "GET" && path === "/health") return sendJson(response, 200, { status: "ok" });
+    if (method === "GET" && path === "/ready") {
       const reason = this.notReadyReason();
       return reason ? sendJson(response, 503, { ready: false, reason }) : sendJson(response, 200, { ready: true });
     }
-    if (path !== undefined && SESSION_PATH.test(path)) {
-      return sendError(response, "bad_request", "sessions are WebSockets: connect with an Upgrade: websocket request");
+    try {
+      if (method === "GET" && SESSIONS_PATH.test(path)) {
+        const caller = await this.authenticate(request, "sessions:read");
+        return sendJson(response, 200, { sessions: this.registry.list(caller) });
+      }
+      const id = SESSION_PATH.exec(path)?.[1];
+      if (method === "DELETE" && id !== undefined) {
+        const caller = await this.authenticate(request, "sessions:execute");
+        await this.registry.find(id, caller).end("closed");
+        response.writeHead(204).end();
+        return;
+      }
+    } catch (error) {
+      return this.answer(error, (refusal) => sendError(response, refusal.code, refusal.message, reasonOf(refusal)));
     }
-    sendError(response, "bad_request", `no route for ${request.method} ${path}`);
+    if (SESSIONS_PATH.test(path) || SESSION_PATH.test(path)) {
+      return sendError(response, "bad_request", `${method} ${path} is not supported: sessions are WebSockets (GET with Upgrade: websocket); list with GET /v1/sessions, end with DELETE /v1/sessions/{id}`);
+    }
+    sendError(response, "bad_request", `no route for ${method} ${path}`);
   }
 
   private notReadyReason(): string | null {
@@ -101,32 +123,50 @@ export class App {
     return null;
   }
 
+  private async authenticate(request: IncomingMessage, scope: Scope): Promise<Identity> {
+    try {
+      const identity = await this.deps.verifier.verify(bearerToken(request, this.deps.config.auth.allowQueryToken));
+      requireScope(identity, scope);
+      return identity;
+    } catch (error) {
+      if (error instanceof AuthError) this.deps.log.info("auth_failed", { reason: error.reason });
+      throw error;
+    }
+  }
+
+  /** Answers a refusal with `respond`; anything else is a bug and propagates. */
+  private answer(error: unknown, respond: (refusal: Refusal) => void): void {
+    if (error instanceof AuthError || error instanceof SessionError) return respond(error);
+    throw error;
+  }
+
   private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on("error", () => socket.destroy());
     const url = new URL(request.url ?? "/", "http://localhost");
-    const match = SESSION_PATH.exec(url.pathname);
-    if (!match) return refuseUpgrade(socket, "bad_request", `no WebSocket endpoint at ${url.pathname}; use /v1/sessions or /v1/sessions/{id}`);
-    if (this.draining) return refuseUpgrade(socket, "store_unavailable", "the server is shutting down; reconnect to another");
-    let identity: Identity;
-    try {
-      identity = await this.deps.verifier.verify(bearerToken(request));
-    } catch (error) {
-      if (!(error instanceof AuthError)) throw error;
-      this.deps.log.info("auth_failed", { reason: error.message });
-      return refuseUpgrade(socket, error.code, error.message);
+    const id = SESSION_PATH.exec(url.pathname)?.[1];
+    if (id === undefined && !SESSIONS_PATH.test(url.pathname)) {
+      return refuseUpgrade(socket, "bad_request", `no WebSocket endpoint at ${url.pathname}; use /v1/sessions or /v1/sessions/{id}`);
     }
+    if (this.draining) return refuseUpgrade(socket, "store_unavailable", "the server is shutting down; reconnect to another");
     const since = url.searchParams.get("since");
-    if (since !== null && !/^\d+$/.test(since)) return refuseUpgrade(socket, "bad_request", `since must be a sequence number (a whole number); got ${JSON.stringify(since)}`);
-    const id = match[1];
+    if (since !== null && !/^\d+$/.test(since)) {
+      return refuseUpgrade(socket, "bad_request", `since must be a sequence number (a whole number); got ${JSON.stringify(since)}`);
+    }
+    let identity: Identity;
     let session;
     try {
+      identity = await this.authenticate(request, id === undefined ? "sessions:create" : "sessions:read");
       session = id === undefined ? this.registry.open(identity) : this.registry.find(id, identity);
     } catch (error) {
-      if (!(error instanceof SessionError)) throw error;
-      return refuseUpgrade(socket, error.code, error.message);
+      return this.answer(error, (refusal) => refuseUpgrade(socket, refusal.code, refusal.message, reasonOf(refusal)));
     }
+    const { verifier, clock, log } = this.deps;
     this.sockets.handleUpgrade(request, socket, head, (ws) => {
-      connect(ws, session, id !== undefined, since === null ? null : Number(since));
+      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log });
     });
   }
+}
+
+function reasonOf(refusal: Refusal): string | undefined {
+  return refusal instanceof AuthError ? refusal.reason : undefined;
 }

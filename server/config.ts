@@ -7,8 +7,6 @@ import type { SandboxLimits } from "./sandbox/sandbox.ts";
 export interface ServerConfig {
   host: string;
   port: number;
-  /** HS256 secret; null means development mode (a generated secret, loopback only). */
-  jwtSecret: string | null;
   maxSessions: number;
   maxFrameBytes: number;
   maxQueuedCells: number;
@@ -20,8 +18,34 @@ export interface ServerConfig {
   sessionRetention: number;
 }
 
+/** How tokens are verified: exactly one key source, or development mode when none is set. */
+export type KeySource =
+  | { kind: "development" } // a generated secret, kept in the cache dir; loopback only
+  | { kind: "secret"; secret: string }
+  | { kind: "public_key"; pem: string }
+  | { kind: "jwks"; url: string };
+
+export interface AuthConfig {
+  key: KeySource;
+  issuer: string | null;
+  audience: string | null;
+  /** Seconds. */
+  clockSkew: number;
+  tenantClaim: string;
+  allowQueryToken: boolean;
+}
+
+export interface TenantLimits {
+  maxSessions: number;
+  maxRunning: number;
+  /** Sessions opened per minute. */
+  openRate: number;
+}
+
 export interface Config {
   server: ServerConfig;
+  auth: AuthConfig;
+  tenantLimits: TenantLimits;
   logLevel: LogLevel;
   /** Where the base snapshot and Deno's transpile cache live; must be writable. */
   cacheDir: string;
@@ -73,6 +97,15 @@ export class EnvReader {
     return value;
   }
 
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    if (raw === "true" || raw === "1") return true;
+    if (raw === "false" || raw === "0") return false;
+    this.problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const raw = this.env[name];
     if (raw === undefined || raw === "") return fallback;
@@ -89,7 +122,6 @@ export function loadConfig(env: Env = process.env): Config {
   const server: ServerConfig = {
     host: read.string("HOST", "127.0.0.1"),
     port: read.integer("PORT", 8000, 0, 65535),
-    jwtSecret: read.string("JWT_SECRET", "") || null,
     maxSessions: read.integer("MAX_SESSIONS", 32, 1),
     maxFrameBytes: read.integer("MAX_FRAME_BYTES", 64 * 1024 * 1024, 1024),
     maxQueuedCells: read.integer("MAX_QUEUED_CELLS", 16, 1),
@@ -99,13 +131,27 @@ export function loadConfig(env: Env = process.env): Config {
     idleTimeout: read.seconds("IDLE_TIMEOUT", 900),
     sessionRetention: read.seconds("SESSION_RETENTION", 86_400),
   };
-  if (server.jwtSecret === null && !isLoopback(server.host)) {
+  const auth: AuthConfig = {
+    key: readKeySource(read),
+    issuer: read.string("JWT_ISSUER", "") || null,
+    audience: read.string("JWT_AUDIENCE", "") || null,
+    clockSkew: read.integer("JWT_CLOCK_SKEW", 30, 0, 3600),
+    tenantClaim: read.string("JWT_TENANT_CLAIM", "tenant"),
+    allowQueryToken: read.boolean("ALLOW_QUERY_TOKEN", false),
+  };
+  if (auth.key.kind === "development" && !isLoopback(server.host)) {
     read.problems.push(
-      `HOST=${JSON.stringify(server.host)} is not a loopback address: without JWT_SECRET the server uses a development secret, so it only binds 127.0.0.1, ::1 or localhost; set JWT_SECRET to serve other hosts`,
+      `HOST=${JSON.stringify(server.host)} is not a loopback address: without JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL the server uses a development secret, so it only binds 127.0.0.1, ::1 or localhost; set one of them to serve other hosts`,
     );
   }
   const config: Config = {
     server,
+    auth,
+    tenantLimits: {
+      maxSessions: read.integer("TENANT_MAX_SESSIONS", 10, 1),
+      maxRunning: read.integer("TENANT_MAX_RUNNING", 4, 1),
+      openRate: read.integer("TENANT_OPEN_RATE", 30, 1),
+    },
     logLevel: read.oneOf("LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),
     cacheDir: read.string("CACHE_DIR", DEFAULT_CACHE_DIR),
     poolSize: read.integer("POOL_SIZE", 2, 0, 256),
@@ -120,6 +166,36 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+const MIN_SECRET_BYTES = 32;
+
+function readKeySource(read: EnvReader): KeySource {
+  const secret = read.string("JWT_SECRET", "");
+  const pem = read.string("JWT_PUBLIC_KEY", "");
+  const url = read.string("JWT_JWKS_URL", "");
+  const set = [secret && "JWT_SECRET", pem && "JWT_PUBLIC_KEY", url && "JWT_JWKS_URL"].filter(Boolean);
+  if (set.length > 1) {
+    read.problems.push(`${set.join(" and ")} are all set: set exactly one way of verifying tokens`);
+    return { kind: "development" };
+  }
+  if (secret) {
+    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+      read.problems.push(`JWT_SECRET is ${Buffer.byteLength(secret)} bytes: an HS256 secret needs at least ${MIN_SECRET_BYTES} (try \`openssl rand -hex 32\`)`);
+    }
+    return { kind: "secret", secret };
+  }
+  if (pem) {
+    // Environment variables often carry PEM with its newlines escaped.
+    const text = pem.replace(/\\n/g, "\n");
+    if (!/-----BEGIN PUBLIC KEY-----/.test(text)) read.problems.push("JWT_PUBLIC_KEY: expected a PEM public key (-----BEGIN PUBLIC KEY-----)");
+    return { kind: "public_key", pem: text };
+  }
+  if (url) {
+    if (!/^https?:\/\//.test(url)) read.problems.push(`JWT_JWKS_URL=${JSON.stringify(url)}: expected an http(s) URL`);
+    return { kind: "jwks", url };
+  }
+  return { kind: "development" };
 }
 
 export function isLoopback(host: string): boolean {

@@ -1,7 +1,7 @@
 // `npm start`: reads the configuration, prepares the sandboxes, serves until SIGTERM or SIGINT.
-import { randomBytes } from "node:crypto";
 import { App } from "./app.ts";
-import { SecretVerifier } from "./auth/tokens.ts";
+import { SCOPES } from "./auth/identity.ts";
+import { createAuth } from "./auth/setup.ts";
 import { systemClock } from "./clock.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger } from "./log.ts";
@@ -21,16 +21,17 @@ function readConfig(): Config {
 
 const config = readConfig();
 const log = createLogger(config.logLevel);
-const development = config.server.jwtSecret === null;
-const verifier = new SecretVerifier(config.server.jwtSecret ?? randomBytes(32).toString("base64url"));
+const auth = await createAuth(config, systemClock);
 const sandboxes = await startSandboxRuntime({ cacheDir: config.cacheDir, poolSize: config.poolSize, limits: config.sandbox, log });
-const app = new App({ config, log, sandboxes, verifier, clock: systemClock });
+const app = new App({ config, log, sandboxes, verifier: auth.verifier, clock: systemClock });
 const address = await app.listen();
 const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 process.stdout.write(`wasm-repl listening on http://${host}:${address.port} (sessions at ws://${host}:${address.port}/v1/sessions)\n`);
-if (development) {
-  const token = await verifier.sign({ user: "dev", tenant: "dev" }, DEV_TOKEN_TTL_SECONDS);
-  process.stdout.write(`development mode: no JWT_SECRET, so a secret was generated for this run (loopback only)\ntoken: ${token}\n`);
+if (auth.development) {
+  const token = await auth.signer!.sign({ user: "dev", tenant: "dev", scopes: SCOPES.filter((scope) => scope !== "tenant:admin") }, DEV_TOKEN_TTL_SECONDS, config.auth.tenantClaim);
+  process.stdout.write(
+    `development mode: no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL, so tokens are signed with a generated secret (loopback only; \`npm run token\` makes more)\ntoken: ${token}\n`,
+  );
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

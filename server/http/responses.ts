@@ -10,14 +10,14 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
-export function sendError(response: ServerResponse, code: ErrorCode, message: string): void {
-  sendJson(response, HTTP_STATUS[code], { code, message } satisfies ErrorBody);
+export function sendError(response: ServerResponse, code: ErrorCode, message: string, reason?: string): void {
+  sendJson(response, HTTP_STATUS[code], errorBody(code, message, reason));
 }
 
 /** Writes a complete HTTP answer on a socket that asked to upgrade, then closes it. */
-export function refuseUpgrade(socket: Duplex, code: ErrorCode, message: string): void {
+export function refuseUpgrade(socket: Duplex, code: ErrorCode, message: string, reason?: string): void {
   const status = HTTP_STATUS[code];
-  const text = JSON.stringify({ code, message } satisfies ErrorBody);
+  const text = JSON.stringify(errorBody(code, message, reason));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       "Content-Type: application/json\r\n" +
@@ -25,4 +25,8 @@ export function refuseUpgrade(socket: Duplex, code: ErrorCode, message: string):
       "Connection: close\r\n\r\n" +
       text,
   );
+}
+
+function errorBody(code: ErrorCode, message: string, reason: string | undefined): ErrorBody {
+  return reason === undefined ? { code, message } : { code, message, reason };
 }

@@ -1,13 +1,35 @@
-// One client WebSocket attached to a session: frames in are validated and handed to the session,
-// frames out are written unless the client stopped reading.
+// One client WebSocket attached to a session: frames in are validated, checked against the
+// token's scopes and handed to the session; frames out are written unless the client stopped
+// reading. The connection lives as long as its token: it closes at the token's expiry unless
+// the client sends a fresh one (`auth`).
 import type { WebSocket } from "ws";
-import { CLOSE, parseClientFrame, type ErrorFrame } from "../../protocol/index.ts";
+import { CLOSE, parseClientFrame, type AuthenticatedFrame, type ClientFrame, type ErrorFrame } from "../../protocol/index.ts";
+import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
+import type { TokenVerifier } from "../auth/tokens.ts";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
 
 /** A client this far behind is cut off; it reconnects with `since` and loses nothing. */
 const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
+/** setTimeout's largest delay; a later expiry is re-checked when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function connect(socket: WebSocket, session: Session, resumed: boolean, since: number | null): void {
+export interface ConnectionContext {
+  session: Session;
+  identity: Identity;
+  resumed: boolean;
+  since: number | null;
+  verifier: TokenVerifier;
+  clock: Clock;
+  log: Logger;
+}
+
+export function connect(socket: WebSocket, context: ConnectionContext): void {
+  const { session, verifier, clock, log } = context;
+  let identity = context.identity;
+  let expiry: NodeJS.Timeout | undefined;
+
   const attachment: Attachment = {
     send(frame) {
       if (socket.readyState !== socket.OPEN) return;
@@ -21,16 +43,56 @@ export function connect(socket: WebSocket, session: Session, resumed: boolean, s
       socket.close(code, reason);
     },
   };
-  const refuse = (message: string) => attachment.send(JSON.stringify({ type: "error", code: "bad_request", message } satisfies ErrorFrame));
+  const reply = (frame: ErrorFrame | AuthenticatedFrame) => attachment.send(JSON.stringify(frame));
+  const refuse = (message: string) => reply({ type: "error", code: "bad_request", message });
+
+  const armExpiry = () => {
+    clearTimeout(expiry);
+    const left = identity.expiresAt - clock.now();
+    expiry = setTimeout(() => (clock.now() >= identity.expiresAt ? socket.close(CLOSE.tokenExpired, "token_expired") : armExpiry()), Math.max(0, Math.min(left, MAX_TIMER_MS)));
+  };
+
+  const reauthenticate = async (token: string) => {
+    try {
+      const fresh = await verifier.verify(token);
+      if (fresh.user !== identity.user || fresh.tenant !== identity.tenant) {
+        throw new AuthError("forbidden", "identity_changed", "the new token is for another user or tenant; a connection keeps its identity");
+      }
+      identity = fresh;
+      armExpiry();
+      reply({ type: "authenticated", expires_at: identity.expiresAt });
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      log.info("auth_failed", { reason: error.reason, session_id: session.id, tenant: identity.tenant });
+      reply({ type: "error", code: error.code, message: `${error.message}; the connection keeps its current token` });
+    }
+  };
+
+  const handle = (frame: ClientFrame) => {
+    if (frame.type === "auth") return void reauthenticate(frame.token);
+    if (frame.type !== "ping") {
+      try {
+        requireScope(identity, "sessions:execute");
+      } catch (error) {
+        return reply({ type: "error", ...("id" in frame && frame.id !== undefined && { id: frame.id }), code: "forbidden", message: (error as Error).message });
+      }
+    }
+    session.receive(frame, attachment);
+  };
 
   socket.on("message", (data, isBinary) => {
     if (isBinary) return refuse("binary frames are not part of the protocol; send JSON text frames");
     const parsed = parseClientFrame(data.toString());
     if (!parsed.ok) return refuse(parsed.message);
-    session.receive(parsed.frame, attachment);
+    handle(parsed.frame);
   });
-  socket.on("close", () => session.detach(attachment));
+  const detach = () => {
+    clearTimeout(expiry);
+    session.detach(attachment);
+  };
+  socket.on("close", detach);
   // ws reports protocol violations (an oversized frame, a bad opcode) here and closes the socket itself.
-  socket.on("error", () => session.detach(attachment));
-  session.attach(attachment, resumed, since);
+  socket.on("error", detach);
+  armExpiry();
+  session.attach(attachment, context.resumed, context.since);
 }

@@ -28,7 +28,11 @@ interface Waiter<S> {
 
 export class SandboxPool<S extends Poolable> {
   private readonly idle: S[] = [];
-  private readonly waiters: Waiter<S>[] = [];
+  /**
+   * Takers waiting for a boot, per key (a tenant): served in turn across keys, so one key's
+   * burst cannot make everyone else wait behind it.
+   */
+  private readonly waiters = new Map<string, Waiter<S>[]>();
   /** Boots under way; close() waits for them so no sandbox outlives the pool. */
   private readonly boots = new Set<Promise<unknown>>();
   private failures = 0;
@@ -53,8 +57,11 @@ export class SandboxPool<S extends Poolable> {
     return this.failures;
   }
 
-  /** A ready sandbox: at once when the pool holds one, otherwise the next to finish booting. */
-  take(): Promise<S> {
+  /**
+   * A ready sandbox: at once when the pool holds one, otherwise the next to finish booting
+   * (shared in turn among the keys that wait).
+   */
+  take(key = ""): Promise<S> {
     if (this.closed) return Promise.reject(new PoolClosed("the sandbox pool is closed"));
     const sandbox = this.idle.shift();
     if (sandbox) {
@@ -63,7 +70,9 @@ export class SandboxPool<S extends Poolable> {
       return Promise.resolve(sandbox);
     }
     return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      const queue = this.waiters.get(key) ?? [];
+      queue.push({ resolve, reject });
+      this.waiters.set(key, queue);
       this.fill();
     });
   }
@@ -72,7 +81,8 @@ export class SandboxPool<S extends Poolable> {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new PoolClosed("the sandbox pool is closed"));
+    for (const queue of this.waiters.values()) for (const waiter of queue) waiter.reject(new PoolClosed("the sandbox pool is closed"));
+    this.waiters.clear();
     await Promise.all(this.idle.splice(0).map((sandbox) => sandbox.close()));
     // A boot that finishes now is closed on delivery (see deliver).
     await Promise.all(this.boots);
@@ -80,7 +90,7 @@ export class SandboxPool<S extends Poolable> {
 
   private fill(): void {
     if (this.closed || this.retryTimer) return;
-    const wanted = this.options.size + this.waiters.length;
+    const wanted = this.options.size + this.waiting;
     while (this.idle.length + this.boots.size < wanted && this.boots.size < this.options.maxConcurrentBoots) {
       this.boot();
     }
@@ -110,9 +120,26 @@ export class SandboxPool<S extends Poolable> {
     this.boots.add(booting);
   }
 
+  private get waiting(): number {
+    let count = 0;
+    for (const queue of this.waiters.values()) count += queue.length;
+    return count;
+  }
+
+  /** The first waiter of the key that has waited longest for its turn; the key then goes last. */
+  private nextWaiter(): Waiter<S> | undefined {
+    for (const [key, queue] of this.waiters) {
+      const waiter = queue.shift();
+      this.waiters.delete(key);
+      if (queue.length > 0) this.waiters.set(key, queue); // re-inserted: Map order is the turn order
+      if (waiter) return waiter;
+    }
+    return undefined;
+  }
+
   private deliver(sandbox: S): Promise<unknown> | void {
     if (this.closed) return sandbox.close();
-    const waiter = this.waiters.shift();
+    const waiter = this.nextWaiter();
     if (waiter) return waiter.resolve(sandbox);
     this.idle.push(sandbox);
     // One that dies while idle is dropped and replaced.

@@ -2,6 +2,7 @@
 // and the connections attached to it. Connections come and go; the session lives on until it
 // is closed or evicted.
 import type {
+  AuthFrame,
   ClientFrame,
   ErrorCode,
   ErrorFrame,
@@ -10,6 +11,7 @@ import type {
   ResultFrame,
   ServerFrame,
   SessionLimits,
+  SessionSummary,
   StreamFrame,
 } from "../../protocol/index.ts";
 import { CLOSE } from "../../protocol/index.ts";
@@ -18,6 +20,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
 import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
+import { QuotaExceeded } from "../tenancy/quotas.ts";
 import { SessionHistory } from "./history.ts";
 
 /** One client connection as a session sees it. */
@@ -28,6 +31,13 @@ export interface Attachment {
 
 export interface SessionSettings {
   limits: SessionLimits;
+}
+
+/** Admits cells to run against a quota shared with other sessions (the tenant's). */
+export interface CellGate {
+  /** Throws QuotaExceeded, whose message names the limit, when the cell may not start now. */
+  start(): void;
+  finish(): void;
 }
 
 type Operation =
@@ -52,8 +62,9 @@ export class Session {
 
   constructor(
     readonly id: string,
-    readonly owner: Identity,
+    readonly owner: Pick<Identity, "tenant" | "user">,
     private readonly interpreter: Interpreter,
+    private readonly gate: CellGate,
     private readonly settings: SessionSettings,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -104,8 +115,22 @@ export class Session {
     this.connections.delete(connection);
   }
 
-  /** Handles one valid frame from a client. */
-  receive(frame: ClientFrame, from: Attachment): void {
+  /** Metadata for listings: nothing of the code or its output. */
+  summary(): SessionSummary {
+    return {
+      session_id: this.id,
+      tenant: this.owner.tenant,
+      user: this.owner.user,
+      created_at: new Date(this.createdAt).toISOString(),
+      last_active_at: new Date(this.lastActive).toISOString(),
+      cell_count: this.cellCount,
+      running: this.running !== null,
+      attached_clients: this.connections.size,
+    };
+  }
+
+  /** Handles one valid frame from a client (connection-level frames are handled before this). */
+  receive(frame: Exclude<ClientFrame, AuthFrame>, from: Attachment): void {
     if (this.ended) return;
     if (frame.type === "ping") return send(from, { type: "pong", ...(frame.id !== undefined && { id: frame.id }) });
     this.lastActive = this.clock.now();
@@ -173,6 +198,15 @@ export class Session {
     if (this.running || this.ended) return;
     const operation = this.queue.shift();
     if (!operation) return;
+    // Only Python code counts as a running cell; set_vars and reset are bookkeeping.
+    const gated = operation.kind === "execute";
+    try {
+      if (gated) this.gate.start();
+    } catch (error) {
+      if (!(error instanceof QuotaExceeded)) throw error;
+      this.fail(operation.id, "quota_exceeded", error.message);
+      return this.runNext();
+    }
     this.running = operation;
     try {
       await this.perform(operation);
@@ -180,6 +214,7 @@ export class Session {
       this.log.error("operation_failed", { session_id: this.id, cell_id: operation.id, error: (error as Error).message });
       this.fail(operation.id, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
     } finally {
+      if (gated) this.gate.finish();
       this.running = null;
       this.lastActive = this.clock.now();
     }

@@ -2,20 +2,31 @@
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import { App } from "../../server/app.ts";
-import type { Identity } from "../../server/auth/identity.ts";
-import { SecretVerifier } from "../../server/auth/tokens.ts";
+import { SCOPES, type Scope } from "../../server/auth/identity.ts";
+import { createAuth } from "../../server/auth/setup.ts";
+import { TokenSigner } from "../../server/auth/tokens.ts";
 import { systemClock } from "../../server/clock.ts";
 import { loadConfig } from "../../server/config.ts";
 import { silentLogger } from "../../server/log.ts";
 import { startSandboxRuntime } from "../../server/sandbox/runtime.ts";
+
+export interface TokenClaims {
+  user: string;
+  tenant: string;
+  scopes: readonly Scope[];
+  limits: Parameters<TokenSigner["sign"]>[0]["limits"];
+}
 
 export interface TestServer {
   app: App;
   /** http://127.0.0.1:PORT */
   url: string;
   secret: string;
-  token(identity?: Partial<Identity>, ttlSeconds?: number): Promise<string>;
+  /** A token for alice of tenant acme with every scope but tenant:admin, unless told otherwise. */
+  token(claims?: Partial<TokenClaims>, ttlSeconds?: number): Promise<string>;
 }
+
+const USER_SCOPES = SCOPES.filter((scope) => scope !== "tenant:admin");
 
 /**
  * Starts a server on a free port with the given environment on top of the defaults; it is shut
@@ -23,16 +34,17 @@ export interface TestServer {
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const secret = randomBytes(32).toString("hex");
-  const config = loadConfig({ POOL_SIZE: "1", ...env, PORT: "0", HOST: "127.0.0.1", JWT_SECRET: secret, CACHE_DIR: process.env.CACHE_DIR });
+  const config = loadConfig({ POOL_SIZE: "1", JWT_SECRET: secret, ...env, PORT: "0", HOST: "127.0.0.1", CACHE_DIR: process.env.CACHE_DIR });
   const sandboxes = await startSandboxRuntime({ cacheDir: config.cacheDir, poolSize: config.poolSize, limits: config.sandbox, log: silentLogger });
-  const verifier = new SecretVerifier(secret);
-  const app = new App({ config, log: silentLogger, sandboxes, verifier, clock: systemClock });
+  const auth = await createAuth(config, systemClock);
+  const signer = new TokenSigner(secret);
+  const app = new App({ config, log: silentLogger, sandboxes, verifier: auth.verifier, clock: systemClock });
   const address = await app.listen();
   after(() => app.shutdown());
   return {
     app,
     url: `http://127.0.0.1:${address.port}`,
     secret,
-    token: (identity = {}, ttlSeconds = 3600) => verifier.sign({ user: "alice", tenant: "acme", ...identity }, ttlSeconds),
+    token: (claims = {}, ttlSeconds = 3600) => signer.sign({ user: "alice", tenant: "acme", scopes: USER_SCOPES, ...claims }, ttlSeconds),
   };
 }

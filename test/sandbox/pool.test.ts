@@ -94,3 +94,23 @@ test("takers beyond the pool size wait for boots; close refuses them and stops i
   await assert.rejects(third, PoolClosed);
   await assert.rejects(pool.take(), PoolClosed);
 });
+
+test("waiting takers are served in turn across keys, so one key's burst cannot starve another", async () => {
+  const boots: (() => void)[] = [];
+  const pool = new SandboxPool({
+    size: 0,
+    maxConcurrentBoots: 1,
+    start: () => new Promise<FakeProcess>((resolve) => boots.push(() => resolve(new FakeProcess()))),
+    log: recordingLog().log,
+  });
+  const served: string[] = [];
+  const takes = ["busy", "busy", "busy", "quiet"].map((key, index) => pool.take(key).then(() => served.push(`${key}${index}`)));
+  for (let round = 0; round < 4; round++) {
+    while (boots.length === 0) await tick(1);
+    boots.shift()!();
+    await tick(1);
+  }
+  await Promise.all(takes);
+  assert.deepEqual(served, ["busy0", "quiet3", "busy1", "busy2"]);
+  await pool.close();
+});

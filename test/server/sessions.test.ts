@@ -4,7 +4,8 @@ import { test } from "node:test";
 import { ReplSession } from "../../client/index.ts";
 import { startTestServer } from "../helpers/server.ts";
 
-const server = await startTestServer({ POOL_SIZE: "2", KILL_GRACE_MS: "500" });
+// One tenant opens every session here: its quotas are raised above what the tests open.
+const server = await startTestServer({ POOL_SIZE: "2", KILL_GRACE_MS: "500", TENANT_MAX_SESSIONS: "32", TENANT_MAX_RUNNING: "32", TENANT_OPEN_RATE: "1000" });
 const token = await server.token();
 
 test("variables, functions, classes and imports persist across cells", async () => {

@@ -47,5 +47,5 @@ test("starting on a non-loopback HOST without JWT_SECRET is refused with a messa
   server.stderr!.on("data", (chunk) => (stderr += chunk));
   const [code] = await once(server, "exit");
   assert.equal(code, 2);
-  assert.match(stderr, /HOST="0.0.0.0" is not a loopback address.*set JWT_SECRET/);
+  assert.match(stderr, /HOST="0.0.0.0" is not a loopback address: without JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL.*set one of them/);
 });

@@ -1,0 +1,41 @@
+// Turns the configuration into a verifier (and, where the server holds a secret, a signer).
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import { verificationKey } from "./keys.ts";
+import { TokenSigner, TokenVerifier } from "./tokens.ts";
+
+export interface Auth {
+  verifier: TokenVerifier;
+  /** Present when tokens are HS256 with a secret this server holds (development, JWT_SECRET). */
+  signer: TokenSigner | null;
+  development: boolean;
+}
+
+export async function createAuth(config: Config, clock: Clock): Promise<Auth> {
+  const { key, ...policy } = config.auth;
+  const source = key.kind === "development" ? { kind: "secret" as const, secret: await developmentSecret(config.cacheDir) } : key;
+  return {
+    verifier: new TokenVerifier(verificationKey(source), policy, clock),
+    signer: source.kind === "secret" ? new TokenSigner(source.secret) : null,
+    development: key.kind === "development",
+  };
+}
+
+/**
+ * The development secret lives in the cache directory, so tokens printed by one `npm start`
+ * (or by `npm run token`) keep working across restarts of a development server.
+ */
+async function developmentSecret(cacheDir: string): Promise<string> {
+  const path = join(cacheDir, "development-jwt-secret");
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch {
+    await mkdir(cacheDir, { recursive: true });
+    const secret = randomBytes(32).toString("base64url");
+    await writeFile(path, secret, { mode: 0o600, flag: "wx" }).catch(() => {});
+    return (await readFile(path, "utf8")).trim();
+  }
+}
