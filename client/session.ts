@@ -56,6 +56,8 @@ export interface SessionEvents {
   evicted: [reason: EvictionReason];
   /** The session is gone for this client: evicted, closed, or reconnecting failed. */
   closed: [error: WasmReplError | null];
+  /** The server refused the client's close (the token may not end sessions). */
+  refused: [error: WasmReplError];
 }
 
 let cellCounter = 0;
@@ -73,6 +75,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   private ended: WasmReplError | null | undefined = undefined;
   private closing = false;
   private readonly baseUrl: string;
+  private token: string;
 
   /** Opens a new session. */
   static async open(url: string, options: ConnectOptions): Promise<ReplSession> {
@@ -96,6 +99,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   ) {
     super();
     this.baseUrl = url.replace(/^http/, "ws").replace(/\/+$/, "");
+    this.token = options.token;
   }
 
   /** Runs code; resolves with the result frame whether the Python succeeded or not. */
@@ -133,11 +137,32 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     return this.request(id, { type: "reset", id });
   }
 
+  /**
+   * Hands the server a fresh token before the current one expires (the server closes a
+   * connection at its token's expiry, code 4001). Reconnects use it too.
+   */
+  refreshToken(token: string): Promise<void> {
+    this.token = token;
+    return new Promise((resolve, reject) => {
+      const settle = (frame: ServerFrame) => {
+        if (frame.type !== "authenticated" && !(frame.type === "error" && frame.id === undefined && (frame.code === "unauthorized" || frame.code === "forbidden"))) return;
+        this.off("frame", settle);
+        if (frame.type === "authenticated") resolve();
+        else reject(new WasmReplError(frame.code, frame.message));
+      };
+      this.on("frame", settle);
+      this.send({ type: "auth", token });
+    });
+  }
+
   /** Ends the session on the server. */
   async close(): Promise<void> {
     if (this.ended !== undefined) return;
     this.closing = true;
-    const closed = new Promise<void>((resolve) => this.once("closed", () => resolve()));
+    const closed = new Promise<void>((resolve, reject) => {
+      this.once("closed", () => resolve());
+      this.once("refused", (error) => ((this.closing = false), reject(error)));
+    });
     this.send({ type: "close" });
     await closed;
   }
@@ -176,7 +201,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   private connect(since: number | null): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.url(since), [PROTOCOL], {
-        headers: { authorization: `Bearer ${this.options.token}` },
+        headers: { authorization: `Bearer ${this.token}` },
         maxPayload: 1024 * 1024 * 1024,
       });
       let opened = false;
@@ -251,6 +276,8 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         if (pending) {
           this.pending.delete(frame.id!);
           pending.reject(new WasmReplError(frame.code, frame.message));
+        } else if (this.closing && frame.code === "forbidden") {
+          this.emit("refused", new WasmReplError(frame.code, frame.message));
         }
         return;
       }

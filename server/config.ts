@@ -23,7 +23,7 @@ export type KeySource =
   | { kind: "development" } // a generated secret, kept in the cache dir; loopback only
   | { kind: "secret"; secret: string }
   | { kind: "public_key"; pem: string }
-  | { kind: "jwks"; url: string };
+  | { kind: "jwks"; url: string; refetchCooldownMs: number };
 
 export interface AuthConfig {
   key: KeySource;
@@ -193,7 +193,8 @@ function readKeySource(read: EnvReader): KeySource {
   }
   if (url) {
     if (!/^https?:\/\//.test(url)) read.problems.push(`JWT_JWKS_URL=${JSON.stringify(url)}: expected an http(s) URL`);
-    return { kind: "jwks", url };
+    // An unknown key id refetches the JWKS (key rotation) at most once per cooldown.
+    return { kind: "jwks", url, refetchCooldownMs: read.seconds("JWT_JWKS_REFETCH_COOLDOWN", 30) * 1000 };
   }
   return { kind: "development" };
 }

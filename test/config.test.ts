@@ -22,3 +22,14 @@ test("every bad variable is reported by name at once", () => {
     },
   );
 });
+
+test("a JWT_SECRET shorter than 32 bytes is refused, and so is more than one key source", () => {
+  assert.throws(() => loadConfig({ JWT_SECRET: "short" }), /JWT_SECRET is 5 bytes: an HS256 secret needs at least 32/);
+  assert.throws(() => loadConfig({ JWT_SECRET: "x".repeat(32), JWT_JWKS_URL: "https://idp.example/jwks" }), /JWT_SECRET and JWT_JWKS_URL are all set: set exactly one/);
+  assert.throws(() => loadConfig({ JWT_PUBLIC_KEY: "not a pem" }), /JWT_PUBLIC_KEY: expected a PEM public key/);
+});
+
+test("PEM with escaped newlines is accepted", () => {
+  const config = loadConfig({ JWT_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----" });
+  assert.deepEqual(config.auth.key, { kind: "public_key", pem: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" });
+});

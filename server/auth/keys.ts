@@ -12,9 +12,6 @@ export interface VerificationKey {
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
-/** A JWKS is refetched at most this often when a token names a key it does not hold. */
-export const JWKS_REFETCH_COOLDOWN_MS = 30_000;
-
 export function verificationKey(source: Exclude<KeySource, { kind: "development" }>): VerificationKey {
   switch (source.kind) {
     case "secret":
@@ -25,7 +22,7 @@ export function verificationKey(source: Exclude<KeySource, { kind: "development"
     }
     case "jwks":
       return {
-        key: createRemoteJWKSet(new URL(source.url), { cooldownDuration: JWKS_REFETCH_COOLDOWN_MS, cacheMaxAge: 10 * 60_000 }),
+        key: createRemoteJWKSet(new URL(source.url), { cooldownDuration: source.refetchCooldownMs, cacheMaxAge: 10 * 60_000 }),
         algorithms: ASYMMETRIC,
       };
   }

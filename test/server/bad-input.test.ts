@@ -5,6 +5,7 @@ import WebSocket from "ws";
 import { ReplSession, WasmReplError } from "../../client/index.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 import { startTestServer } from "../helpers/server.ts";
+import { bearer, refusedUpgrade } from "../helpers/upgrade.ts";
 import { SignJWT } from "jose";
 
 const server = await startTestServer({ MAX_FRAME_BYTES: "65536", MAX_SESSIONS: "3", MAX_QUEUED_CELLS: "2" });
@@ -80,18 +81,6 @@ test("MAX_SESSIONS refuses a new session with quota_exceeded", async () => {
   await Promise.all(open.map((session) => session.close()));
 });
 
-async function upgradeStatus(path: string, headers: Record<string, string>, protocols: string[] = []): Promise<{ status: number; body: { code: string; message: string } }> {
-  const socket = new WebSocket(server.url.replace("http", "ws") + path, protocols, { headers });
-  return new Promise((resolve, reject) => {
-    socket.on("open", () => reject(new Error("the socket opened")));
-    socket.on("unexpected-response", (_request, response) => {
-      let body = "";
-      response.on("data", (chunk) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode!, body: JSON.parse(body) }));
-    });
-  });
-}
-
 test("a missing, malformed, badly signed or expired token is refused with 401 before the socket opens", async () => {
   const wrongKey = await new SignJWT({ tenant: "acme" }).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(new TextEncoder().encode("another secret of enough length!"));
   const expired = await server.token({}, -60);
@@ -103,7 +92,7 @@ test("a missing, malformed, badly signed or expired token is refused with 401 be
     [{ authorization: `Bearer ${expired}` }, /expired/],
   ];
   for (const [headers, expected] of cases) {
-    const { status, body } = await upgradeStatus("/v1/sessions", headers);
+    const { status, body } = await refusedUpgrade(server.url, "/v1/sessions", headers);
     assert.equal(status, 401);
     assert.equal(body.code, "unauthorized");
     assert.match(body.message, expected);
@@ -120,9 +109,9 @@ test("browsers may carry the token as a subprotocol", async () => {
 });
 
 test("attaching to an unknown session answers session_not_found; a bad since is refused", async () => {
-  assert.deepEqual((await upgradeStatus("/v1/sessions/nope", { authorization: `Bearer ${token}` })).body.code, "session_not_found");
+  assert.deepEqual((await refusedUpgrade(server.url, "/v1/sessions/nope", bearer(token))).body.code, "session_not_found");
   const session = await ReplSession.open(server.url, { token });
-  const { status, body } = await upgradeStatus(`/v1/sessions/${session.id}?since=abc`, { authorization: `Bearer ${token}` });
+  const { status, body } = await refusedUpgrade(server.url, `/v1/sessions/${session.id}?since=abc`, bearer(token));
   assert.equal(status, 400);
   assert.match(body.message, /since must be a sequence number/);
   await session.close();
