@@ -35,6 +35,12 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
 
+/** The arithmetic mean: for totals divided by a count (memory per session), not for latencies. */
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError("no values to average");
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
 export function summarize(values: readonly number[]): Summary {
   const ascending = sorted(values);
   return {
@@ -103,7 +109,10 @@ export function formatTable(columns: readonly Column[], rows: readonly (readonly
   return [formatRow(titles, widths), formatRow(rule, widths), ...rows.map((row) => formatRow(row, widths, aligns))].join("\n");
 }
 
-/** Whether a figure is within an upper-bound target, as a table cell. */
-export function verdict(value: number, target: number): "ok" | "MISSED" {
-  return value <= target ? "ok" : "MISSED";
+/**
+ * Whether a figure meets its target, as a table cell: an upper bound by default (latency, memory),
+ * a lower bound when higher is better (throughput).
+ */
+export function verdict(value: number, target: number, better: "lower" | "higher" = "lower"): "ok" | "MISSED" {
+  return (better === "lower" ? value <= target : value >= target) ? "ok" : "MISSED";
 }

@@ -20,6 +20,7 @@ const SCHEMAS: Record<GuestMessage["type"], Record<string, Check>> = {
   },
   vars_set: { cell: count, error: nullable(cellError) },
   snapshot: { bytes: count },
+  snapshot_failed: { message: string },
   fatal: { cause: oneOf(["boot_failed", "memory_limit", "stack_overflow", "interpreter_fatal"]), message: string },
 };
 

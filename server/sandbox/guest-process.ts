@@ -73,8 +73,8 @@ export class GuestProcess {
     return this.child.pid;
   }
 
-  send(message: HostMessage): void {
-    if (this.alive) this.child.stdin!.write(encodeFrame(message));
+  send(message: HostMessage, body?: Uint8Array): void {
+    if (this.alive) this.child.stdin!.write(encodeFrame(message, body));
   }
 
   kill(): void {

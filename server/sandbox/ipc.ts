@@ -10,8 +10,11 @@
 
 /** How the host starts a guest (passed as its only argument). */
 export interface GuestSettings {
-  /** "build" makes the base snapshot and exits; "boot" restores it and serves cells. */
-  mode: "boot" | "build";
+  /**
+   * "build" makes the base snapshot and exits; "boot" restores the base snapshot and serves
+   * cells; "restore" does the same from a session's snapshot the host sends (`restore` frame).
+   */
+  mode: "boot" | "build" | "restore";
   indexURL: string;
   snapshotPath: string;
   bootstrapPath: string;
@@ -52,7 +55,8 @@ export type HostMessage =
   | { type: "run"; cell: number; code: string; locals: LocalsMode }
   | { type: "set_vars"; cell: number; vars: Record<string, unknown> }
   | { type: "interrupt" }
-  | { type: "snapshot" };
+  | { type: "restore" } // body: the session snapshot to boot from (restore mode, right after hello)
+  | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
 
 /** Guest to host. */
 export type GuestMessage =
@@ -60,7 +64,8 @@ export type GuestMessage =
   | { type: "stream"; cell: number; name: StreamName; text: string }
   | ({ type: "result" } & GuestCellResult)
   | { type: "vars_set"; cell: number; error: CellError | null }
-  | { type: "snapshot"; bytes: number }
+  | { type: "snapshot"; bytes: number } // body: the snapshot
+  | { type: "snapshot_failed"; message: string }
   | { type: "fatal"; cause: FatalCause; message: string };
 
 /** Why a guest gave up; the host adds causes it observes from outside (see sandbox.ts). */
@@ -97,6 +102,9 @@ export interface Frame<M> {
   body: Uint8Array | null;
 }
 
+/** Bodies this large come in a buffer of their own (snapshots): no copy of the stream around them. */
+export const OWNED_BODY_BYTES = 1024 * 1024;
+
 export class FrameTooLarge extends Error {}
 export class FrameForged extends Error {}
 
@@ -131,12 +139,12 @@ export class FrameDecoder<M> {
       const total = this.prefix + jsonLength + bodyLength;
       if (total > this.maxBytes) throw new FrameTooLarge(`frame of ${total} bytes exceeds ${this.maxBytes}`);
       if (this.buffered < total) return frames;
-      const bytes = this.take(total);
-      const message: unknown = JSON.parse(decoder.decode(bytes.subarray(this.prefix, this.prefix + jsonLength)));
+      const header = this.take(this.prefix + jsonLength, false);
+      const message: unknown = JSON.parse(decoder.decode(header.subarray(this.prefix)));
       if (typeof message !== "object" || message === null || Array.isArray(message)) {
         throw new TypeError("frame header is not a JSON object");
       }
-      frames.push({ message: message as M, body: bodyLength > 0 ? bytes.subarray(this.prefix + jsonLength) : null });
+      frames.push({ message: message as M, body: bodyLength > 0 ? this.take(bodyLength, bodyLength >= OWNED_BODY_BYTES) : null });
     }
   }
 
@@ -147,13 +155,27 @@ export class FrameDecoder<M> {
     return this.chunks[0]!;
   }
 
-  private take(length: number): Uint8Array {
-    if (this.chunks[0]!.byteLength < length) this.coalesce();
-    const first = this.chunks[0]!;
-    const taken = first.subarray(0, length);
-    if (first.byteLength === length) this.chunks.shift();
-    else this.chunks[0] = first.subarray(length);
+  /**
+   * The next `length` bytes. A view into the buffered chunk when they lie in one and `owned` is
+   * false; otherwise a buffer of exactly those bytes, which the caller may transfer.
+   */
+  private take(length: number, owned: boolean): Uint8Array {
     this.buffered -= length;
+    const first = this.chunks[0]!;
+    if (!owned && first.byteLength >= length) {
+      if (first.byteLength === length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(length);
+      return first.subarray(0, length);
+    }
+    const taken = new Uint8Array(length);
+    for (let filled = 0; filled < length; ) {
+      const chunk = this.chunks[0]!;
+      const part = chunk.subarray(0, length - filled);
+      taken.set(part, filled);
+      filled += part.byteLength;
+      if (part.byteLength === chunk.byteLength) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(part.byteLength);
+    }
     return taken;
   }
 

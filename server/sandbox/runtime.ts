@@ -19,6 +19,8 @@ export interface SandboxRuntime {
   pool: SandboxPool<Sandbox>;
   /** Boots a sandbox outside the pool (for measuring, or one-off work). */
   start(): Promise<Sandbox>;
+  /** Boots a sandbox from a session's snapshot: the session wakes with every variable. */
+  restore(snapshot: Uint8Array): Promise<Sandbox>;
   close(): Promise<void>;
 }
 
@@ -37,5 +39,5 @@ export async function startSandboxRuntime(options: SandboxRuntimeOptions): Promi
     start,
     log: options.log,
   });
-  return { environment, pool, start, close: () => pool.close() };
+  return { environment, pool, start, restore: (snapshot) => Sandbox.start(environment, snapshot), close: () => pool.close() };
 }

@@ -74,6 +74,7 @@ export function resultWithoutRun(error: CellError | null, statePreserved: boolea
 }
 
 export class SandboxBusy extends Error {}
+export class SnapshotFailed extends Error {}
 export class SandboxGone extends Error {}
 
 interface RunningCell {
@@ -88,8 +89,9 @@ interface RunningCell {
 
 const WATCHDOG_INTERVAL_MS = 250;
 const INTERRUPT_REPEAT_MS = 100;
-// A booted sandbox sends results and output (bounded by MAX_OUTPUT_BYTES); nothing near this.
-const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+// Beyond results and output (bounded by MAX_OUTPUT_BYTES), a sandbox sends snapshots of its
+// heap, which the heap cap bounds.
+const FRAME_HEADROOM_BYTES = 64 * 1024 * 1024;
 const PAGE_BYTES = 4096;
 
 export class Sandbox {
@@ -100,18 +102,25 @@ export class Sandbox {
   private running: RunningCell | null = null;
   private lastOutput: RunningCell | null = null;
   private varsPending = new Map<number, (error: CellError | null) => void>();
+  private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void } | null = null;
   private readonly process: GuestProcess;
   private readonly watchdog: NodeJS.Timeout;
   private readonly booted: Promise<void>;
 
-  /** Boots a sandbox from the base snapshot; resolves once its interpreter answers. */
-  static async start(env: SandboxEnvironment): Promise<Sandbox> {
-    const sandbox = new Sandbox(env);
+  /**
+   * Boots a sandbox from the base snapshot, or from a session's own snapshot (waking a
+   * hibernated session); resolves once its interpreter answers.
+   */
+  static async start(env: SandboxEnvironment, snapshot?: Uint8Array): Promise<Sandbox> {
+    const sandbox = new Sandbox(env, snapshot);
     await sandbox.booted;
     return sandbox;
   }
 
-  private constructor(private readonly env: SandboxEnvironment) {
+  private constructor(
+    private readonly env: SandboxEnvironment,
+    snapshot?: Uint8Array,
+  ) {
     const { limits } = env;
     let markBooted!: () => void;
     let failBoot!: (error: Error) => void;
@@ -119,14 +128,14 @@ export class Sandbox {
     const bootTimer = setTimeout(() => this.stop({ cause: "boot_failed", detail: `no answer within ${limits.bootTimeoutMs} ms` }), limits.bootTimeoutMs);
     this.process = new GuestProcess(
       launchCommand(env.files, env.cacheDir, limits.jsHeapMb, {
-        mode: "boot",
+        mode: snapshot ? "restore" : "boot",
         indexURL: env.files.pyodideDir,
         snapshotPath: env.snapshotPath,
         bootstrapPath: env.files.bootstrap,
         memoryCapBytes: limits.memoryMb * 1024 * 1024,
         maxOutputBytes: limits.maxOutputBytes,
       }),
-      MAX_FRAME_BYTES,
+      limits.memoryMb * 1024 * 1024 + FRAME_HEADROOM_BYTES,
       (frame) => {
         if (frame.message.type === "ready") {
           clearTimeout(bootTimer);
@@ -138,6 +147,7 @@ export class Sandbox {
       },
       (error) => this.stop({ cause: "protocol_violation", detail: error.message }),
     );
+    if (snapshot) this.process.send({ type: "restore" }, snapshot);
     this.watchdog = setInterval(() => void this.checkMemory(), WATCHDOG_INTERVAL_MS);
     this.exited = this.process.exited.then((exit) => {
       clearTimeout(bootTimer);
@@ -164,7 +174,7 @@ export class Sandbox {
 
   execute(request: CellRequest): Promise<CellResult> {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
-    if (this.running) return Promise.reject(new SandboxBusy("a cell is already running in this sandbox"));
+    if (this.running || this.snapshotting) return Promise.reject(new SandboxBusy("a cell or a snapshot is already running in this sandbox"));
     return new Promise((resolve) => {
       const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", stopReason: null, timers: [], resolve };
       this.running = cell;
@@ -188,6 +198,19 @@ export class Sandbox {
     return new Promise((resolve) => {
       this.varsPending.set(id, resolve);
       this.process.send({ type: "set_vars", cell: id, vars });
+    });
+  }
+
+  /**
+   * A snapshot of the interpreter with every variable, function, class and import (to hibernate
+   * or checkpoint the session). Only between cells; the sandbox keeps running.
+   */
+  snapshot(): Promise<Uint8Array> {
+    if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
+    if (this.running || this.snapshotting) return Promise.reject(new SandboxBusy("a snapshot is taken only between cells"));
+    return new Promise((resolve, reject) => {
+      this.snapshotting = { resolve, reject };
+      this.process.send({ type: "snapshot" });
     });
   }
 
@@ -228,8 +251,15 @@ export class Sandbox {
     );
   }
 
-  private receive({ message }: Frame<GuestMessage>): void {
+  private receive({ message, body }: Frame<GuestMessage>): void {
     switch (message.type) {
+      case "snapshot":
+      case "snapshot_failed": {
+        const waiting = this.snapshotting;
+        this.snapshotting = null;
+        if (message.type === "snapshot" && body?.byteLength === message.bytes) return waiting?.resolve(body);
+        return waiting?.reject(new SnapshotFailed(message.type === "snapshot_failed" ? message.message : "the snapshot arrived incomplete"));
+      }
       case "stream":
         return this.output(message.cell, message.name, message.text);
       case "result":
@@ -264,6 +294,8 @@ export class Sandbox {
   }
 
   private finishRunning(exit: SandboxExit): void {
+    this.snapshotting?.reject(new SandboxGone(`the sandbox ended (${exit.cause}) while taking a snapshot`));
+    this.snapshotting = null;
     for (const resolve of this.varsPending.values()) resolve(lostStateError(exit));
     this.varsPending.clear();
     const cell = this.running;

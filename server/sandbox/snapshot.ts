@@ -1,15 +1,23 @@
 // The base memory snapshot every sandbox boots from: built once, cached on disk under a key
-// made of the Pyodide version and the code that ran before the snapshot was taken.
+// made of the Pyodide version and the guest code that made it.
+//
+// It is built in two generations: a fresh interpreter runs the bootstrap and is snapshotted;
+// then a sandbox restored from that is snapshotted again. Restoring rewrites thousands of pages
+// (about 15 MB); the second generation already holds those writes, so a session's snapshot
+// differs from the base only by what the session did: what hibernation stores is small.
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GuestProcess } from "./guest-process.ts";
 import { launchCommand, type RuntimeFiles } from "./launch.ts";
+import { Sandbox } from "./sandbox.ts";
 import type { Logger } from "../log.ts";
 
 export async function baseSnapshotKey(files: RuntimeFiles): Promise<string> {
   const hash = createHash("sha256").update(files.pyodideVersion);
-  for (const path of [files.bootstrap, files.worker, files.ipc]) hash.update(await readFile(path));
+  const guestDir = join(files.sandboxDir, "guest");
+  const guestCode = (await readdir(guestDir)).filter((name) => name !== "bootstrap.py").sort().map((name) => join(guestDir, name));
+  for (const path of [files.bootstrap, files.ipc, ...guestCode]) hash.update(await readFile(path));
   return hash.digest("hex").slice(0, 16);
 }
 
@@ -64,10 +72,29 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
   if (!snapshot) {
     throw new Error(`building the base snapshot failed (exit ${exit.code ?? exit.signal}): ${failure || exit.stderr}`);
   }
+  const second = await secondGeneration(files, cacheDir, snapshot, log);
   // Written aside, then renamed: a concurrent reader never sees half a snapshot.
   const partial = `${path}.${process.pid}.partial`;
-  await writeFile(partial, snapshot);
+  await writeFile(partial, second);
   await rename(partial, path);
-  log.info("snapshot_build_finished", { path, bytes: (snapshot as Uint8Array).byteLength, duration_ms: Math.round(performance.now() - started) });
+  log.info("snapshot_build_finished", { path, bytes: second.byteLength, duration_ms: Math.round(performance.now() - started) });
   return path;
+}
+
+async function secondGeneration(files: RuntimeFiles, cacheDir: string, first: Uint8Array, log: Logger): Promise<Uint8Array> {
+  const sandbox = await Sandbox.start(
+    {
+      files,
+      cacheDir,
+      snapshotPath: files.bootstrap, // restored from `first`; keeps the read allowlist inside the guest code
+      limits: { memoryMb: 2048, jsHeapMb: BUILD_JS_HEAP_MB, watchdogHeadroomMb: 1024, maxOutputBytes: 0, killGraceMs: 1000, bootTimeoutMs: 120_000 },
+      log,
+    },
+    first,
+  );
+  try {
+    return await sandbox.snapshot();
+  } finally {
+    await sandbox.close();
+  }
 }

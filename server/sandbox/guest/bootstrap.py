@@ -28,13 +28,20 @@ _host_sleep = None
 _memory_cap_mb = 0
 
 
-def after_restore(host_sleep, memory_cap_mb):
-    """Runs in every sandbox right after the snapshot is restored."""
+def after_restore(host_sleep, memory_cap_mb, reseed):
+    """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
     global _host_sleep, _memory_cap_mb
     _host_sleep = host_sleep
     _memory_cap_mb = memory_cap_mb
-    # A snapshot freezes the RNG: without this every session would draw the same numbers.
-    random.seed()
+    if reseed:
+        # The base snapshot freezes the RNG: without this every session would draw the same numbers.
+        random.seed()
+
+
+def before_snapshot():
+    """A snapshot cannot hold references to JavaScript objects: drop ours."""
+    global _host_sleep
+    _host_sleep = None
 
 
 def _sleep(seconds):

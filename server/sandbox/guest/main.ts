@@ -6,7 +6,8 @@ import { revokeAllPermissions } from "./permissions.ts";
 import type { WorkerInit } from "./worker.ts";
 
 const SIGINT = 2;
-const MAX_HOST_FRAME = 256 * 1024 * 1024;
+// The host is trusted; a session snapshot may be as large as the interpreter's heap cap.
+const MAX_HOST_FRAME = 2 ** 32 - 1;
 
 const settings = JSON.parse(Deno.args[0]!) as GuestSettings;
 const interrupt = new SharedArrayBuffer(4);
@@ -26,27 +27,34 @@ function die(message: GuestMessage, code: number): never {
   Deno.exit(code);
 }
 
-function startWorker(): Worker {
+function startWorker(snapshot?: Uint8Array<ArrayBuffer>): Worker {
   const started = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
   started.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
     const { data, ...message } = event.data;
-    if (message.type === "ready" && settings.mode === "boot") revokeAllPermissions();
+    if (message.type === "ready") revokeAllPermissions();
     if (message.type === "fatal") die(message, 70);
     send(message, data);
-    if (message.type === "snapshot") Deno.exit(0);
+    if (message.type === "snapshot" && settings.mode === "build") Deno.exit(0);
   };
   started.onerror = (event: ErrorEvent) => {
     event.preventDefault();
     die({ type: "fatal", cause: "interpreter_fatal", message: String(event.message) }, 70);
   };
-  started.postMessage({ type: "init", ...settings, interrupt } satisfies WorkerInit);
+  const init: WorkerInit = { type: "init", ...settings, interrupt, ...(snapshot && { snapshot }) };
+  started.postMessage(init, snapshot ? [snapshot.buffer] : []);
   return started;
 }
 
-function handle(message: HostMessage): void {
+function handle(message: HostMessage, body: Uint8Array | null): void {
   if (message.type === "hello") {
     frameKey ??= keyFromHex(message.key);
-    worker ??= startWorker();
+    if (settings.mode !== "restore") worker ??= startWorker();
+    return;
+  }
+  if (message.type === "restore") {
+    // A large body has a buffer of its own (see FrameDecoder), handed to the worker without a copy.
+    const owned = body && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : body?.slice();
+    if (owned) worker ??= startWorker(owned as Uint8Array<ArrayBuffer>);
     return;
   }
   if (message.type === "interrupt") {
@@ -60,6 +68,6 @@ function handle(message: HostMessage): void {
 // The host's end of stdin closing means the host is gone (even if it was SIGKILLed): exit.
 const decoder = new FrameDecoder<HostMessage>(MAX_HOST_FRAME);
 for await (const chunk of Deno.stdin.readable) {
-  for (const frame of decoder.push(chunk)) handle(frame.message);
+  for (const frame of decoder.push(chunk)) handle(frame.message, frame.body);
 }
 Deno.exit(0);

@@ -1,16 +1,25 @@
-// Restoring a memory snapshot without making its zero pages resident.
-// Pyodide copies the whole snapshot into the fresh WebAssembly memory with HEAP8.set; the memory
-// is zero already, so copying only the pages that hold data leaves the rest untouched and
-// unbacked: megabytes less resident per sandbox.
+// Restoring a memory snapshot into a heap big enough for it, without making its zero pages
+// resident. Pyodide copies the whole snapshot into the fresh WebAssembly memory with HEAP8.set;
+// the memory is zero already, so copying only the pages that hold data leaves the rest
+// untouched and unbacked: megabytes less resident per sandbox. And a session whose heap grew
+// past the base's size would not fit (Pyodide issue #6254): the heap is grown first.
 
 const PAGE = 4096;
 
-type ModuleFactory = (settings: object) => Promise<{ HEAP8: Int8Array }>;
+type ModuleFactory = (settings: object) => Promise<{ HEAP8: Int8Array; _malloc(bytes: number): number }>;
 
-/** Wraps Pyodide's module factory so that the next full-heap HEAP8.set skips zero pages. */
-export function sparseRestoreFactory(factory: ModuleFactory): ModuleFactory {
+const GROWTH_STEP = 16 * 1024 * 1024;
+
+/** Wraps Pyodide's module factory: the heap fits `snapshotBytes`, and the copy skips zero pages. */
+export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: number): ModuleFactory {
   return async (settings) => {
     const module = await factory(settings);
+    // The blocks are never freed: the restore overwrites the whole heap, allocator state included.
+    while (module.HEAP8.length < snapshotBytes) {
+      if (module._malloc(Math.min(GROWTH_STEP, snapshotBytes - module.HEAP8.length + 4096)) === 0) {
+        throw new Error(`the snapshot needs a heap of ${snapshotBytes} bytes, more than this sandbox may have`);
+      }
+    }
     const heap = module.HEAP8;
     Object.defineProperty(heap, "set", {
       configurable: true,

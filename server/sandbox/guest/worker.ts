@@ -10,6 +10,8 @@ import { revokeAllPermissions } from "./permissions.ts";
 export interface WorkerInit extends GuestSettings {
   type: "init";
   interrupt: SharedArrayBuffer;
+  /** Restore mode: the session snapshot to boot from. */
+  snapshot?: Uint8Array;
 }
 
 type PyCallable = (...args: unknown[]) => unknown;
@@ -120,14 +122,19 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     );
     return fresh;
   }
+  const snapshot = init.snapshot ?? (await Deno.readFile(init.snapshotPath));
   const { default: createPyodideModule } = await import(`${init.indexURL}pyodide.asm.mjs`);
   return await loadPyodide({
     ...common,
-    _loadSnapshot: Deno.readFile(init.snapshotPath),
-    createPyodideModule: sparseRestoreFactory(createPyodideModule),
+    // Every sandbox can be snapshotted again: that is how a session hibernates.
+    _makeSnapshot: true,
+    _loadSnapshot: snapshot,
+    createPyodideModule: sparseRestoreFactory(createPyodideModule, snapshot.byteLength),
   });
 }
 
+let helpers: Record<string, PyCallable>;
+let memoryCapMb = 0;
 let runCell: PyCallable;
 let setVars: PyCallable;
 
@@ -149,8 +156,10 @@ async function boot(init: WorkerInit): Promise<void> {
   pyodide.setInterruptBuffer(interruptWord);
   // Pyodide keeps its config, and with it the snapshot's bytes: 30 MiB resident for nothing.
   pyodide._api.config._loadSnapshot = undefined;
-  const helpers = pyodide.pyimport("_wasm_repl");
-  helpers.after_restore(hostSleep, Math.round(init.memoryCapBytes / 1024 / 1024));
+  helpers = pyodide.pyimport("_wasm_repl");
+  memoryCapMb = Math.round(init.memoryCapBytes / 1024 / 1024);
+  // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
+  helpers.after_restore(hostSleep, memoryCapMb, init.mode === "boot");
   runCell = helpers.run_cell;
   setVars = helpers.set_vars;
   revokeAllPermissions();
@@ -174,6 +183,22 @@ function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
   post({ error: error ? JSON.parse(error) : null, type: "vars_set", cell: message.cell });
 }
 
+/** Snapshots the live interpreter (to hibernate or checkpoint the session); it keeps running. */
+function snapshot(): void {
+  // Python must hold no JavaScript object while the snapshot is taken.
+  helpers.before_snapshot();
+  let taken: Uint8Array<ArrayBuffer>;
+  try {
+    taken = pyodide.makeMemorySnapshot();
+  } catch (error) {
+    post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
+    return;
+  } finally {
+    helpers.after_restore(hostSleep, memoryCapMb, false);
+  }
+  postToMain({ type: "snapshot", bytes: taken.byteLength, data: taken }, [taken.buffer]);
+}
+
 function fatal(error: unknown, booting: boolean): void {
   const text = String((error as Error)?.stack ?? error);
   const cause = booting
@@ -192,6 +217,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
     if (message.type === "init") await boot(message);
     else if (message.type === "run") run(message);
     else if (message.type === "set_vars") assign(message);
+    else if (message.type === "snapshot") snapshot();
   } catch (error) {
     // Python errors are caught in Python; anything reaching here means the interpreter is broken.
     fatal(error, message.type === "init");

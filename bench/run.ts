@@ -1,0 +1,267 @@
+// `npm run bench`: the end-to-end benchmark. Starts a real wasm-repl server, drives it over
+// WebSockets on loopback with the SDK, and runs the same workload against jupyter-server +
+// ipykernel when they are installed. Prints a table (median, spread, target, ratio to the peer)
+// and one JSON line for tools. Missed targets are reported, not failures: the exit code is 0
+// whenever the bench completes.
+import { availableParallelism } from "node:os";
+import type { Driver, Plan } from "./driver.ts";
+import { findJupyter, INSTALL_HINT, startJupyter, type JupyterInstall } from "./jupyter.ts";
+import { machineBusyTicks, ownTreeTicks, stopAllServers, ticksToSeconds } from "./processes.ts";
+import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
+import { startWasmRepl } from "./wasm-repl.ts";
+import { runWorkload, type Figure } from "./workload.ts";
+
+// Each open waits for the pool to refill (see settle), so every open finds a warm sandbox even
+// with the production default of two; a larger pool would only add idle processes.
+const POOL_SIZE = 2;
+
+// Counts chosen so that the whole bench takes about two minutes on a two-core machine.
+const WASM_REPL_PLAN: Plan = {
+  sessions: 10,
+  cellWarmup: 200,
+  cellBatches: 3,
+  cellsPerBatch: 2000,
+  stdoutRuns: 15,
+  throughputFreshSeconds: 3,
+  // A fresh sandbox's V8 tiers Pyodide's WebAssembly up over its first several hundred cells
+  // (measured: background compile threads then use more CPU than the cells themselves).
+  throughputWarmupCellsPerSession: 1500,
+  throughputRuns: 3,
+  throughputSeconds: 3,
+};
+// The same workload with fewer cells: a Jupyter round trip is tens of milliseconds, and CPython
+// has no JIT to warm up.
+const JUPYTER_PLAN: Plan = { ...WASM_REPL_PLAN, cellWarmup: 20, cellsPerBatch: 100, stdoutRuns: 10, throughputWarmupCellsPerSession: 20 };
+
+/** wasm-repl's targets; whether a target is an upper or a lower bound follows the figure's `better`. */
+const TARGETS: Record<string, number> = {
+  open_ms: 25,
+  cell_none_p50_ms: 2,
+  cell_none_p99_ms: 10,
+  cell_all_p50_ms: 2,
+  cell_all_p99_ms: 10,
+  first_stdout_ms: 15,
+  throughput_cells_per_s: 1500,
+};
+
+/** The whole bench stops itself after this long, servers included, whatever hangs. */
+const WATCHDOG_MS = 6 * 60_000;
+
+function progress(text: string): void {
+  process.stderr.write(`bench ${text}\n`);
+}
+
+/** Starts a server, runs the workload on it, stops it (also when the workload failed). */
+async function measure(start: () => Promise<Driver>, plan: Plan, name: string): Promise<Figure[]> {
+  progress(`${name}: starting the server`);
+  const driver = await start();
+  try {
+    return await runWorkload(driver, plan, (step) => progress(`${name}: ${step}`));
+  } finally {
+    progress(`${name}: stopping the server`);
+    await driver.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+type PeerOutcome = { install: JupyterInstall; figures: Figure[] } | { skipped: string };
+
+/** How many times better wasm-repl is: jupyter ÷ wasm-repl for times and memory, the inverse for throughput. */
+function advantage(ours: Figure, peer: Figure | undefined): number | undefined {
+  if (!peer) return undefined;
+  return ours.better === "lower" ? peer.summary.median / ours.summary.median : ours.summary.median / peer.summary.median;
+}
+
+function targetText(figure: Figure): string {
+  const target = TARGETS[figure.key];
+  return target === undefined ? "" : `${figure.better === "lower" ? "≤" : "≥"} ${target}`;
+}
+
+function metText(figure: Figure): string {
+  const target = TARGETS[figure.key];
+  return target === undefined ? "" : verdict(figure.summary.median, target, figure.better);
+}
+
+function tableRow(ours: Figure, peer: Figure | undefined): string[] {
+  const { decimals } = ours;
+  const ratio = advantage(ours, peer);
+  return [
+    ours.label,
+    ours.unit,
+    formatNumber(ours.summary.median, decimals),
+    formatRange(ours.summary, decimals),
+    String(ours.summary.n),
+    targetText(ours),
+    metText(ours),
+    peer ? formatNumber(peer.summary.median, decimals) : "",
+    peer ? formatRange(peer.summary, decimals) : "",
+    peer ? String(peer.summary.n) : "",
+    ratio === undefined ? "" : `${formatNumber(ratio, ratio < 10 ? 2 : 1)}×`,
+  ];
+}
+
+function printTable(figures: Figure[], peer: Figure[]): void {
+  const right = "right" as const;
+  const columns = [
+    { title: "measure" },
+    { title: "unit" },
+    { title: "wasm-repl", align: right },
+    { title: "spread", align: right },
+    { title: "n", align: right },
+    { title: "target" },
+    { title: "met" },
+    { title: "jupyter", align: right },
+    { title: "spread", align: right },
+    { title: "n", align: right },
+    { title: "advantage", align: right },
+  ];
+  const peerOf = (figure: Figure) => peer.find((candidate) => candidate.key === figure.key);
+  console.log(formatTable(columns, figures.map((figure) => tableRow(figure, peerOf(figure)))));
+}
+
+function memoryNote(figures: Figure[], name: string): string | null {
+  const memory = figures.find((figure) => figure.key === "idle_session_pss_mib");
+  if (!memory?.extra) return null;
+  const { mean, sum, other_children: others, other_children_pss_mib: othersPss } = memory.extra;
+  const rest = others ? `; besides them ${others} idle process(es) of the server's (warm pool), ${formatNumber(othersPss!)} MiB, not counted` : "";
+  return `${name}: ${memory.summary.n} idle sessions, ${formatNumber(sum!)} MiB PSS in all, ${formatNumber(mean!)} MiB each on average${rest}`;
+}
+
+function cpuNote(figures: Figure[], name: string): string | null {
+  const cpu = (key: string) => {
+    const extra = figures.find((figure) => figure.key === key)?.extra;
+    if (!extra) return "";
+    const ms = (value: number | undefined) => formatNumber(value ?? 0, 2);
+    return `bench ${ms(extra.cpu_ms_per_cell_client)}, server ${ms(extra.cpu_ms_per_cell_server)}, interpreters ${ms(extra.cpu_ms_per_cell_interpreters)}`;
+  };
+  const warmup = figures.find((figure) => figure.key === "throughput_cells_per_s")?.extra?.warmup_s;
+  return `${name}: CPU ms per cell in the parallel runs: fresh: ${cpu("throughput_fresh_cells_per_s")}; warm: ${cpu("throughput_cells_per_s")} (warm-up took ${formatNumber(warmup ?? 0)} s)`;
+}
+
+function printNotes(figures: Figure[], outcome: PeerOutcome, plans: { ours: Plan; peer: Plan }): void {
+  const { ours, peer } = plans;
+  console.log("");
+  console.log(`spread: min–max over the runs (n); for cell round trips, of the p50 or p99 of each batch (wasm-repl: ${ours.cellsPerBatch} cells a batch${"figures" in outcome ? `, jupyter: ${peer.cellsPerBatch}` : ""}).`);
+  const notes = [memoryNote(figures, "wasm-repl"), cpuNote(figures, "wasm-repl")];
+  if ("figures" in outcome) notes.push(memoryNote(outcome.figures, "jupyter"), cpuNote(outcome.figures, "jupyter"));
+  for (const note of notes) if (note) console.log(note);
+  if ("skipped" in outcome) {
+    console.log(`jupyter: ${outcome.skipped}`);
+    return;
+  }
+  console.log("open: wasm-repl answers before it takes a sandbox (that happens at the first cell), Jupyter once its kernel answers kernel_info: compare \"open + first cell\" for a session that can run code.");
+  console.log('advantage: how many times wasm-repl is better (jupyter ÷ wasm-repl for times and memory, wasm-repl ÷ jupyter for cells/s); below 1, Jupyter is better.');
+  console.log('jupyter has no locals option and returns no variables: its cells are compared with wasm-repl\'s default, locals "all".');
+}
+
+function jsonLine(figures: Figure[], outcome: PeerOutcome, header: Record<string, unknown>): string {
+  const peer = "figures" in outcome ? outcome.figures : [];
+  const entries = figures.map((figure) => {
+    const target = TARGETS[figure.key];
+    const other = peer.find((candidate) => candidate.key === figure.key);
+    const ratio = advantage(figure, other);
+    return [
+      figure.key,
+      {
+        unit: figure.unit,
+        ...roundSummary(figure.summary),
+        ...(target !== undefined && { target, met: verdict(figure.summary.median, target, figure.better) === "ok" }),
+        ...roundValues(figure.extra),
+        ...(other && { jupyter: { ...roundSummary(other.summary), ...roundValues(other.extra) } }),
+        ...(ratio !== undefined && { advantage: Number(ratio.toFixed(2)) }),
+      },
+    ];
+  });
+  const jupyter = "skipped" in outcome ? { skipped: outcome.skipped } : { versions: outcome.install.versions };
+  return JSON.stringify({ bench: "server", ...header, jupyter, ...Object.fromEntries(entries) });
+}
+
+function roundValues(values: Record<string, number> | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(values ?? {}).map(([key, value]) => [key, Number(value.toFixed(2))]));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function measurePeer(): Promise<PeerOutcome> {
+  const install = await findJupyter();
+  if (!install) return { skipped: `not installed, so not compared; to compare: ${INSTALL_HINT}` };
+  try {
+    return { install, figures: await measure(() => startJupyter(install), JUPYTER_PLAN, "jupyter") };
+  } catch (error) {
+    process.exitCode = 1;
+    return { skipped: `its run failed: ${(error as Error).message}` };
+  }
+}
+
+interface RunInfo {
+  cores: number;
+  seconds: number;
+  /** CPU that processes other than the bench's own used meanwhile, in cores. */
+  othersCores: number;
+}
+
+function printReport(figures: Figure[], outcome: PeerOutcome, run: RunInfo): void {
+  const busy = run.othersCores > 0.1 ? " (the machine was busy: expect noise)" : "";
+  console.log(`\nwasm-repl end-to-end benchmark: server as a child process (node --import tsx server/main.ts), POOL_SIZE ${POOL_SIZE}, LOG_LEVEL info, over loopback WebSockets`);
+  console.log(`${run.cores} cores; other processes used ${run.othersCores.toFixed(2)} cores on average meanwhile${busy}; ${run.seconds.toFixed(0)} s`);
+  console.log("figures" in outcome ? `peer: ${outcome.install.versions} (${outcome.install.python})` : "peer: jupyter not measured (see below)");
+  console.log("");
+  printTable(figures, "figures" in outcome ? outcome.figures : []);
+  printNotes(figures, outcome, { ours: WASM_REPL_PLAN, peer: JUPYTER_PLAN });
+  console.log("");
+  const header = {
+    server: "child process",
+    pool_size: POOL_SIZE,
+    cores: run.cores,
+    other_processes_cores: Number(run.othersCores.toFixed(2)),
+    duration_s: Number(run.seconds.toFixed(1)),
+  };
+  console.log(jsonLine(figures, outcome, header));
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const busyAtStart = await machineBusyTicks();
+  const ownAtStart = await ownTreeTicks();
+  const figures = await measure(() => startWasmRepl({ poolSize: POOL_SIZE }), WASM_REPL_PLAN, "wasm-repl");
+  const outcome = await measurePeer();
+  const seconds = (performance.now() - started) / 1000;
+  // Whatever else ran meanwhile (tests, builds) took CPU from the measurements: say how much.
+  // The servers have been stopped and waited for, so their CPU is in the bench's own by now.
+  const othersTicks = (await machineBusyTicks()) - busyAtStart - ((await ownTreeTicks()) - ownAtStart);
+  printReport(figures, outcome, { cores: availableParallelism(), seconds, othersCores: Math.max(0, ticksToSeconds(othersTicks) / seconds) });
+}
+
+let exiting: Promise<never> | null = null;
+
+/**
+ * On Ctrl-C, the watchdog, an error or the end: stops every server started (their sandboxes and
+ * kernels with them), then exits. The first caller's exit code wins.
+ */
+function stopAndExit(code: number, why?: string): Promise<never> {
+  if (exiting) return exiting;
+  if (why) progress(why);
+  exiting = stopAllServers().then(() => process.exit(code));
+  return exiting;
+}
+
+const watchdog = setTimeout(() => void stopAndExit(1, `took longer than ${WATCHDOG_MS / 1000} s: stopping`), WATCHDOG_MS);
+// `on`, not `once`: a second Ctrl-C (or tsx relaying the first again) must not find the process
+// without a listener, which makes tsx's own handler exit at once, before the servers are stopped.
+process.on("SIGINT", () => void stopAndExit(130, "interrupted: stopping the servers"));
+process.on("SIGTERM", () => void stopAndExit(143, "terminated: stopping the servers"));
+
+main()
+  .catch((error: unknown) => {
+    // After Ctrl-C, the measurement in flight fails as its server goes: not worth printing.
+    if (exiting) return;
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    clearTimeout(watchdog);
+    // Exits even if a keep-alive socket lingers: the servers are already stopped.
+    void stopAndExit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+  });

@@ -1,0 +1,115 @@
+// The wasm-repl driver: a real server as a child process (`node --import tsx server/main.ts`, as
+// in production), driven with the SDK over WebSockets on loopback.
+// A child rather than an App in the bench's own process: the bench client's CPU (JSON, sockets,
+// timing) is then not the server's, and the server's sandboxes are exactly its children.
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { SignJWT } from "jose";
+import { ReplSession } from "../client/session.ts";
+import type { CellOptions, Driver, DriverSession } from "./driver.ts";
+import { ServerProcess } from "./processes.ts";
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const START_TIMEOUT_MS = 120_000; // the first start may build the base snapshot
+const TOKEN_TTL_S = 3600;
+const READY_TIMEOUT_MS = 10_000;
+const SCOPES = "sessions:create sessions:execute sessions:read";
+
+export interface WasmReplOptions {
+  poolSize: number;
+}
+
+/** The environment the server gets: its defaults, not this shell's, so runs compare. */
+function serverEnv(secret: string, options: WasmReplOptions): Record<string, string> {
+  const inherited = ["PATH", "HOME", "TMPDIR", "CACHE_DIR"].flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : []));
+  return {
+    ...Object.fromEntries(inherited),
+    HOST: "127.0.0.1",
+    PORT: "0",
+    JWT_SECRET: secret,
+    POOL_SIZE: String(options.poolSize),
+    LOG_LEVEL: "info", // the default: one log line per cell, as in production
+  };
+}
+
+class WasmReplSession implements DriverSession {
+  constructor(private readonly session: ReplSession) {}
+
+  async execute(code: string, options: CellOptions = {}): Promise<void> {
+    // No timeout of its own: the server's EXECUTION_TIMEOUT (30 s) bounds a cell that hangs.
+    const result = await this.session.execute(code, options);
+    if (!result.success) throw new Error(`wasm-repl cell ${JSON.stringify(code)} failed: ${result.error?.type}: ${result.error?.message}`);
+  }
+
+  close(): Promise<void> {
+    return this.session.close();
+  }
+}
+
+class WasmReplDriver implements Driver {
+  readonly name = "wasm-repl";
+  readonly localsModes = ["none", "all"] as const;
+  private opened = 0;
+  /** Signed ahead of time: a client holds its token before it connects, so signing is not timed. */
+  private nextToken: Promise<string>;
+
+  constructor(
+    private readonly server: ServerProcess,
+    private readonly url: string,
+    private readonly secret: Uint8Array,
+  ) {
+    this.nextToken = this.token();
+  }
+
+  get serverPid(): number {
+    return this.server.pid;
+  }
+
+  async ready(): Promise<boolean> {
+    const response = await fetch(`${this.url}/ready`, { signal: AbortSignal.timeout(READY_TIMEOUT_MS) });
+    await response.arrayBuffer();
+    return response.ok;
+  }
+
+  async open(): Promise<DriverSession> {
+    const token = await this.nextToken;
+    this.nextToken = this.token();
+    return new WasmReplSession(await ReplSession.open(this.url, { token, reconnect: false }));
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  /**
+   * One user and tenant per session, as for ten people: per-tenant quotas (cells running at once,
+   * opens per minute) are a policy, not what this benchmark measures.
+   */
+  private token(): Promise<string> {
+    const name = `bench-${++this.opened}`;
+    return new SignJWT({ tenant: name, scope: SCOPES })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(name)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + TOKEN_TTL_S)
+      .sign(this.secret);
+  }
+}
+
+export async function startWasmRepl(options: WasmReplOptions): Promise<Driver> {
+  const secret = randomBytes(32).toString("hex");
+  const server = new ServerProcess({
+    name: "wasm-repl",
+    command: process.execPath,
+    args: ["--import", "tsx", "server/main.ts"],
+    env: serverEnv(secret, options),
+    cwd: REPO_ROOT,
+  });
+  try {
+    const [, url] = await server.waitForOutput(/listening on (http:\/\/[^\s)]+)/, START_TIMEOUT_MS);
+    return new WasmReplDriver(server, url!, new TextEncoder().encode(secret));
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
