@@ -13,7 +13,9 @@ import { refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
 import { connect } from "./http/websocket.ts";
 import type { Logger } from "./log.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
-import { SessionError, SessionRegistry } from "./sessions/registry.ts";
+import type { Hibernator } from "./hibernation/hibernator.ts";
+import { SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
+import type { SessionStore } from "./store/store.ts";
 import { TenantQuotas } from "./tenancy/quotas.ts";
 
 export interface AppDependencies {
@@ -21,6 +23,8 @@ export interface AppDependencies {
   log: Logger;
   sandboxes: SandboxRuntime;
   verifier: TokenVerifier;
+  store: SessionStore;
+  hibernator: Hibernator;
   clock: Clock;
 }
 
@@ -34,6 +38,7 @@ export class App {
   readonly server: Server;
   readonly registry: SessionRegistry;
   private readonly sockets: WebSocketServer;
+  private readonly pod: PodIdentity;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
@@ -48,13 +53,21 @@ export class App {
       memory_mb: config.sandbox.memoryMb,
       replay_buffer_bytes: config.server.replayBufferBytes,
     };
+    // Without POD_ADDRESS the address is where this server listens, known once it does.
+    this.pod = { name: config.store.podName, address: config.store.podAddress ?? `${config.server.host}:${config.server.port}` };
     this.registry = new SessionRegistry({
       maxSessions: config.server.maxSessions,
       idleTimeoutMs: config.server.idleTimeout * 1000,
+      maxLifetimeMs: config.lifecycle.maxSessionLifetime * 1000,
+      hibernateAfterMs: config.lifecycle.hibernateAfter * 1000,
       retentionMs: config.server.sessionRetention * 1000,
+      heartbeatTtlMs: config.store.heartbeatTtlMs,
       settings: { limits },
-      sandboxes: deps.sandboxes.pool,
+      sandboxes: deps.sandboxes,
       quotas: new TenantQuotas(config.tenantLimits, deps.clock),
+      store: deps.store,
+      hibernator: deps.hibernator,
+      pod: this.pod,
       clock: deps.clock,
       log: deps.log,
     });
@@ -74,7 +87,9 @@ export class App {
       this.server.once("error", reject);
       this.server.listen(port, host, () => resolve());
     });
-    return this.server.address() as AddressInfo;
+    const address = this.server.address() as AddressInfo;
+    if (this.deps.config.store.podAddress === null) this.pod.address = `${host}:${address.port}`;
+    return address;
   }
 
   /** Stops taking connections, evicts every session with reason "shutdown", stops the sandboxes. */
@@ -99,12 +114,12 @@ export class App {
     try {
       if (method === "GET" && SESSIONS_PATH.test(path)) {
         const caller = await this.authenticate(request, "sessions:read");
-        return sendJson(response, 200, { sessions: this.registry.list(caller) });
+        return sendJson(response, 200, { sessions: await this.registry.list(caller) });
       }
       const id = SESSION_PATH.exec(path)?.[1];
       if (method === "DELETE" && id !== undefined) {
         const caller = await this.authenticate(request, "sessions:execute");
-        await this.registry.find(id, caller).end("closed");
+        await (await this.registry.find(id, caller)).end("closed");
         response.writeHead(204).end();
         return;
       }
@@ -156,7 +171,7 @@ export class App {
     let session;
     try {
       identity = await this.authenticate(request, id === undefined ? "sessions:create" : "sessions:read");
-      session = id === undefined ? this.registry.open(identity) : this.registry.find(id, identity);
+      session = id === undefined ? await this.registry.open(identity) : await this.registry.find(id, identity);
     } catch (error) {
       return this.answer(error, (refusal) => refuseUpgrade(socket, refusal.code, refusal.message, reasonOf(refusal)));
     }

@@ -3,6 +3,7 @@
 import { fileURLToPath } from "node:url";
 import type { LogLevel } from "./log.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
+import { loadStoreConfig, type StoreConfig } from "./store/config.ts";
 
 export interface ServerConfig {
   host: string;
@@ -42,9 +43,18 @@ export interface TenantLimits {
   openRate: number;
 }
 
+export interface LifecycleConfig {
+  /** Seconds idle before a live session is hibernated; 0 never hibernates. */
+  hibernateAfter: number;
+  /** Seconds a session may live at all, however busy. */
+  maxSessionLifetime: number;
+}
+
 export interface Config {
   server: ServerConfig;
   auth: AuthConfig;
+  store: StoreConfig;
+  lifecycle: LifecycleConfig;
   tenantLimits: TenantLimits;
   logLevel: LogLevel;
   /** Where the base snapshot and Deno's transpile cache live; must be writable. */
@@ -147,6 +157,11 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     server,
     auth,
+    store: loadStoreConfig(read, server.sessionRetention),
+    lifecycle: {
+      hibernateAfter: read.integer("HIBERNATE_AFTER", 120, 0),
+      maxSessionLifetime: read.seconds("MAX_SESSION_LIFETIME", 86_400),
+    },
     tenantLimits: {
       maxSessions: read.integer("TENANT_MAX_SESSIONS", 10, 1),
       maxRunning: read.integer("TENANT_MAX_RUNNING", 4, 1),

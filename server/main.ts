@@ -1,11 +1,9 @@
 // `npm start`: reads the configuration, prepares the sandboxes, serves until SIGTERM or SIGINT.
-import { App } from "./app.ts";
 import { SCOPES } from "./auth/identity.ts";
-import { createAuth } from "./auth/setup.ts";
+import { composeServer } from "./compose.ts";
 import { systemClock } from "./clock.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger } from "./log.ts";
-import { startSandboxRuntime } from "./sandbox/runtime.ts";
 
 const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
 
@@ -21,9 +19,7 @@ function readConfig(): Config {
 
 const config = readConfig();
 const log = createLogger(config.logLevel);
-const auth = await createAuth(config, systemClock);
-const sandboxes = await startSandboxRuntime({ cacheDir: config.cacheDir, poolSize: config.poolSize, limits: config.sandbox, log });
-const app = new App({ config, log, sandboxes, verifier: auth.verifier, clock: systemClock });
+const { app, auth, shutdown } = await composeServer(config, log, systemClock);
 const address = await app.listen();
 const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 process.stdout.write(`wasm-repl listening on http://${host}:${address.port} (sessions at ws://${host}:${address.port}/v1/sessions)\n`);
@@ -37,7 +33,7 @@ if (auth.development) {
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, async () => {
     log.info("shutdown_started", { signal, sessions: app.registry.size });
-    await app.shutdown();
+    await shutdown();
     log.info("shutdown_finished", {});
     process.exit(0);
   });

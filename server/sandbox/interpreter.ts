@@ -1,11 +1,18 @@
 // One session's Python interpreter as the session sees it: persistent across cells, and still
 // there after its sandbox dies (a kill, a crash, a reset): the next cell runs on a fresh one.
+// It can hibernate: its snapshot is kept elsewhere and its sandbox freed; the next use wakes it
+// from the snapshot with every variable.
 import type { CellError } from "./ipc.ts";
 import { resultWithoutRun, type CellRequest, type CellResult, type Sandbox, type SandboxExit } from "./sandbox.ts";
 
 export interface SandboxSource {
   take(): Promise<Sandbox>;
+  /** A sandbox booted from a session's snapshot. */
+  restore(snapshot: Uint8Array): Promise<Sandbox>;
 }
+
+/** Fetches a hibernated interpreter's snapshot back. */
+export type SnapshotLoader = () => Promise<Uint8Array>;
 
 export class Interpreter {
   private current: Promise<Sandbox> | null = null;
@@ -15,12 +22,38 @@ export class Interpreter {
   /** A cell is waiting for a sandbox (a boot after a kill, or an empty pool). */
   private starting = false;
   private interruptedWhileStarting = false;
+  /** Set while hibernated: where the next sandbox comes from. */
+  private wakeFrom: SnapshotLoader | null;
 
   constructor(
     private readonly source: SandboxSource,
     /** Told when a sandbox of this interpreter ends other than by close or reset. */
     private readonly onSandboxExit: (exit: SandboxExit) => void = () => {},
-  ) {}
+    /** Given for an interpreter that starts hibernated (a session woken from the store). */
+    hibernated: SnapshotLoader | null = null,
+  ) {
+    this.wakeFrom = hibernated;
+  }
+
+  get hibernated(): boolean {
+    return this.wakeFrom !== null;
+  }
+
+  /**
+   * Snapshots the live sandbox, hands the snapshot to `persist` (which returns how to load it
+   * back), and frees the sandbox. Throws, leaving the interpreter live, when the snapshot cannot
+   * be taken or kept.
+   */
+  async hibernate(persist: (snapshot: Uint8Array) => Promise<SnapshotLoader>): Promise<void> {
+    const sandbox = this.live;
+    if (!sandbox) throw new Error("there is no live interpreter to hibernate");
+    const loader = await persist(await sandbox.snapshot());
+    if (this.settled !== sandbox || !sandbox.alive || sandbox.busy) throw new Error("the interpreter was used while it was being hibernated");
+    this.current = null;
+    this.settled = null;
+    this.wakeFrom = loader;
+    await sandbox.close();
+  }
 
   /** Runs a cell; a result with state_preserved false means the next cell starts from nothing. */
   async execute(request: CellRequest): Promise<CellResult> {
@@ -54,6 +87,7 @@ export class Interpreter {
   async reset(): Promise<void> {
     const previous = this.current;
     this.current = null;
+    this.wakeFrom = null;
     if (previous) await (await previous.catch(() => null))?.close();
   }
 
@@ -75,7 +109,9 @@ export class Interpreter {
       this.current = null;
     }
     if (!this.current) {
-      const taking = this.source.take();
+      const wakeFrom = this.wakeFrom;
+      this.wakeFrom = null;
+      const taking = wakeFrom ? wakeFrom().then((snapshot) => this.source.restore(snapshot)) : this.source.take();
       this.current = taking;
       this.settled = null;
       taking.then(
@@ -87,7 +123,9 @@ export class Interpreter {
           });
         },
         () => {
-          if (this.current === taking) this.current = null;
+          if (this.current !== taking) return;
+          this.current = null;
+          this.wakeFrom = wakeFrom; // a failed wake may be retried; the snapshot is still stored
         },
       );
     }

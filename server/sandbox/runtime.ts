@@ -1,6 +1,7 @@
 // Everything the server needs to hand out sandboxes: the runtime files, the base snapshot
 // (built when missing) and the warm pool.
 import { availableParallelism } from "node:os";
+import type { SandboxSource } from "./interpreter.ts";
 import { locateRuntimeFiles } from "./launch.ts";
 import { SandboxPool } from "./pool.ts";
 import { Sandbox, type SandboxEnvironment, type SandboxLimits } from "./sandbox.ts";
@@ -21,6 +22,8 @@ export interface SandboxRuntime {
   start(): Promise<Sandbox>;
   /** Boots a sandbox from a session's snapshot: the session wakes with every variable. */
   restore(snapshot: Uint8Array): Promise<Sandbox>;
+  /** Sandboxes for one session's interpreter; `key` (its tenant) shares the pool fairly. */
+  sourceFor(key: string): SandboxSource;
   close(): Promise<void>;
 }
 
@@ -39,5 +42,13 @@ export async function startSandboxRuntime(options: SandboxRuntimeOptions): Promi
     start,
     log: options.log,
   });
-  return { environment, pool, start, restore: (snapshot) => Sandbox.start(environment, snapshot), close: () => pool.close() };
+  const restore = (snapshot: Uint8Array) => Sandbox.start(environment, snapshot);
+  return {
+    environment,
+    pool,
+    start,
+    restore,
+    sourceFor: (key) => ({ take: () => pool.take(key), restore }),
+    close: () => pool.close(),
+  };
 }

@@ -69,10 +69,43 @@ export class Session {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onEnded: (session: Session, reason: EvictionReason) => void,
+    /** For a session taken over from the store: when it began and how many cells it ran. */
+    earlier?: { createdAt: number; lastActiveAt: number; cellCount: number },
   ) {
-    this.createdAt = clock.now();
-    this.lastActive = this.createdAt;
+    this.createdAt = earlier?.createdAt ?? clock.now();
+    this.lastActive = earlier?.lastActiveAt ?? this.createdAt;
+    this.cellCount = earlier?.cellCount ?? 0;
     this.history = new SessionHistory(settings.limits.replay_buffer_bytes);
+  }
+
+  get lastActiveAt(): number {
+    return this.lastActive;
+  }
+
+  get hibernated(): boolean {
+    return this.interpreter.hibernated;
+  }
+
+  /**
+   * Hibernates the interpreter when the session has no work (see Interpreter.hibernate); false
+   * when it had work. Attached clients stay attached; their next cell wakes it.
+   */
+  async hibernate(persist: Parameters<Interpreter["hibernate"]>[0]): Promise<boolean> {
+    if (this.ended || this.idleSince() === null || this.hibernated) return false;
+    await this.interpreter.hibernate(persist);
+    return true;
+  }
+
+  /**
+   * Lets go of a hibernated session without ending it (this server shuts down; another wakes
+   * it): clients are told, as at shutdown, and reconnect elsewhere.
+   */
+  release(): void {
+    if (this.ended) return;
+    this.ended = "shutdown";
+    this.publish({ type: "evicted", reason: "shutdown" });
+    for (const connection of this.connections) connection.close(CLOSE.restarting, "session released");
+    this.connections.clear();
   }
 
   get attached(): number {

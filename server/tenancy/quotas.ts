@@ -43,6 +43,11 @@ export class TenantQuotas {
     usage.opens.push(now);
   }
 
+  /** Counts a session this server takes over (woken from the store): it was admitted when opened. */
+  adoptSession(tenant: string): void {
+    this.of(tenant).sessions++;
+  }
+
   closeSession(tenant: string): void {
     this.of(tenant).sessions--;
     this.forgetIfIdle(tenant);

@@ -1,14 +1,14 @@
 // A real wasm-repl server for tests: real sockets, real sandboxes, an HS256 secret of its own.
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
-import { App } from "../../server/app.ts";
+import type { App } from "../../server/app.ts";
+import { composeServer } from "../../server/compose.ts";
+import type { Stores } from "../../server/store/setup.ts";
 import { SCOPES, type Scope } from "../../server/auth/identity.ts";
-import { createAuth } from "../../server/auth/setup.ts";
 import { TokenSigner } from "../../server/auth/tokens.ts";
 import { systemClock } from "../../server/clock.ts";
 import { loadConfig } from "../../server/config.ts";
 import { silentLogger } from "../../server/log.ts";
-import { startSandboxRuntime } from "../../server/sandbox/runtime.ts";
 
 export interface TokenClaims {
   user: string;
@@ -19,6 +19,9 @@ export interface TokenClaims {
 
 export interface TestServer {
   app: App;
+  stores: Stores;
+  /** Shuts it down before the test file ends (it is shut down at the end otherwise). */
+  shutdown(): Promise<void>;
   /** http://127.0.0.1:PORT */
   url: string;
   secret: string;
@@ -33,16 +36,18 @@ const USER_SCOPES = SCOPES.filter((scope) => scope !== "tenant:admin");
  * down when the test file ends. Call at the top level of a test file.
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const secret = randomBytes(32).toString("hex");
+  const secret = env.JWT_SECRET || randomBytes(32).toString("hex");
   const config = loadConfig({ POOL_SIZE: "1", JWT_SECRET: secret, ...env, PORT: "0", HOST: "127.0.0.1", CACHE_DIR: process.env.CACHE_DIR });
-  const sandboxes = await startSandboxRuntime({ cacheDir: config.cacheDir, poolSize: config.poolSize, limits: config.sandbox, log: silentLogger });
-  const auth = await createAuth(config, systemClock);
+  const { app, stores, shutdown } = await composeServer(config, silentLogger, systemClock);
   const signer = new TokenSigner(secret);
-  const app = new App({ config, log: silentLogger, sandboxes, verifier: auth.verifier, clock: systemClock });
   const address = await app.listen();
-  after(() => app.shutdown());
+  let stopped: Promise<void> | null = null;
+  const stop = () => (stopped ??= shutdown());
+  after(stop);
   return {
     app,
+    stores,
+    shutdown: stop,
     url: `http://127.0.0.1:${address.port}`,
     secret,
     token: (claims = {}, ttlSeconds = 3600) => signer.sign({ user: "alice", tenant: "acme", scopes: USER_SCOPES, ...claims }, ttlSeconds),

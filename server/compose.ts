@@ -1,0 +1,38 @@
+// Builds the whole server from its configuration: authentication, sandboxes, stores, hibernation.
+// `npm start` and the tests assemble it the same way.
+import { readFile } from "node:fs/promises";
+import { App } from "./app.ts";
+import { createAuth, type Auth } from "./auth/setup.ts";
+import type { Clock } from "./clock.ts";
+import type { Config } from "./config.ts";
+import { Hibernator } from "./hibernation/hibernator.ts";
+import type { Logger } from "./log.ts";
+import { startSandboxRuntime } from "./sandbox/runtime.ts";
+import { createStores, type Stores } from "./store/setup.ts";
+
+export interface Server {
+  app: App;
+  auth: Auth;
+  stores: Stores;
+  /** Drains the app (see App.shutdown), then closes the stores. */
+  shutdown(): Promise<void>;
+}
+
+export async function composeServer(config: Config, log: Logger, clock: Clock): Promise<Server> {
+  const auth = await createAuth(config, clock);
+  const sandboxes = await startSandboxRuntime({ cacheDir: config.cacheDir, poolSize: config.poolSize, limits: config.sandbox, log });
+  const stores = await createStores(config.store, clock, log);
+  // Hibernated snapshots are stored as differences from the base every sandbox boots from.
+  const base = await readFile(sandboxes.environment.snapshotPath);
+  const hibernator = new Hibernator(stores.snapshots, base, config.store.snapshotMaxMb * 1024 * 1024);
+  const app = new App({ config, log, sandboxes, verifier: auth.verifier, store: stores.sessions, hibernator, clock });
+  return {
+    app,
+    auth,
+    stores,
+    shutdown: async () => {
+      await app.shutdown();
+      await stores.close();
+    },
+  };
+}

@@ -1,0 +1,346 @@
+// The shared store (REDIS_URL): what every pod sees. Layout, under the key prefix:
+//   session:<id>              hash: one record (fields as in SessionRecord; null fields absent)
+//   tenant:<tenant>:sessions  set of ids: the tenant's records
+//   pod:<pod>:sessions        set of ids: the records whose pod field names <pod>
+//   pod:<pod>:heartbeat       string: the pod's address, with the heartbeat TTL
+//   pods                      set of pod names that ever sent a heartbeat
+//   snapshot:<key>            string: snapshot bytes (RedisSnapshotStore)
+// A record and its index entries change together in one Lua script, so a compare-and-set and
+// the indexes it moves are one atomic step. Ended records expire (PEXPIRE) while their ids stay
+// in the sets; a listing removes ids whose record has gone. Scripts build pod-set keys from the
+// pod name they read, so this layout is for one Redis (or a primary with replicas), not Cluster.
+import type { Redis } from "ioredis";
+import type { Clock } from "../clock.ts";
+import type { RedisConnection } from "./redis-connection.ts";
+import {
+  byCreation,
+  cancelsExpiry,
+  definedChanges,
+  endingChanges,
+  type EndedState,
+  type Expectation,
+  type RecordChanges,
+  type SessionRecord,
+  type SessionState,
+  type SessionStore,
+  type SnapshotStore,
+} from "./store.ts";
+
+/** Keys of one kind: `head + member + tail`. Scripts get head and tail, so the layout is defined only here. */
+interface KeyPattern {
+  head: string;
+  tail: string;
+}
+
+function keyOf(pattern: KeyPattern, member: string): string {
+  return pattern.head + member + pattern.tail;
+}
+
+/** Creates a record and its index entries unless the id exists. Returns 1 when created. */
+const CREATE_SESSION = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local fields = cjson.decode(ARGV[3])
+local flat = {}
+for field, value in pairs(fields) do
+  flat[#flat + 1] = field
+  flat[#flat + 1] = value
+end
+redis.call('HSET', KEYS[1], unpack(flat))
+redis.call('SADD', KEYS[2], fields.id)
+if fields.pod then redis.call('SADD', ARGV[1] .. fields.pod .. ARGV[2], fields.id) end
+if ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1
+`;
+
+/**
+ * Compare-and-set: applies changes (JSON; null deletes a field) if the record exists and matches
+ * the expectation (JSON {states?, pod?}; pod null means "owned by no pod"), moves it between pod
+ * sets when its pod changes, and sets its expiry ('' keeps it, 'persist' removes it, else ms).
+ * Returns the new record as a flat field list, or nil.
+ */
+const CHANGE_SESSION = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local current = redis.call('HMGET', KEYS[1], 'id', 'state', 'pod')
+local id, state, pod = current[1], current[2], current[3]
+local expect = cjson.decode(ARGV[3])
+if expect.states then
+  local matched = false
+  for _, wanted in ipairs(expect.states) do
+    if wanted == state then matched = true end
+  end
+  if not matched then return false end
+end
+if expect.pod == cjson.null then
+  if pod then return false end
+elseif expect.pod ~= nil and expect.pod ~= pod then
+  return false
+end
+local changes = cjson.decode(ARGV[4])
+local set, unset = {}, {}
+for field, value in pairs(changes) do
+  if value == cjson.null then
+    unset[#unset + 1] = field
+  else
+    set[#set + 1] = field
+    set[#set + 1] = value
+  end
+end
+if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
+if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end
+if changes.pod ~= nil then
+  local owner = changes.pod
+  if owner == cjson.null then owner = false end
+  if owner ~= pod then
+    if pod then redis.call('SREM', ARGV[1] .. pod .. ARGV[2], id) end
+    if owner then redis.call('SADD', ARGV[1] .. owner .. ARGV[2], id) end
+  end
+end
+if ARGV[5] == 'persist' then
+  redis.call('PERSIST', KEYS[1])
+elseif ARGV[5] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+return redis.call('HGETALL', KEYS[1])
+`;
+
+/** Removes from a set the members whose key (head .. member .. tail) no longer exists. */
+const PRUNE_INDEX = `
+local removed = 0
+for i = 3, #ARGV do
+  if redis.call('EXISTS', ARGV[1] .. ARGV[i] .. ARGV[2]) == 0 then
+    removed = removed + redis.call('SREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+`;
+
+interface StoreScripts {
+  createSession(session: string, tenantSet: string, podHead: string, podTail: string, fields: string, ttlMs: string): Promise<number>;
+  changeSession(session: string, podHead: string, podTail: string, expect: string, changes: string, expiry: string): Promise<string[] | null>;
+  pruneIndex(set: string, head: string, tail: string, ...members: string[]): Promise<number>;
+}
+
+type ScriptedRedis = Redis & StoreScripts;
+
+export class RedisStore implements SessionStore {
+  private readonly keys: { session: KeyPattern; tenantSessions: KeyPattern; podSessions: KeyPattern; heartbeat: KeyPattern; pods: string };
+
+  /** Takes ownership of the connection: close() closes it. */
+  constructor(
+    private readonly connection: RedisConnection,
+    keyPrefix: string,
+    private readonly clock: Clock,
+  ) {
+    this.keys = {
+      session: { head: `${keyPrefix}session:`, tail: "" },
+      tenantSessions: { head: `${keyPrefix}tenant:`, tail: ":sessions" },
+      podSessions: { head: `${keyPrefix}pod:`, tail: ":sessions" },
+      heartbeat: { head: `${keyPrefix}pod:`, tail: ":heartbeat" },
+      pods: `${keyPrefix}pods`,
+    };
+    // EVALSHA, falling back to EVAL when the server does not know the script (after a restart).
+    connection.client.defineCommand("createSession", { numberOfKeys: 2, lua: CREATE_SESSION });
+    connection.client.defineCommand("changeSession", { numberOfKeys: 1, lua: CHANGE_SESSION });
+    connection.client.defineCommand("pruneIndex", { numberOfKeys: 1, lua: PRUNE_INDEX });
+  }
+
+  async create(record: SessionRecord): Promise<boolean> {
+    return this.insert(record, null);
+  }
+
+  async restore(record: SessionRecord, ttlMs: number | null): Promise<boolean> {
+    return this.insert(record, ttlMs);
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    return decodeRecord(await this.run((redis) => redis.hgetall(keyOf(this.keys.session, id))));
+  }
+
+  async update(id: string, changes: RecordChanges, expect: Expectation = {}): Promise<SessionRecord | null> {
+    return this.change(id, changes, expect, cancelsExpiry(changes) ? "persist" : "");
+  }
+
+  async end(id: string, state: EndedState, reason: string, retentionMs: number, expect: Expectation = {}): Promise<SessionRecord | null> {
+    return this.change(id, endingChanges(state, reason, this.clock.now()), expect, String(wholeMs(retentionMs)));
+  }
+
+  async listByTenant(tenant: string): Promise<SessionRecord[]> {
+    return this.listIndexed(keyOf(this.keys.tenantSessions, tenant));
+  }
+
+  async listByPod(pod: string): Promise<SessionRecord[]> {
+    const records = await this.listIndexed(keyOf(this.keys.podSessions, pod));
+    return records.filter((record) => record.pod === pod);
+  }
+
+  async heartbeat(pod: string, address: string, ttlMs: number): Promise<void> {
+    await this.run(async (redis) =>
+      throwFirstError(
+        await redis
+          .multi()
+          .set(keyOf(this.keys.heartbeat, pod), address, "PX", wholeMs(ttlMs))
+          .sadd(this.keys.pods, pod)
+          .exec(),
+      ),
+    );
+  }
+
+  async alivePods(): Promise<{ pod: string; address: string }[]> {
+    return this.run(async (redis) => {
+      const pods = await redis.smembers(this.keys.pods);
+      if (pods.length === 0) return [];
+      const addresses = await redis.mget(pods.map((pod) => keyOf(this.keys.heartbeat, pod)));
+      const alive = pods.flatMap((pod, index) => {
+        const address = addresses[index];
+        return address ? [{ pod, address }] : [];
+      });
+      const gone = pods.filter((_, index) => !addresses[index]);
+      if (gone.length > 0) await redis.pruneIndex(this.keys.pods, this.keys.heartbeat.head, this.keys.heartbeat.tail, ...gone);
+      return alive;
+    });
+  }
+
+  async isPodAlive(pod: string): Promise<boolean> {
+    return (await this.run((redis) => redis.exists(keyOf(this.keys.heartbeat, pod)))) === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.run((redis) => redis.ping());
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  private run<T>(commands: (redis: ScriptedRedis) => Promise<T>): Promise<T> {
+    return this.connection.run((client) => commands(client as ScriptedRedis));
+  }
+
+  private async insert(record: SessionRecord, ttlMs: number | null): Promise<boolean> {
+    const created = await this.run((redis) =>
+      redis.createSession(
+        keyOf(this.keys.session, record.id),
+        keyOf(this.keys.tenantSessions, record.tenant),
+        this.keys.podSessions.head,
+        this.keys.podSessions.tail,
+        JSON.stringify(encodeRecord(record)),
+        ttlMs === null ? "" : String(wholeMs(ttlMs)),
+      ),
+    );
+    return created === 1;
+  }
+
+  private async change(id: string, changes: RecordChanges, expect: Expectation, expiry: string): Promise<SessionRecord | null> {
+    const fields = await this.run((redis) =>
+      redis.changeSession(
+        keyOf(this.keys.session, id),
+        this.keys.podSessions.head,
+        this.keys.podSessions.tail,
+        JSON.stringify(expect),
+        JSON.stringify(encodeChanges(changes)),
+        expiry,
+      ),
+    );
+    return fields ? decodeRecord(pairsToHash(fields)) : null;
+  }
+
+  /** The records of an index set; ids whose record expired are removed from the set on the way. */
+  private async listIndexed(setKey: string): Promise<SessionRecord[]> {
+    return this.run(async (redis) => {
+      const ids = await redis.smembers(setKey);
+      if (ids.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hgetall(keyOf(this.keys.session, id));
+      const hashes = throwFirstError(await pipeline.exec()) as Record<string, string>[];
+      const records: SessionRecord[] = [];
+      const gone: string[] = [];
+      ids.forEach((id, index) => {
+        const record = decodeRecord(hashes[index] ?? {});
+        if (record) records.push(record);
+        else gone.push(id);
+      });
+      if (gone.length > 0) await redis.pruneIndex(setKey, this.keys.session.head, this.keys.session.tail, ...gone);
+      return records.sort(byCreation);
+    });
+  }
+}
+
+export class RedisSnapshotStore implements SnapshotStore {
+  private readonly head: string;
+
+  /**
+   * Give it a connection of its own with a command timeout fit for its largest snapshot: on a
+   * shared connection a large transfer would hold up every record command behind it.
+   */
+  constructor(
+    private readonly connection: RedisConnection,
+    keyPrefix: string,
+  ) {
+    this.head = `${keyPrefix}snapshot:`;
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    await this.connection.run((redis) => redis.set(this.head + key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    return this.connection.run((redis) => redis.getBuffer(this.head + key));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.connection.run((redis) => redis.del(this.head + key));
+  }
+}
+
+/** A TTL as Redis takes it: whole milliseconds, at least one (PEXPIRE 0 would delete at once). */
+function wholeMs(ms: number): number {
+  return Math.max(1, Math.round(ms));
+}
+
+/** Hash fields of a whole record; null fields are left out (absent means null). */
+function encodeRecord(record: SessionRecord): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).flatMap(([field, value]) => (value === null ? [] : [[field, String(value)]])));
+}
+
+/** Hash fields a change sets (strings) or deletes (null). */
+function encodeChanges(changes: RecordChanges): Record<string, string | null> {
+  return Object.fromEntries(Object.entries(definedChanges(changes)).map(([field, value]) => [field, value === null ? null : String(value)]));
+}
+
+function decodeRecord(hash: Record<string, string>): SessionRecord | null {
+  const { id, tenant, user, state } = hash;
+  if (id === undefined || tenant === undefined || user === undefined || state === undefined) return null;
+  const text = (field: string) => hash[field] ?? null;
+  const number = (field: string) => Number(hash[field] ?? 0);
+  const numberOrNull = (field: string) => (hash[field] === undefined ? null : Number(hash[field]));
+  return {
+    id,
+    tenant,
+    user,
+    pod: text("pod"),
+    podAddress: text("podAddress"),
+    state: state as SessionState,
+    createdAt: number("createdAt"),
+    lastActiveAt: number("lastActiveAt"),
+    cellCount: number("cellCount"),
+    memoryBytes: number("memoryBytes"),
+    snapshotKey: text("snapshotKey"),
+    snapshotBytes: number("snapshotBytes"),
+    endedReason: text("endedReason"),
+    endedAt: numberOrNull("endedAt"),
+  };
+}
+
+/** HGETALL as a script returns it, [field, value, field, value, ...], as an object. */
+function pairsToHash(flat: string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let index = 0; index + 1 < flat.length; index += 2) hash[flat[index]!] = flat[index + 1]!;
+  return hash;
+}
+
+/** The replies of a pipeline or MULTI, or the first error one of its commands got. */
+function throwFirstError(results: [error: Error | null, reply: unknown][] | null): unknown[] {
+  if (results === null) throw new Error("the transaction was aborted");
+  for (const [error] of results) if (error) throw error;
+  return results.map(([, reply]) => reply);
+}
