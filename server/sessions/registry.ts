@@ -72,7 +72,7 @@ export class SessionRegistry {
 
   constructor(private readonly options: RegistryOptions) {
     // Sweeping a few times per idle period keeps eviction within a fraction of the timeout.
-    const shortest = Math.min(options.idleTimeoutMs, options.hibernateAfterMs || Infinity);
+    const shortest = Math.min(options.idleTimeoutMs, options.maxLifetimeMs, options.hibernateAfterMs || Infinity);
     const sweep = setInterval(() => void this.sweep(), Math.min(5000, Math.max(50, shortest / 4)));
     const heartbeat = setInterval(() => void this.heartbeat(), Math.max(50, options.heartbeatTtlMs / 3));
     this.timers = [sweep, heartbeat];

@@ -46,3 +46,12 @@ test("a client frame counts as activity", async () => {
   assert.equal((await session.execute("'still here'")).value, "'still here'");
   await session.close();
 });
+
+test("MAX_SESSION_LIFETIME ends a session however busy it is", async () => {
+  const short = await startTestServer({ MAX_SESSION_LIFETIME: "1", IDLE_TIMEOUT: "60" });
+  const session = await ReplSession.open(short.url, { token: await short.token() });
+  const evicted = new Promise((resolve) => session.once("evicted", resolve));
+  const busy = session.execute("import time\ntime.sleep(30)").catch((error: WasmReplError) => error.code);
+  assert.equal(await evicted, "lifetime");
+  assert.equal(await busy, "session_expired");
+});
