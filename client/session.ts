@@ -245,8 +245,9 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   private welcome(frame: SessionFrame, since: number | null): void {
     this.id = frame.session_id;
     this.limits = frame.limits;
-    // Without `since` nothing is replayed: the history starts now for this client.
-    if (since === null) this.lastSeq = frame.last_seq;
+    // Without `since` nothing is replayed: the history starts now for this client. A server
+    // whose history is behind `since` restarted it (the session moved): follow it.
+    if (since === null || frame.last_seq < since) this.lastSeq = frame.last_seq;
     const queued = this.outbox;
     this.outbox = [];
     for (const text of queued) this.socket!.send(text);

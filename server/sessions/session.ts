@@ -132,6 +132,16 @@ export class Session {
       limits: this.settings.limits,
     });
     if (since === null) return;
+    if (since > this.history.lastSeq) {
+      // The client saw frames this server never sent: the session moved here (woken from the
+      // store) and its history started again.
+      send(connection, {
+        type: "error",
+        code: "replay_gap",
+        message: `the session's history restarted at seq ${this.history.lastSeq} (it was woken on another server); frames after ${since} from before are gone`,
+      });
+      return;
+    }
     const replay = this.history.since(since);
     if (replay.missing) {
       const [from, to] = replay.missing;

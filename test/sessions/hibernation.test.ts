@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { ReplSession } from "../../client/index.ts";
+import { RawSocket } from "../helpers/raw-socket.ts";
 import { deleteKeys, TEST_REDIS_URL, uniqueKeyPrefix } from "../helpers/redis-store.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 
@@ -63,4 +64,17 @@ test("a session hibernated by one server is woken by another that shares the Red
   assert.equal(now!.state, "live");
   await woken.close();
   assert.equal((await second.stores.sessions.get(id))!.state, "evicted");
+});
+
+test("a client that saw frames of the session before it moved hears replay_gap and follows the new history", async () => {
+  const server = await startTestServer({ HIBERNATE_AFTER: "0" });
+  const token = await server.token();
+  const session = await ReplSession.open(server.url, { token });
+  const raw = await RawSocket.connect(server.url, `/v1/sessions/${session.id}?since=500`, token);
+  assert.equal(raw.welcome.last_seq, 0);
+  const gap = await raw.next("error");
+  assert.equal(gap.code, "replay_gap");
+  assert.match(gap.message, /history restarted at seq 0/);
+  raw.socket.close();
+  await session.close();
 });
