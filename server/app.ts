@@ -10,6 +10,7 @@ import type { TokenVerifier } from "./auth/tokens.ts";
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
+import { handleExecute } from "./http/execute.ts";
 import { connect } from "./http/websocket.ts";
 import type { Logger } from "./log.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
@@ -39,6 +40,7 @@ export class App {
   readonly registry: SessionRegistry;
   private readonly sockets: WebSocketServer;
   private readonly pod: PodIdentity;
+  private readonly quotas: TenantQuotas;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
@@ -53,6 +55,7 @@ export class App {
       memory_mb: config.sandbox.memoryMb,
       replay_buffer_bytes: config.server.replayBufferBytes,
     };
+    this.quotas = new TenantQuotas(config.tenantLimits, deps.clock);
     // Without POD_ADDRESS the address is where this server listens, known once it does.
     this.pod = { name: config.store.podName, address: config.store.podAddress ?? `${config.server.host}:${config.server.port}` };
     this.registry = new SessionRegistry({
@@ -64,7 +67,7 @@ export class App {
       heartbeatTtlMs: config.store.heartbeatTtlMs,
       settings: { limits },
       sandboxes: deps.sandboxes,
-      quotas: new TenantQuotas(config.tenantLimits, deps.clock),
+      quotas: this.quotas,
       store: deps.store,
       hibernator: deps.hibernator,
       pod: this.pod,
@@ -112,6 +115,18 @@ export class App {
       return reason ? sendJson(response, 503, { ready: false, reason }) : sendJson(response, 200, { ready: true });
     }
     try {
+      if (method === "POST" && path === "/execute") {
+        const caller = await this.authenticate(request, "sessions:execute");
+        const { config, sandboxes } = this.deps;
+        return await handleExecute(request, response, caller, {
+          registry: this.registry,
+          quotas: this.quotas,
+          sandboxes,
+          maxBodyBytes: config.server.maxFrameBytes,
+          executionTimeout: config.server.executionTimeout,
+          maxExecutionTimeout: config.server.maxExecutionTimeout,
+        });
+      }
       if (method === "GET" && SESSIONS_PATH.test(path)) {
         const caller = await this.authenticate(request, "sessions:read");
         return sendJson(response, 200, { sessions: await this.registry.list(caller) });

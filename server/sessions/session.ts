@@ -33,6 +33,9 @@ export interface SessionSettings {
   limits: SessionLimits;
 }
 
+/** How work handed to run() ended: its result, or the error that refused it. */
+export type Outcome = { result: CellResult } | { error: { code: ErrorCode; message: string } };
+
 /** Admits cells to run against a quota shared with other sessions (the tenant's). */
 export interface CellGate {
   /** Throws QuotaExceeded, whose message names the limit, when the cell may not start now. */
@@ -58,6 +61,8 @@ export class Session {
   private running: Operation | null = null;
   private ended: EvictionReason | null = null;
   private generatedIds = 0;
+  /** Callers of run() waiting for their work, by operation id. */
+  private readonly outcomes = new Map<string, (outcome: Outcome) => void>();
   cellCount = 0;
 
   constructor(
@@ -172,6 +177,22 @@ export class Session {
     };
   }
 
+  /**
+   * Runs code as a cell, after making `vars` Python variables, for callers without a socket (the
+   * HTTP API); its frames reach attached clients as any cell's do. Resolves with the result, or
+   * with the error that refused the work (busy, quota_exceeded, ...).
+   */
+  async run(code: string, timeoutSeconds: number | undefined, vars: Record<string, unknown>): Promise<Outcome> {
+    this.lastActive = this.clock.now();
+    if (Object.keys(vars).length > 0) {
+      const assigned = await this.outcomeOf({ kind: "set_vars", id: this.generatedId("set_vars"), vars });
+      if (!("result" in assigned) || !assigned.result.success) return assigned;
+    }
+    const { limits } = this.settings;
+    const seconds = Math.min(timeoutSeconds ?? limits.execution_timeout, limits.max_execution_timeout);
+    return this.outcomeOf({ kind: "execute", id: this.generatedId("http"), code, timeoutMs: seconds * 1000, locals: "all" });
+  }
+
   /** Handles one valid frame from a client (connection-level frames are handled before this). */
   receive(frame: Exclude<ClientFrame, AuthFrame>, from: Attachment): void {
     if (this.ended) return;
@@ -199,6 +220,7 @@ export class Session {
     if (this.ended) return;
     this.ended = reason;
     this.queue.length = 0;
+    for (const id of [...this.outcomes.keys()]) this.settle(id, { error: { code: "session_expired", message: `the session ended (${reason})` } });
     this.interpreter.interrupt();
     this.publish({ type: "evicted", reason });
     const code = reason === "shutdown" ? CLOSE.restarting : CLOSE.normal;
@@ -206,6 +228,13 @@ export class Session {
     this.connections.clear();
     this.onEnded(this, reason);
     await this.interpreter.close();
+  }
+
+  private outcomeOf(operation: Operation): Promise<Outcome> {
+    return new Promise((resolve) => {
+      this.outcomes.set(operation.id, resolve);
+      this.enqueue(operation);
+    });
   }
 
   private generatedId(kind: string): string {
@@ -295,10 +324,17 @@ export class Session {
 
   private publishResult(id: string, result: CellResult): void {
     this.publish({ type: "result", id, ...result });
+    this.settle(id, { result });
   }
 
   private fail(id: string, code: ErrorCode, message: string): void {
     this.publish({ type: "error", id, code, message });
+    this.settle(id, { error: { code, message } });
+  }
+
+  private settle(id: string, outcome: Outcome): void {
+    this.outcomes.get(id)?.(outcome);
+    this.outcomes.delete(id);
   }
 
   /** Gives a frame the next seq, keeps it for replay, and sends it to every attached client. */

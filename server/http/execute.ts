@@ -1,0 +1,97 @@
+// POST /execute, the original guide's HTTP API: {code, context, timeout, session_id?} in,
+// {success, stdout, stderr, locals, execution_time, error} out. Without session_id the code runs
+// in a fresh sandbox that is discarded after; with one, in that persistent session.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { fieldProblem, jsonObject, optional, positive, string } from "../../protocol/schema.ts";
+import type { Identity } from "../auth/identity.ts";
+import type { SandboxSource } from "../sandbox/interpreter.ts";
+import type { CellResult } from "../sandbox/sandbox.ts";
+import type { SessionRegistry } from "../sessions/registry.ts";
+import type { Outcome } from "../sessions/session.ts";
+import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
+import { sendError, sendJson } from "./responses.ts";
+
+export interface ExecuteContext {
+  registry: SessionRegistry;
+  quotas: TenantQuotas;
+  sandboxes: { sourceFor(key: string): SandboxSource };
+  maxBodyBytes: number;
+  /** Seconds. */
+  executionTimeout: number;
+  maxExecutionTimeout: number;
+}
+
+interface ExecuteBody {
+  code: string;
+  context?: Record<string, unknown>;
+  timeout?: number;
+  session_id?: string;
+}
+
+const BODY = { code: string, context: optional(jsonObject), timeout: optional(positive), session_id: optional(string) };
+
+export async function handleExecute(request: IncomingMessage, response: ServerResponse, caller: Identity, context: ExecuteContext): Promise<void> {
+  const body = await readBody(request, context.maxBodyBytes);
+  if (body === null) return sendError(response, "too_large", `the request body is over ${context.maxBodyBytes} bytes (MAX_FRAME_BYTES)`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    return sendError(response, "bad_request", `the body is not valid JSON (${(error as Error).message}); send {"code": "...", "context": {}, "timeout": 30}`);
+  }
+  if (jsonObject(parsed)) return sendError(response, "bad_request", "the body must be a JSON object with a \"code\" field");
+  const problem = fieldProblem(parsed as Record<string, unknown>, BODY);
+  if (problem) return sendError(response, "bad_request", problem);
+  const { code, context: vars = {}, timeout, session_id } = parsed as ExecuteBody;
+  const outcome = session_id === undefined ? await runOnce(caller, code, vars, timeout, context) : await (await context.registry.find(session_id, caller)).run(code, timeout, vars);
+  if ("error" in outcome) return sendError(response, outcome.error.code, outcome.error.message);
+  // A Python error or a timeout is an answer, not a failed request: clients must not retry it.
+  sendJson(response, 200, guideShape(outcome.result));
+}
+
+/** A cell in a sandbox of its own, discarded after. */
+async function runOnce(caller: Identity, code: string, vars: Record<string, unknown>, timeout: number | undefined, context: ExecuteContext): Promise<Outcome> {
+  const { quotas } = context;
+  try {
+    quotas.startCell(caller.tenant, quotas.limitsFor(caller));
+  } catch (error) {
+    if (error instanceof QuotaExceeded) return { error: { code: "quota_exceeded", message: error.message } };
+    throw error;
+  }
+  const sandbox = await context.sandboxes.sourceFor(caller.tenant).take();
+  try {
+    const refused = Object.keys(vars).length > 0 ? await sandbox.setVars(vars) : null;
+    if (refused) return { error: { code: "bad_request", message: `context: ${refused.message}` } };
+    const seconds = Math.min(timeout ?? context.executionTimeout, context.maxExecutionTimeout);
+    return { result: await sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all" }) };
+  } finally {
+    quotas.finishCell(caller.tenant);
+    void sandbox.close();
+  }
+}
+
+function guideShape(result: CellResult) {
+  const { error } = result;
+  return {
+    success: result.success,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    locals: result.locals ?? {},
+    execution_time: result.execution_time,
+    // The guide's clients read a string: the traceback, or "Type: message" when there is none.
+    error: error === null ? null : error.traceback || `${error.type}: ${error.message}`,
+    value: result.value,
+  };
+}
+
+/** The body as text, or null when it exceeds `limit` bytes. */
+async function readBody(request: IncomingMessage, limit: number): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > limit) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
