@@ -95,9 +95,14 @@ export class App {
     return address;
   }
 
-  /** Stops taking connections, evicts every session with reason "shutdown", stops the sandboxes. */
-  async shutdown(): Promise<void> {
+  /** Turns not-ready and refuses new sessions; everything else keeps working (see shutdown). */
+  drain(): void {
     this.draining = true;
+  }
+
+  /** Drains, stops taking connections, evicts every session with reason "shutdown", stops the sandboxes. */
+  async shutdown(): Promise<void> {
+    this.drain();
     const closed = new Promise((resolve) => this.server.close(resolve));
     await this.registry.shutdown();
     for (const client of this.sockets.clients) client.close(CLOSE.restarting, "server shutting down");
@@ -111,7 +116,7 @@ export class App {
     const { method } = request;
     if (method === "GET" && path === "/health") return sendJson(response, 200, { status: "ok" });
     if (method === "GET" && path === "/ready") {
-      const reason = this.notReadyReason();
+      const reason = await this.notReadyReason();
       return reason ? sendJson(response, 503, { ready: false, reason }) : sendJson(response, 200, { ready: true });
     }
     try {
@@ -147,9 +152,14 @@ export class App {
     sendError(response, "bad_request", `no route for ${method} ${path}`);
   }
 
-  private notReadyReason(): string | null {
+  private async notReadyReason(): Promise<string | null> {
     if (this.draining) return "the server is shutting down";
     if (this.deps.sandboxes.pool.available === 0) return "no warm sandbox is available yet";
+    try {
+      await this.deps.store.ping();
+    } catch (error) {
+      return `the session store does not answer: ${(error as Error).message}`;
+    }
     return null;
   }
 
