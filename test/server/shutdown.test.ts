@@ -27,7 +27,8 @@ test("without JWT_SECRET the server prints a working token; SIGTERM evicts, clos
   }
   const session = await ReplSession.open(url, { token, reconnect: false });
   await session.execute("x = 1");
-  const sandboxPids = execFileSync("pgrep", ["-P", String(server.pid)]).toString().trim().split("\n").map(Number);
+  // Sandboxes only: tsx also runs a helper process (esbuild) of its own.
+  const sandboxPids = execFileSync("pgrep", ["-P", String(server.pid), "-f", "guest/main.ts"]).toString().trim().split("\n").map(Number);
   assert.ok(sandboxPids.length >= 1, "the server runs sandboxes");
 
   const evicted = new Promise((resolve) => session.once("evicted", resolve));
