@@ -13,6 +13,7 @@ import { refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
 import { handleExecute } from "./http/execute.ts";
 import { connect } from "./http/websocket.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import type { Hibernator } from "./hibernation/hibernator.ts";
 import { SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
@@ -27,6 +28,7 @@ export interface AppDependencies {
   store: SessionStore;
   hibernator: Hibernator;
   clock: Clock;
+  metrics: Metrics;
 }
 
 const SESSIONS_PATH = /^\/v1\/sessions\/?$/;
@@ -37,6 +39,8 @@ type Refusal = AuthError | SessionError;
 
 export class App {
   readonly server: Server;
+  /** Serves GET /metrics alone when METRICS_PORT is set; null when /metrics is on the main port. */
+  readonly metricsServer: Server | null;
   readonly registry: SessionRegistry;
   private readonly sockets: WebSocketServer;
   private readonly pod: PodIdentity;
@@ -65,7 +69,7 @@ export class App {
       hibernateAfterMs: config.lifecycle.hibernateAfter * 1000,
       retentionMs: config.server.sessionRetention * 1000,
       heartbeatTtlMs: config.store.heartbeatTtlMs,
-      settings: { limits },
+      settings: { limits, logCode: config.logCode },
       sandboxes: deps.sandboxes,
       quotas: this.quotas,
       store: deps.store,
@@ -73,6 +77,7 @@ export class App {
       pod: this.pod,
       clock: deps.clock,
       log: deps.log,
+      metrics: deps.metrics,
     });
     this.sockets = new WebSocketServer({
       noServer: true,
@@ -82,6 +87,14 @@ export class App {
     });
     this.server = createServer((request, response) => void this.route(request, response));
     this.server.on("upgrade", (request, socket, head) => void this.upgrade(request, socket, head));
+    this.metricsServer =
+      config.metrics.port === null
+        ? null
+        : createServer((request, response) => {
+            const path = new URL(request.url ?? "/", "http://localhost").pathname;
+            if (request.method === "GET" && path === "/metrics") return void this.serveMetrics(response);
+            sendError(response, "not_found", `no route for ${request.method} ${path}; this port serves GET /metrics`);
+          });
   }
 
   async listen(): Promise<AddressInfo> {
@@ -92,6 +105,13 @@ export class App {
     });
     const address = this.server.address() as AddressInfo;
     if (this.deps.config.store.podAddress === null) this.pod.address = `${host}:${address.port}`;
+    const { metricsServer } = this;
+    if (metricsServer) {
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once("error", reject);
+        metricsServer.listen(this.deps.config.metrics.port ?? 0, host, () => resolve());
+      });
+    }
     return address;
   }
 
@@ -103,10 +123,11 @@ export class App {
   /** Drains, stops taking connections, evicts every session with reason "shutdown", stops the sandboxes. */
   async shutdown(): Promise<void> {
     this.drain();
-    const closed = new Promise((resolve) => this.server.close(resolve));
+    const closed = Promise.all([this.server, this.metricsServer].map((server) => server && new Promise((resolve) => server.close(resolve))));
     await this.registry.shutdown();
     for (const client of this.sockets.clients) client.close(CLOSE.restarting, "server shutting down");
     this.server.closeIdleConnections();
+    this.metricsServer?.closeAllConnections();
     await this.deps.sandboxes.close();
     await closed;
   }
@@ -115,6 +136,11 @@ export class App {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
     const { method } = request;
     if (method === "GET" && path === "/health") return sendJson(response, 200, { status: "ok" });
+    // Unauthenticated: Prometheus scrapes it (the guide's annotations: port 8000, path /metrics).
+    if (method === "GET" && path === "/metrics") {
+      if (this.metricsServer === null) return this.serveMetrics(response);
+      return sendError(response, "not_found", `metrics are served on their own port (METRICS_PORT=${this.deps.config.metrics.port}), not here`);
+    }
     if (method === "GET" && path === "/ready") {
       const reason = await this.notReadyReason();
       return reason ? sendJson(response, 503, { ready: false, reason }) : sendJson(response, 200, { ready: true });
@@ -122,11 +148,14 @@ export class App {
     try {
       if (method === "POST" && path === "/execute") {
         const caller = await this.authenticate(request, "sessions:execute");
-        const { config, sandboxes } = this.deps;
+        const { config, sandboxes, log, metrics } = this.deps;
         return await handleExecute(request, response, caller, {
           registry: this.registry,
           quotas: this.quotas,
           sandboxes,
+          log,
+          metrics,
+          logCode: config.logCode,
           maxBodyBytes: config.server.maxFrameBytes,
           executionTimeout: config.server.executionTimeout,
           maxExecutionTimeout: config.server.maxExecutionTimeout,
@@ -149,7 +178,19 @@ export class App {
     if (SESSIONS_PATH.test(path) || SESSION_PATH.test(path)) {
       return sendError(response, "bad_request", `${method} ${path} is not supported: sessions are WebSockets (GET with Upgrade: websocket); list with GET /v1/sessions, end with DELETE /v1/sessions/{id}`);
     }
-    sendError(response, "bad_request", `no route for ${method} ${path}`);
+    sendError(response, "not_found", `no route for ${method} ${path}; the routes are /v1/sessions, /execute, /health, /ready and /metrics`);
+  }
+
+  private async serveMetrics(response: ServerResponse): Promise<void> {
+    const { metrics, log } = this.deps;
+    try {
+      const text = await metrics.text();
+      response.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(text) });
+      response.end(text);
+    } catch (error) {
+      log.error("metrics_failed", { error: (error as Error).message });
+      sendJson(response, 500, { code: "internal", message: "the metrics could not be collected; see the server's log" });
+    }
   }
 
   private async notReadyReason(): Promise<string | null> {
@@ -169,7 +210,10 @@ export class App {
       requireScope(identity, scope);
       return identity;
     } catch (error) {
-      if (error instanceof AuthError) this.deps.log.info("auth_failed", { reason: error.reason });
+      if (error instanceof AuthError) {
+        this.deps.log.info("auth_failed", { reason: error.reason });
+        this.deps.metrics.authFailed(error.reason);
+      }
       throw error;
     }
   }
@@ -200,9 +244,9 @@ export class App {
     } catch (error) {
       return this.answer(error, (refusal) => refuseUpgrade(socket, refusal.code, refusal.message, reasonOf(refusal)));
     }
-    const { verifier, clock, log } = this.deps;
+    const { verifier, clock, log, metrics } = this.deps;
     this.sockets.handleUpgrade(request, socket, head, (ws) => {
-      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log });
+      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics });
     });
   }
 }

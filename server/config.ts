@@ -1,5 +1,6 @@
 // Configuration: read once from the environment at start-up into a typed object.
 // Every error names the variable, what it got and what it wants; all errors are reported at once.
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { LogLevel } from "./log.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
@@ -50,6 +51,23 @@ export interface LifecycleConfig {
   maxSessionLifetime: number;
 }
 
+export interface MetricsConfig {
+  /** Serve GET /metrics on this port instead of the main one; null: on the main port. */
+  port: number | null;
+  /** Tenants metrics name; every other tenant is reported as "other" (labels stay bounded). */
+  tenants: string[];
+}
+
+/** The LLM that code reaches through llm_query (issue 7). The key is never logged. */
+export interface LlmConfig {
+  /** LLM_API_KEY, or the contents of LLM_API_KEY_FILE; null when neither is set (llm_query is then unavailable). */
+  apiKey: string | null;
+  baseUrl: string;
+  model: string;
+  /** How deep llm_query calls may nest. */
+  maxDepth: number;
+}
+
 export interface Config {
   server: ServerConfig;
   auth: AuthConfig;
@@ -57,6 +75,10 @@ export interface Config {
   lifecycle: LifecycleConfig;
   tenantLimits: TenantLimits;
   logLevel: LogLevel;
+  /** Whether cell_finished log lines carry the cell's code (capped); never its output. */
+  logCode: boolean;
+  metrics: MetricsConfig;
+  llm: LlmConfig;
   /** Where the base snapshot and Deno's transpile cache live; must be writable. */
   cacheDir: string;
   poolSize: number;
@@ -116,6 +138,42 @@ export class EnvReader {
     return fallback;
   }
 
+  /** Comma-separated names, trimmed; empty ones dropped. */
+  list(name: string): string[] {
+    return [...new Set(this.string(name, "").split(",").map((item) => item.trim()).filter(Boolean))];
+  }
+
+  /** An http(s) URL. */
+  url(name: string, fallback: string): string {
+    const raw = this.string(name, fallback);
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      // reported below
+    }
+    if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || parsed.host === "") {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected an http(s) URL such as ${fallback}`);
+      return fallback;
+    }
+    return raw;
+  }
+
+  /** The contents of the file a variable names (a mounted secret), trimmed; null when unset. Never reports the contents. */
+  fileContents(name: string): string | null {
+    const path = this.string(name, "");
+    if (!path) return null;
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8").trim();
+    } catch (error) {
+      this.problems.push(`${name}=${JSON.stringify(path)}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      return null;
+    }
+    if (!text) this.problems.push(`${name}=${JSON.stringify(path)}: the file is empty`);
+    return text || null;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const raw = this.env[name];
     if (raw === undefined || raw === "") return fallback;
@@ -168,6 +226,12 @@ export function loadConfig(env: Env = process.env): Config {
       openRate: read.integer("TENANT_OPEN_RATE", 30, 1),
     },
     logLevel: read.oneOf("LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),
+    logCode: read.boolean("LOG_CODE", false),
+    metrics: {
+      port: readMetricsPort(read, server.port),
+      tenants: read.list("METRICS_TENANTS"),
+    },
+    llm: readLlm(read),
     cacheDir: read.string("CACHE_DIR", DEFAULT_CACHE_DIR),
     poolSize: read.integer("POOL_SIZE", 2, 0, 256),
     sandbox: {
@@ -181,6 +245,27 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+function readMetricsPort(read: EnvReader, mainPort: number): number | null {
+  if (read.string("METRICS_PORT", "") === "") return null;
+  const port = read.integer("METRICS_PORT", 0, 0, 65535);
+  if (port !== 0 && port === mainPort) read.problems.push(`METRICS_PORT=${port} is also PORT: unset METRICS_PORT to serve /metrics on the main port, or choose another`);
+  return port;
+}
+
+function readLlm(read: EnvReader): LlmConfig {
+  const inline = read.string("LLM_API_KEY", "");
+  const fromFile = read.fileContents("LLM_API_KEY_FILE");
+  if (inline && read.string("LLM_API_KEY_FILE", "")) read.problems.push("LLM_API_KEY and LLM_API_KEY_FILE are both set: set one");
+  const model = read.string("LLM_MODEL", "gpt-5-mini");
+  if (!/^[\w.:/@-]{1,128}$/.test(model)) read.problems.push(`LLM_MODEL=${JSON.stringify(model)}: expected a model name (letters, digits, . : / @ _ -)`);
+  return {
+    apiKey: inline || fromFile,
+    baseUrl: read.url("LLM_BASE_URL", "https://api.openai.com/v1"),
+    model,
+    maxDepth: read.integer("MAX_DEPTH", 3, 1, 100),
+  };
 }
 
 const MIN_SECRET_BYTES = 32;

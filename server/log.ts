@@ -1,4 +1,5 @@
-// Structured logs: one JSON object per line. Code, output and tokens never go in here.
+// Structured logs: one JSON object per line. Output and tokens never go in here; code only with
+// LOG_CODE=true (see codeFields).
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -27,6 +28,18 @@ export function createLogger(level: LogLevel, sink: LogSink = (line) => process.
     error: emit("error"),
     child: (fields) => createLogger(level, sink, { ...base, ...fields }),
   };
+}
+
+/** Code logged with LOG_CODE=true is cut to this many bytes. */
+export const LOGGED_CODE_BYTES = 4096;
+
+/** Log fields for a cell's code: none unless LOG_CODE=true, then the code, cut to 4 KiB. */
+export function codeFields(code: string, logCode: boolean): LogFields {
+  if (!logCode) return {};
+  if (Buffer.byteLength(code) <= LOGGED_CODE_BYTES) return { code };
+  // Cut on a character boundary: a split UTF-8 sequence decodes to U+FFFD, dropped here.
+  const cut = Buffer.from(code).subarray(0, LOGGED_CODE_BYTES).toString("utf8").replace(/\uFFFD+$/, "");
+  return { code: cut, code_truncated: true };
 }
 
 /** For tests and tools that want no log output. */

@@ -22,10 +22,17 @@ const log = createLogger(config.logLevel);
 const { app, auth, shutdown } = await composeServer(config, log, systemClock);
 const address = await app.listen();
 const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-process.stdout.write(`wasm-repl listening on http://${host}:${address.port} (sessions at ws://${host}:${address.port}/v1/sessions)\n`);
+const metricsAddress = app.metricsServer?.address();
+log.info("server_started", {
+  address: `${host}:${address.port}`,
+  metrics: `${typeof metricsAddress === "object" && metricsAddress ? `${host}:${metricsAddress.port}` : `${host}:${address.port}`}/metrics`,
+  development: auth.development,
+});
+// People read these lines on stderr; stdout carries only the JSON log lines.
+process.stderr.write(`wasm-repl listening on http://${host}:${address.port} (sessions at ws://${host}:${address.port}/v1/sessions)\n`);
 if (auth.development) {
   const token = await auth.signer!.sign({ user: "dev", tenant: "dev", scopes: SCOPES.filter((scope) => scope !== "tenant:admin") }, DEV_TOKEN_TTL_SECONDS, config.auth.tenantClaim);
-  process.stdout.write(
+  process.stderr.write(
     `development mode: no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL, so tokens are signed with a generated secret (loopback only; \`npm run token\` makes more)\ntoken: ${token}\n`,
   );
 }

@@ -4,10 +4,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fieldProblem, jsonObject, optional, positive, string } from "../../protocol/schema.ts";
 import type { Identity } from "../auth/identity.ts";
+import { codeFields, type Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
 import type { CellResult } from "../sandbox/sandbox.ts";
 import type { SessionRegistry } from "../sessions/registry.ts";
-import type { Outcome } from "../sessions/session.ts";
+import { cellOutcome, type Outcome } from "../sessions/session.ts";
 import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
 import { sendError, sendJson } from "./responses.ts";
 
@@ -15,6 +17,10 @@ export interface ExecuteContext {
   registry: SessionRegistry;
   quotas: TenantQuotas;
   sandboxes: { sourceFor(key: string): SandboxSource };
+  log: Logger;
+  metrics: Metrics;
+  /** LOG_CODE. */
+  logCode: boolean;
   maxBodyBytes: number;
   /** Seconds. */
   executionTimeout: number;
@@ -51,19 +57,42 @@ export async function handleExecute(request: IncomingMessage, response: ServerRe
 
 /** A cell in a sandbox of its own, discarded after. */
 async function runOnce(caller: Identity, code: string, vars: Record<string, unknown>, timeout: number | undefined, context: ExecuteContext): Promise<Outcome> {
-  const { quotas } = context;
+  const { quotas, metrics, log } = context;
+  const { tenant } = caller;
   try {
-    quotas.startCell(caller.tenant, quotas.limitsFor(caller));
+    quotas.startCell(tenant, quotas.limitsFor(caller));
   } catch (error) {
-    if (error instanceof QuotaExceeded) return { error: { code: "quota_exceeded", message: error.message } };
+    if (error instanceof QuotaExceeded) {
+      metrics.cell(tenant, "refused");
+      log.info("cell_refused", { session_id: null, tenant, outcome: "refused", error_code: "quota_exceeded" });
+      return { error: { code: "quota_exceeded", message: error.message } };
+    }
     throw error;
   }
-  const sandbox = await context.sandboxes.sourceFor(caller.tenant).take();
+  const queued = performance.now();
+  let sandbox;
+  try {
+    sandbox = await context.sandboxes.sourceFor(tenant).take();
+  } catch (error) {
+    quotas.finishCell(tenant);
+    metrics.cell(tenant, "refused");
+    throw error;
+  }
   try {
     const refused = Object.keys(vars).length > 0 ? await sandbox.setVars(vars) : null;
-    if (refused) return { error: { code: "bad_request", message: `context: ${refused.message}` } };
+    if (refused) {
+      metrics.cell(tenant, "refused");
+      return { error: { code: "bad_request", message: `context: ${refused.message}` } };
+    }
     const seconds = Math.min(timeout ?? context.executionTimeout, context.maxExecutionTimeout);
-    return { result: await sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all" }) };
+    const started = performance.now();
+    metrics.cellStarted(tenant, (started - queued) / 1000);
+    const result = await sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all" });
+    const ran = (performance.now() - started) / 1000;
+    const outcome = cellOutcome(result);
+    metrics.cell(tenant, outcome, ran);
+    log.info("cell_finished", { session_id: null, tenant, duration_ms: Math.round(ran * 1000), outcome, ...codeFields(code, context.logCode) });
+    return { result };
   } finally {
     quotas.finishCell(caller.tenant);
     void sandbox.close();

@@ -8,6 +8,7 @@ import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
 
 /** A client this far behind is cut off; it reconnects with `since` and loses nothing. */
@@ -23,10 +24,14 @@ export interface ConnectionContext {
   verifier: TokenVerifier;
   clock: Clock;
   log: Logger;
+  metrics: Metrics;
 }
 
+/** Every frame the server writes is a JSON object whose first member is its type. */
+const OUTGOING_TYPE = /^\{"type":"([a-z_]{1,32})"/;
+
 export function connect(socket: WebSocket, context: ConnectionContext): void {
-  const { session, verifier, clock, log } = context;
+  const { session, verifier, clock, log, metrics } = context;
   let identity = context.identity;
   let expiry: NodeJS.Timeout | undefined;
 
@@ -38,6 +43,7 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
         return;
       }
       socket.send(frame);
+      metrics.frame(OUTGOING_TYPE.exec(frame)?.[1], "out");
     },
     close(code, reason) {
       socket.close(code, reason);
@@ -64,6 +70,7 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       log.info("auth_failed", { reason: error.reason, session_id: session.id, tenant: identity.tenant });
+      metrics.authFailed(error.reason);
       reply({ type: "error", code: error.code, message: `${error.message}; the connection keeps its current token` });
     }
   };
@@ -81,14 +88,20 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   };
 
   socket.on("message", (data, isBinary) => {
-    if (isBinary) return refuse("binary frames are not part of the protocol; send JSON text frames");
-    const parsed = parseClientFrame(data.toString());
+    const parsed = isBinary ? null : parseClientFrame(data.toString());
+    metrics.frame(parsed?.ok ? parsed.frame.type : undefined, "in");
+    if (parsed === null) return refuse("binary frames are not part of the protocol; send JSON text frames");
     if (!parsed.ok) return refuse(parsed.message);
     handle(parsed.frame);
   });
+  metrics.wsConnections.inc();
+  let detached = false;
   const detach = () => {
     clearTimeout(expiry);
     session.detach(attachment);
+    if (detached) return;
+    detached = true;
+    metrics.wsConnections.dec();
   };
   socket.on("close", detach);
   // ws reports protocol violations (an oversized frame, a bad opcode) here and closes the socket itself.

@@ -26,19 +26,23 @@ export interface SandboxEnvironment {
   snapshotPath: string;
   limits: SandboxLimits;
   log: Logger;
+  /** Told of every sandbox that ends, however it ends (boot failures included). */
+  onExit?: (exit: SandboxExit) => void;
 }
 
 /** Why a sandbox process ended. */
-export type ExitCause =
-  | "closed" // the host stopped it
-  | "timeout" // a cell outlived its deadline and the interrupt
-  | "interrupted" // an explicit interrupt was not honoured in time
-  | "memory_limit"
-  | "stack_overflow"
-  | "interpreter_fatal"
-  | "protocol_violation" // it sent something that is not a valid frame
-  | "boot_failed"
-  | "crashed"; // it died on its own for any other reason
+export const EXIT_CAUSES = [
+  "closed", // the host stopped it
+  "timeout", // a cell outlived its deadline and the interrupt
+  "interrupted", // an explicit interrupt was not honoured in time
+  "memory_limit",
+  "stack_overflow",
+  "interpreter_fatal",
+  "protocol_violation", // it sent something that is not a valid frame
+  "boot_failed",
+  "crashed", // it died on its own for any other reason
+] as const;
+export type ExitCause = (typeof EXIT_CAUSES)[number];
 
 export interface SandboxExit {
   cause: ExitCause;
@@ -154,6 +158,7 @@ export class Sandbox {
       clearInterval(this.watchdog);
       const ended = this.cause ?? classifyExit(exit);
       this.cause = ended;
+      env.onExit?.(ended);
       failBoot(new Error(`sandbox failed to boot (${ended.cause}): ${ended.detail}`));
       this.finishRunning(ended);
       return ended;

@@ -6,9 +6,11 @@ import type { ErrorCode, EvictionReason, SessionSummary } from "../../protocol/i
 import { mayAccess, type Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
 import type { TenantLimits } from "../config.ts";
-import type { Hibernator } from "../hibernation/hibernator.ts";
+import { SnapshotTooLarge, type Hibernator } from "../hibernation/hibernator.ts";
 import type { Logger } from "../log.ts";
+import type { HibernationFailure, Metrics } from "../metrics.ts";
 import { Interpreter, type SandboxSource, type SnapshotLoader } from "../sandbox/interpreter.ts";
+import { SnapshotFailed } from "../sandbox/sandbox.ts";
 import { StoreUnavailable, type SessionRecord, type SessionStore } from "../store/store.ts";
 import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
 import { Session, type SessionSettings } from "./session.ts";
@@ -37,6 +39,7 @@ export interface RegistryOptions {
   pod: PodIdentity;
   clock: Clock;
   log: Logger;
+  metrics: Metrics;
 }
 
 export class SessionError extends Error {
@@ -78,6 +81,7 @@ export class SessionRegistry {
     this.timers = [sweep, heartbeat];
     for (const timer of this.timers) timer.unref();
     void this.heartbeat();
+    options.metrics.observeSessions(() => [...this.live.values()].map((session) => ({ tenant: session.owner.tenant, hibernated: session.hibernated })));
   }
 
   get size(): number {
@@ -120,6 +124,7 @@ export class SessionRegistry {
       throw error;
     }
     this.options.log.info("session_opened", { session_id: id, tenant: owner.tenant, user: owner.user });
+    this.options.metrics.sessionOpened(owner.tenant);
     return this.hold(record, null, quotas.limitsFor(owner));
   }
 
@@ -185,32 +190,39 @@ export class SessionRegistry {
   }
 
   private async hibernate(session: Session): Promise<void> {
-    const { hibernator, store, pod, log } = this.options;
+    const { hibernator, store, pod, log, metrics } = this.options;
     const started = this.options.clock.now();
     try {
       const hibernated = await session.hibernate(async (snapshot) => {
-        const saved = await hibernator.persist(session.id, snapshot);
+        const saved = await hibernator.persist(session.id, snapshot).catch((error: Error) => {
+          throw error instanceof SnapshotTooLarge ? error : new SnapshotNotStored(`the snapshot could not be stored: ${error.message}`);
+        });
         const previous = this.snapshotKeys.get(session.id);
         this.snapshotKeys.set(session.id, saved.key);
         await this.tellStore(session.id, () => store.update(session.id, { state: "hibernated", snapshotKey: saved.key, snapshotBytes: saved.bytes }, { pod: pod.name }));
         if (previous) await hibernator.delete(previous).catch(() => {});
         log.info("session_hibernated", { session_id: session.id, tenant: session.owner.tenant, stored_bytes: saved.bytes, snapshot_bytes: snapshot.byteLength, duration_ms: this.options.clock.now() - started });
-        return this.waking(session.id, saved.load);
+        metrics.hibernated(session.owner.tenant, saved.bytes);
+        return this.waking(session.id, session.owner.tenant, saved.load);
       });
       if (hibernated) this.unhibernatable.delete(session.id);
     } catch (error) {
       // It stays live; tried again once it has been used.
       this.unhibernatable.set(session.id, session.lastActiveAt);
-      log.warn("session_hibernate_failed", { session_id: session.id, tenant: session.owner.tenant, reason: (error as Error).message.slice(0, 300) });
+      const failure = hibernationFailure(error);
+      if (failure) metrics.hibernationFailed(failure);
+      log.warn("session_hibernate_failed", { session_id: session.id, tenant: session.owner.tenant, failure, reason: (error as Error).message.slice(0, 300) });
     }
   }
 
   /** A loader that, when the session wakes here, also tells the store it is live again. */
-  private waking(id: string, load: SnapshotLoader): SnapshotLoader {
+  private waking(id: string, tenant: string, load: SnapshotLoader): SnapshotLoader {
     return async () => {
+      const started = this.options.clock.now();
       const snapshot = await load();
       await this.tellStore(id, () => this.options.store.update(id, { state: "live", pod: this.options.pod.name, podAddress: this.options.pod.address }));
-      this.options.log.info("session_woken", { session_id: id });
+      this.options.log.info("session_woken", { session_id: id, tenant, duration_ms: this.options.clock.now() - started });
+      this.options.metrics.woken(tenant);
       return snapshot;
     };
   }
@@ -234,11 +246,11 @@ export class SessionRegistry {
     this.options.quotas.adoptSession(record.tenant);
     this.snapshotKeys.set(record.id, record.snapshotKey);
     // Its quotas are now those of whoever woke it (the opener's token is long gone).
-    return this.hold(claimed, this.waking(record.id, this.options.hibernator.loader(record.snapshotKey)), this.options.quotas.limitsFor(caller));
+    return this.hold(claimed, this.waking(record.id, record.tenant, this.options.hibernator.loader(record.snapshotKey)), this.options.quotas.limitsFor(caller));
   }
 
   private hold(record: SessionRecord, hibernated: SnapshotLoader | null, limits: TenantLimits): Session {
-    const { quotas, log, settings, clock } = this.options;
+    const { quotas, log, settings, clock, metrics } = this.options;
     const { id, tenant, user } = record;
     const owner = { tenant, user };
     const interpreter = new Interpreter(
@@ -248,7 +260,7 @@ export class SessionRegistry {
     );
     const gate = { start: () => quotas.startCell(tenant, limits), finish: () => quotas.finishCell(tenant) };
     const earlier = { createdAt: record.createdAt, lastActiveAt: record.lastActiveAt, cellCount: record.cellCount };
-    const session = new Session(id, owner, interpreter, gate, settings, clock, log, (ended, reason) => void this.forget(ended, reason), earlier);
+    const session = new Session(id, owner, interpreter, gate, settings, clock, log, metrics, (ended, reason) => void this.forget(ended, reason), earlier);
     this.live.set(id, session);
     this.written.set(id, { lastActiveAt: record.lastActiveAt, cellCount: record.cellCount });
     return session;
@@ -269,7 +281,8 @@ export class SessionRegistry {
     this.unhibernatable.delete(session.id);
     quotas.closeSession(session.owner.tenant);
     this.ended.set(session.id, { owner: session.owner, reason, at: clock.now() });
-    log.info("session_ended", { session_id: session.id, tenant: session.owner.tenant, reason, cells: session.cellCount });
+    log.info("session_ended", { session_id: session.id, tenant: session.owner.tenant, reason, cells: session.cellCount, duration_ms: clock.now() - session.createdAt });
+    this.options.metrics.sessionEnded(session.owner.tenant, reason);
     await this.tellStore(session.id, () => store.end(session.id, "evicted", reason, retentionMs));
     const key = this.snapshotKeys.get(session.id);
     this.snapshotKeys.delete(session.id);
@@ -286,7 +299,10 @@ export class SessionRegistry {
     try {
       return await read();
     } catch (error) {
-      if (error instanceof StoreUnavailable) throw new SessionError("store_unavailable", `${error.message}; retry shortly`);
+      if (error instanceof StoreUnavailable) {
+        this.options.metrics.storeError("read");
+        throw new SessionError("store_unavailable", `${error.message}; retry shortly`);
+      }
       throw error;
     }
   }
@@ -297,8 +313,20 @@ export class SessionRegistry {
       await write();
     } catch (error) {
       this.options.log.warn("store_write_failed", { session_id: id, reason: (error as Error).message });
+      this.options.metrics.storeError("write");
     }
   }
+}
+
+/** A hibernation's snapshot was taken but could not be stored. */
+class SnapshotNotStored extends Error {}
+
+/** Why a hibernation failed, for metrics; null when it was abandoned (the session was used, or its sandbox ended, meanwhile). */
+function hibernationFailure(error: unknown): HibernationFailure | null {
+  if (error instanceof SnapshotTooLarge) return "too_large";
+  if (error instanceof SnapshotFailed) return "unsnapshottable";
+  if (error instanceof SnapshotNotStored) return "store";
+  return null;
 }
 
 function expired(id: string, reason: string): SessionError {

@@ -17,7 +17,8 @@ import type {
 import { CLOSE } from "../../protocol/index.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
+import { codeFields, type Logger } from "../log.ts";
+import type { CellOutcome, Metrics } from "../metrics.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
 import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
 import { QuotaExceeded } from "../tenancy/quotas.ts";
@@ -31,6 +32,8 @@ export interface Attachment {
 
 export interface SessionSettings {
   limits: SessionLimits;
+  /** LOG_CODE: cell_finished carries the code (capped). */
+  logCode: boolean;
 }
 
 /** How work handed to run() ended: its result, or the error that refused it. */
@@ -63,6 +66,8 @@ export class Session {
   private generatedIds = 0;
   /** Callers of run() waiting for their work, by operation id. */
   private readonly outcomes = new Map<string, (outcome: Outcome) => void>();
+  /** When each queued operation was queued (performance.now()), for the queue wait. */
+  private readonly queuedAt = new Map<string, number>();
   cellCount = 0;
 
   constructor(
@@ -73,6 +78,7 @@ export class Session {
     private readonly settings: SessionSettings,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
     private readonly onEnded: (session: Session, reason: EvictionReason) => void,
     /** For a session taken over from the store: when it began and how many cells it ran. */
     earlier?: { createdAt: number; lastActiveAt: number; cellCount: number },
@@ -219,7 +225,9 @@ export class Session {
   async end(reason: EvictionReason): Promise<void> {
     if (this.ended) return;
     this.ended = reason;
+    for (const operation of this.queue) if (operation.kind === "execute") this.countCell("cancelled");
     this.queue.length = 0;
+    this.queuedAt.clear();
     for (const id of [...this.outcomes.keys()]) this.settle(id, { error: { code: "session_expired", message: `the session ended (${reason})` } });
     this.interpreter.interrupt();
     this.publish({ type: "evicted", reason });
@@ -243,13 +251,14 @@ export class Session {
 
   private enqueue(operation: Operation): void {
     if (this.running?.id === operation.id || this.queue.some((queued) => queued.id === operation.id)) {
-      return this.fail(operation.id, "bad_request", `a cell with id "${operation.id}" is already queued or running; use a new id`);
+      return this.refuse(operation, "bad_request", `a cell with id "${operation.id}" is already queued or running; use a new id`);
     }
     const { max_queued_cells: max } = this.settings.limits;
     if (this.queue.length >= max) {
-      return this.fail(operation.id, "busy", `the session already has ${max} cells queued (MAX_QUEUED_CELLS); wait for a result or interrupt`);
+      return this.refuse(operation, "busy", `the session already has ${max} cells queued (MAX_QUEUED_CELLS); wait for a result or interrupt`);
     }
     this.queue.push(operation);
+    this.queuedAt.set(operation.id, performance.now());
     void this.runNext();
   }
 
@@ -263,6 +272,8 @@ export class Session {
       return send(from, { type: "error", id, code: "bad_request", message: `no queued or running cell has id "${id}"` });
     }
     this.queue.splice(index, 1);
+    this.queuedAt.delete(id);
+    this.countCell("cancelled");
     this.publishResult(id, resultWithoutRun({ type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" }, true));
   }
 
@@ -270,21 +281,24 @@ export class Session {
     if (this.running || this.ended) return;
     const operation = this.queue.shift();
     if (!operation) return;
+    const queuedAt = this.queuedAt.get(operation.id) ?? performance.now();
+    this.queuedAt.delete(operation.id);
     // Only Python code counts as a running cell; set_vars and reset are bookkeeping.
     const gated = operation.kind === "execute";
     try {
       if (gated) this.gate.start();
     } catch (error) {
       if (!(error instanceof QuotaExceeded)) throw error;
-      this.fail(operation.id, "quota_exceeded", error.message);
+      this.refuse(operation, "quota_exceeded", error.message);
       return this.runNext();
     }
+    if (gated) this.metrics.cellStarted(this.owner.tenant, (performance.now() - queuedAt) / 1000);
     this.running = operation;
     try {
       await this.perform(operation);
     } catch (error) {
-      this.log.error("operation_failed", { session_id: this.id, cell_id: operation.id, error: (error as Error).message });
-      this.fail(operation.id, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
+      this.log.error("operation_failed", { session_id: this.id, tenant: this.owner.tenant, cell_id: operation.id, error: (error as Error).message });
+      this.refuse(operation, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
     } finally {
       if (gated) this.gate.finish();
       this.running = null;
@@ -296,19 +310,24 @@ export class Session {
   private async perform(operation: Operation): Promise<void> {
     switch (operation.kind) {
       case "execute": {
+        const started = performance.now();
         const result = await this.interpreter.execute({
           code: operation.code,
           timeoutMs: operation.timeoutMs,
           locals: operation.locals,
           onOutput: (name, text) => this.publish({ type: "stream", id: operation.id, name, text }),
         });
+        const seconds = (performance.now() - started) / 1000;
+        const outcome = cellOutcome(result);
         this.cellCount++;
+        this.countCell(outcome, seconds);
         this.log.info("cell_finished", {
           session_id: this.id,
           tenant: this.owner.tenant,
           cell_id: operation.id,
-          duration_ms: Math.round(result.execution_time * 1000),
-          outcome: cellOutcome(result),
+          duration_ms: Math.round(seconds * 1000),
+          outcome,
+          ...codeFields(operation.code, this.settings.logCode),
         });
         return this.publishResult(operation.id, result);
       }
@@ -325,6 +344,19 @@ export class Session {
   private publishResult(id: string, result: CellResult): void {
     this.publish({ type: "result", id, ...result });
     this.settle(id, { result });
+  }
+
+  /** Work that will not run: its error frame, and a refused cell when it was Python code. */
+  private refuse(operation: Operation, code: ErrorCode, message: string): void {
+    if (operation.kind === "execute") {
+      this.countCell("refused");
+      this.log.info("cell_refused", { session_id: this.id, tenant: this.owner.tenant, cell_id: operation.id, outcome: "refused", error_code: code });
+    }
+    this.fail(operation.id, code, message);
+  }
+
+  private countCell(outcome: CellOutcome, seconds?: number): void {
+    this.metrics.cell(this.owner.tenant, outcome, seconds);
   }
 
   private fail(id: string, code: ErrorCode, message: string): void {
@@ -350,8 +382,11 @@ function send(connection: Attachment, frame: ServerFrame): void {
   connection.send(JSON.stringify(frame));
 }
 
-function cellOutcome(result: CellResult): string {
+/** How a cell that ran (or was interrupted before it could) ended. */
+export function cellOutcome(result: CellResult): CellOutcome {
   if (result.success) return "ok";
   if (!result.state_preserved) return "killed";
-  return result.error?.type === "TimeoutError" ? "timeout" : "error";
+  if (result.error?.type === "TimeoutError") return "timeout";
+  // An interrupt from a client (or one that arrived before the cell started).
+  return result.error?.type === "KeyboardInterrupt" ? "cancelled" : "error";
 }

@@ -128,6 +128,6 @@ test("health, readiness and unknown routes answer JSON", async () => {
   }
   assert.deepEqual(await ready.json(), { ready: true });
   const unknown = await fetch(`${server.url}/nowhere`);
-  assert.equal(unknown.status, 400);
+  assert.equal(unknown.status, 404);
   assert.match(((await unknown.json()) as { message: string }).message, /no route for GET \/nowhere/);
 });

@@ -15,9 +15,9 @@ test("without JWT_SECRET the server prints a working token; SIGTERM evicts, clos
   const server = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
     cwd: root,
     env: { ...env, PORT: "0", POOL_SIZE: "1", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "ignore", "pipe"],
   });
-  const lines = createInterface({ input: server.stdout! });
+  const lines = createInterface({ input: server.stderr! });
   let url = "";
   let token = "";
   for await (const line of lines) {

@@ -48,9 +48,9 @@ test("a server killed with SIGKILL: its live sessions answer session_expired (lo
   const secret = randomBytes(32).toString("hex");
   after(() => deleteKeys(TEST_REDIS_URL, prefix));
   const env = { ...process.env, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret, PORT: "0", POD_NAME: "doomed", POD_HEARTBEAT_TTL: "1", POOL_SIZE: "1", LOG_LEVEL: "warn" };
-  const doomed = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], { cwd: join(import.meta.dirname, "../.."), env, stdio: ["ignore", "pipe", "inherit"] });
+  const doomed = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], { cwd: join(import.meta.dirname, "../.."), env, stdio: ["ignore", "ignore", "pipe"] });
   let url = "";
-  for await (const line of createInterface({ input: doomed.stdout! })) {
+  for await (const line of createInterface({ input: doomed.stderr! })) {
     url = /listening on (http:\/\/\S+)/.exec(line)?.[1] ?? "";
     if (url) break;
   }

@@ -1,0 +1,296 @@
+// Prometheus metrics: every metric of the server, in a registry of its own (not prom-client's
+// global one, so several servers in one process do not collide). Parts that count are given the
+// Metrics object; gauges of state kept elsewhere (sessions, the warm pool, the store's queue) are
+// read when scraped, from sources bound with observe*().
+// Every label is a bounded set: tenants only from the METRICS_TENANTS allowlist (others are
+// "other"), never a session id, a user or anything a client chooses freely.
+import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
+import { CLIENT_FRAME_TYPES, type EvictionReason, type ServerFrame } from "../protocol/index.ts";
+import type { AuthFailure } from "./auth/identity.ts";
+import { EXIT_CAUSES, type ExitCause } from "./sandbox/sandbox.ts";
+
+export interface MetricsOptions {
+  /** Tenants reported by name; every other tenant is reported as "other". */
+  tenants: readonly string[];
+}
+
+export const CELL_OUTCOMES = ["ok", "error", "timeout", "killed", "cancelled", "refused"] as const;
+/**
+ * How a cell ended: ok; error (Python raised); timeout (its deadline, state kept); killed (its
+ * sandbox was killed or died: state lost); cancelled (interrupted, or dropped before it ran);
+ * refused (never ran: busy, quota, a duplicate id, no sandbox to run it).
+ */
+export type CellOutcome = (typeof CELL_OUTCOMES)[number];
+
+export const HIBERNATION_FAILURES = ["too_large", "unsnapshottable", "store"] as const;
+export type HibernationFailure = (typeof HIBERNATION_FAILURES)[number];
+
+export type StoreErrorKind = "read" | "write" | "outage";
+export type SandboxSource = "base" | "snapshot";
+export type Direction = "in" | "out";
+
+const SERVER_FRAME_TYPES = ["session", "stream", "result", "error", "evicted", "pong", "authenticated"] as const;
+// Fails to compile when the protocol gains a server frame this list lacks.
+const serverTypesComplete: Exclude<ServerFrame["type"], (typeof SERVER_FRAME_TYPES)[number]> extends never ? true : never = true;
+void serverTypesComplete;
+const FRAME_TYPES: ReadonlySet<string> = new Set<string>([...CLIENT_FRAME_TYPES, ...SERVER_FRAME_TYPES]);
+
+export const OTHER_TENANT = "other";
+const MISNAMED_DEFAULT_METRICS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
+const PREFIX = "wasm_repl_";
+
+/** Seconds, from half a millisecond to a minute: cells and queue waits. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const BOOT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
+/** 64 KiB to 4 GiB. */
+const SNAPSHOT_BUCKETS = exponentialBuckets(64 * 1024, 4, 9);
+
+export interface SessionCount {
+  tenant: string;
+  hibernated: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly tenants: ReadonlySet<string>;
+  private sessionSource: () => Iterable<SessionCount> = () => [];
+  private poolSource: () => number = () => 0;
+  private storeSource: () => { pendingWrites: number; available: boolean } = () => ({ pendingWrites: 0, available: true });
+
+  readonly sessionsOpened: Counter<"tenant">;
+  readonly sessionsEnded: Counter<"tenant" | "reason">;
+  readonly cells: Counter<"tenant" | "outcome">;
+  readonly cellDuration: Histogram<"tenant">;
+  readonly queueWait: Histogram<"tenant">;
+  readonly sandboxBoot: Histogram<"source">;
+  readonly sandboxExits: Counter<"cause">;
+  readonly wsConnections: Gauge;
+  readonly wsFrames: Counter<"type" | "direction">;
+  readonly authFailures: Counter<"reason">;
+  readonly storeErrors: Counter<"kind">;
+  readonly hibernations: Counter<"tenant">;
+  readonly hibernationFailures: Counter<"reason">;
+  readonly wakes: Counter<"tenant">;
+  readonly snapshotStored: Histogram;
+  // Defined here for the LLM work (issue 7: llm_query), which increments them. `model` must come
+  // from configuration (LLM_MODEL, or a configured list), never from a caller's free choice.
+  readonly llmCalls: Counter<"model" | "outcome">;
+  readonly llmTokens: Counter<"model" | "kind">;
+
+  constructor(options: MetricsOptions) {
+    this.tenants = new Set(options.tenants);
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    // Gauges prom-client names *_total, which promtool refuses; each is the sum of the per-type
+    // gauge kept beside it (nodejs_active_handles{type}, ...).
+    for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(PREFIX + name);
+    const tenantValues = [...this.tenants, OTHER_TENANT];
+    const self = this;
+
+    new Gauge({
+      name: `${PREFIX}sessions`,
+      help: "Sessions this server holds, by state (live: with an interpreter; hibernated: stored, woken by the next use)",
+      labelNames: ["state", "tenant"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const tenant of tenantValues) for (const state of ["live", "hibernated"]) this.set({ state, tenant }, 0);
+        for (const session of self.sessionSource()) this.inc({ state: session.hibernated ? "hibernated" : "live", tenant: self.tenant(session.tenant) });
+      },
+    });
+    this.sessionsOpened = new Counter({ name: `${PREFIX}sessions_opened_total`, help: "Sessions opened on this server", labelNames: ["tenant"] as const, registers });
+    this.sessionsEnded = new Counter({
+      name: `${PREFIX}sessions_ended_total`,
+      help: "Sessions ended on this server, by reason (idle, lifetime, memory, shutdown, closed)",
+      labelNames: ["tenant", "reason"] as const,
+      registers,
+    });
+    this.cells = new Counter({
+      name: `${PREFIX}cells_total`,
+      help: "Cells by outcome: ok, error (Python raised), timeout, killed (sandbox killed or died), cancelled, refused (never ran)",
+      labelNames: ["tenant", "outcome"] as const,
+      registers,
+    });
+    this.cellDuration = new Histogram({
+      name: `${PREFIX}cell_duration_seconds`,
+      help: "Time from a cell's start to its result, as the server measures it",
+      labelNames: ["tenant"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: `${PREFIX}cell_queue_wait_seconds`,
+      help: "Time a cell waited before it started: behind the session's other cells, or for a sandbox (POST /execute without a session)",
+      labelNames: ["tenant"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.sandboxBoot = new Histogram({
+      name: `${PREFIX}sandbox_boot_seconds`,
+      help: "Time a sandbox took to boot, from the base snapshot or from a hibernated session's snapshot",
+      labelNames: ["source"] as const,
+      buckets: BOOT_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: `${PREFIX}pool_available_sandboxes`,
+      help: "Booted sandboxes waiting in the warm pool",
+      registers,
+      collect() {
+        this.set(self.poolSource());
+      },
+    });
+    this.sandboxExits = new Counter({
+      name: `${PREFIX}sandbox_exits_total`,
+      help: "Sandbox processes that ended, by cause (closed: stopped by the server; the others are kills and crashes)",
+      labelNames: ["cause"] as const,
+      registers,
+    });
+    this.wsConnections = new Gauge({ name: `${PREFIX}websocket_connections`, help: "Client WebSockets open now", registers });
+    this.wsFrames = new Counter({
+      name: `${PREFIX}websocket_frames_total`,
+      help: "WebSocket frames by protocol type and direction (in: from clients; out: to clients); invalid: not a protocol frame",
+      labelNames: ["type", "direction"] as const,
+      registers,
+    });
+    this.authFailures = new Counter({ name: `${PREFIX}auth_failures_total`, help: "Refused authentications, by reason", labelNames: ["reason"] as const, registers });
+    this.storeErrors = new Counter({
+      name: `${PREFIX}store_errors_total`,
+      help: "Session store failures: read (a caller got store_unavailable), write (a write failed), outage (the store stopped answering)",
+      labelNames: ["kind"] as const,
+      registers,
+    });
+    new Gauge({
+      name: `${PREFIX}store_pending_writes`,
+      help: "Writes queued while the session store is unreachable",
+      registers,
+      collect() {
+        this.set(self.storeSource().pendingWrites);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}store_available`,
+      help: "1 while the session store answers, 0 during an outage",
+      registers,
+      collect() {
+        this.set(self.storeSource().available ? 1 : 0);
+      },
+    });
+    this.hibernations = new Counter({ name: `${PREFIX}hibernations_total`, help: "Sessions hibernated", labelNames: ["tenant"] as const, registers });
+    this.hibernationFailures = new Counter({
+      name: `${PREFIX}hibernation_failures_total`,
+      help: "Hibernations that failed (the session stays live), by reason: too_large, unsnapshottable, store",
+      labelNames: ["reason"] as const,
+      registers,
+    });
+    this.wakes = new Counter({ name: `${PREFIX}wakes_total`, help: "Hibernated sessions woken on this server", labelNames: ["tenant"] as const, registers });
+    this.snapshotStored = new Histogram({
+      name: `${PREFIX}snapshot_stored_bytes`,
+      help: "Size of a hibernated session's snapshot as stored (a compressed delta from the base snapshot)",
+      buckets: SNAPSHOT_BUCKETS,
+      registers,
+    });
+    this.llmCalls = new Counter({ name: `${PREFIX}llm_calls_total`, help: "Calls to the LLM API (llm_query), by model and outcome", labelNames: ["model", "outcome"] as const, registers });
+    this.llmTokens = new Counter({ name: `${PREFIX}llm_tokens_total`, help: "LLM tokens used, by model and kind (prompt, completion)", labelNames: ["model", "kind"] as const, registers });
+
+    // Known label values start at zero, so rates and absences read right from the first scrape.
+    for (const tenant of tenantValues) {
+      for (const outcome of CELL_OUTCOMES) this.cells.inc({ tenant, outcome }, 0);
+      this.sessionsOpened.inc({ tenant }, 0);
+    }
+    for (const cause of EXIT_CAUSES) this.sandboxExits.inc({ cause }, 0);
+    for (const reason of HIBERNATION_FAILURES) this.hibernationFailures.inc({ reason }, 0);
+    for (const kind of ["read", "write", "outage"] satisfies StoreErrorKind[]) this.storeErrors.inc({ kind }, 0);
+  }
+
+  /** The tenant as a label value: its name when allowlisted, otherwise "other". */
+  tenant(name: string): string {
+    return this.tenants.has(name) ? name : OTHER_TENANT;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text for GET /metrics. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  // ---- sources read at scrape ----
+
+  observeSessions(source: () => Iterable<SessionCount>): void {
+    this.sessionSource = source;
+  }
+
+  observePool(available: () => number): void {
+    this.poolSource = available;
+  }
+
+  observeStore(source: () => { pendingWrites: number; available: boolean }): void {
+    this.storeSource = source;
+  }
+
+  // ---- events ----
+
+  sessionOpened(tenant: string): void {
+    this.sessionsOpened.inc({ tenant: this.tenant(tenant) });
+  }
+
+  sessionEnded(tenant: string, reason: EvictionReason): void {
+    this.sessionsEnded.inc({ tenant: this.tenant(tenant), reason });
+  }
+
+  /** A cell that ended; `seconds` is how long it ran (omitted for one that never started). */
+  cell(tenant: string, outcome: CellOutcome, seconds?: number): void {
+    const label = this.tenant(tenant);
+    this.cells.inc({ tenant: label, outcome });
+    if (seconds !== undefined) this.cellDuration.observe({ tenant: label }, seconds);
+  }
+
+  cellStarted(tenant: string, waitedSeconds: number): void {
+    this.queueWait.observe({ tenant: this.tenant(tenant) }, waitedSeconds);
+  }
+
+  sandboxBooted(source: SandboxSource, seconds: number): void {
+    this.sandboxBoot.observe({ source }, seconds);
+  }
+
+  sandboxExited(cause: ExitCause): void {
+    this.sandboxExits.inc({ cause });
+  }
+
+  /** A frame in or out; anything that is not a protocol frame type counts as "invalid". */
+  frame(type: string | undefined, direction: Direction): void {
+    this.wsFrames.inc({ type: type !== undefined && FRAME_TYPES.has(type) ? type : "invalid", direction });
+  }
+
+  authFailed(reason: AuthFailure): void {
+    this.authFailures.inc({ reason });
+  }
+
+  storeError(kind: StoreErrorKind): void {
+    this.storeErrors.inc({ kind });
+  }
+
+  hibernated(tenant: string, storedBytes: number): void {
+    this.hibernations.inc({ tenant: this.tenant(tenant) });
+    this.snapshotStored.observe(storedBytes);
+  }
+
+  hibernationFailed(reason: HibernationFailure): void {
+    this.hibernationFailures.inc({ reason });
+  }
+
+  woken(tenant: string): void {
+    this.wakes.inc({ tenant: this.tenant(tenant) });
+  }
+
+  /** For the LLM work of issue 7. */
+  llmCall(model: string, outcome: "ok" | "error", tokens?: { prompt: number; completion: number }): void {
+    this.llmCalls.inc({ model, outcome });
+    if (!tokens) return;
+    this.llmTokens.inc({ model, kind: "prompt" }, tokens.prompt);
+    this.llmTokens.inc({ model, kind: "completion" }, tokens.completion);
+  }
+}
