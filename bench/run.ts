@@ -232,6 +232,7 @@ async function main(): Promise<void> {
   // The servers have been stopped and waited for, so their CPU is in the bench's own by now.
   const othersTicks = (await machineBusyTicks()) - busyAtStart - ((await ownTreeTicks()) - ownAtStart);
   printReport(figures, outcome, { cores: availableParallelism(), seconds, othersCores: Math.max(0, ticksToSeconds(othersTicks) / seconds) });
+  await (await import("./hibernation.ts")).runHibernationBench({ finishBy: started + 5 * 60_000 }); // issue 5's part, within 5 minutes in all
 }
 
 let exiting: Promise<never> | null = null;
