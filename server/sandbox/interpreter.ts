@@ -22,6 +22,8 @@ export class Interpreter {
   /** A cell is waiting for a sandbox (a boot after a kill, or an empty pool). */
   private starting = false;
   private interruptedWhileStarting = false;
+  /** A sandbox died between cells: the next result must say the state is gone. */
+  private unreportedLoss = false;
   /** Set while hibernated: where the next sandbox comes from. */
   private wakeFrom: SnapshotLoader | null;
 
@@ -68,7 +70,10 @@ export class Interpreter {
     if (this.interruptedWhileStarting) {
       return resultWithoutRun({ type: "KeyboardInterrupt", message: "interrupted before it started running", traceback: "" }, true);
     }
-    return sandbox.execute(request);
+    const result = await sandbox.execute(request);
+    if (!this.unreportedLoss) return result;
+    this.unreportedLoss = false;
+    return { ...result, state_preserved: false };
   }
 
   /** Interrupts the running cell, if any, including one still waiting for its sandbox. */
@@ -88,6 +93,7 @@ export class Interpreter {
     const previous = this.current;
     this.current = null;
     this.wakeFrom = null;
+    this.unreportedLoss = false;
     if (previous) await (await previous.catch(() => null))?.close();
   }
 
@@ -119,7 +125,9 @@ export class Interpreter {
           if (this.current !== taking) return;
           this.settled = sandbox;
           void sandbox.exited.then((exit) => {
-            if (exit.cause !== "closed") this.onSandboxExit(exit);
+            if (exit.cause === "closed") return;
+            this.onSandboxExit(exit);
+            if (!exit.duringCell) this.unreportedLoss = true;
           });
         },
         () => {

@@ -47,6 +47,8 @@ export type ExitCause = (typeof EXIT_CAUSES)[number];
 export interface SandboxExit {
   cause: ExitCause;
   detail: string;
+  /** Whether a cell (or set_vars) was running: its result already says the state is gone. */
+  duringCell?: boolean;
 }
 
 export interface CellRequest {
@@ -160,8 +162,9 @@ export class Sandbox {
       this.cause = ended;
       env.onExit?.(ended);
       failBoot(new Error(`sandbox failed to boot (${ended.cause}): ${ended.detail}`));
+      const duringCell = this.running !== null || this.varsPending.size > 0;
       this.finishRunning(ended);
-      return ended;
+      return { ...ended, duringCell };
     });
   }
 
@@ -330,7 +333,9 @@ export class Sandbox {
       return; // not Linux, or already gone
     }
     const rss = Number(statm.split(" ")[1]) * PAGE_BYTES;
-    const limit = (this.env.limits.memoryMb + this.env.limits.watchdogHeadroomMb) * 1024 * 1024;
+    // A snapshot holds a copy of the heap until it is sent: up to the heap cap more, for a moment.
+    const snapshotCopyMb = this.snapshotting ? this.env.limits.memoryMb : 0;
+    const limit = (this.env.limits.memoryMb + snapshotCopyMb + this.env.limits.watchdogHeadroomMb) * 1024 * 1024;
     if (rss > limit) {
       this.env.log.warn("sandbox_memory_limit", { pid: this.pid, rss_bytes: rss, limit_bytes: limit });
       this.stop({ cause: "memory_limit", detail: `resident memory ${mib(rss)} MiB exceeded ${mib(limit)} MiB` });

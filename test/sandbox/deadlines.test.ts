@@ -94,3 +94,18 @@ test("reset gives the same interpreter a fresh sandbox", async () => {
   assert.equal(result.value, "False");
   await interpreter.close();
 });
+
+test("a sandbox that dies between cells: the next cell says the state is gone", async () => {
+  const interpreter = new Interpreter(runtime.sourceFor("test"));
+  await interpreter.execute({ code: "before = 1", timeoutMs: 5000, locals: "none" });
+  const pid = interpreter.live!.pid!;
+  const exited = interpreter.live!.exited;
+  process.kill(pid, "SIGKILL");
+  await exited;
+  const next = await interpreter.execute({ code: "'before' in globals()", timeoutMs: 5000, locals: "none" });
+  assert.equal(next.value, "False");
+  assert.equal(next.state_preserved, false);
+  const after = await interpreter.execute({ code: "1", timeoutMs: 5000, locals: "none" });
+  assert.equal(after.state_preserved, true, "said once");
+  await interpreter.close();
+});
