@@ -10,6 +10,7 @@ import { ReplSession } from "../client/session.ts";
 import { figure, SMALL } from "./hibernation-cycle.ts";
 import { children, descendants, pssMib, ServerProcess, treePssMib, waitForQuiet } from "./processes.ts";
 import { summarize } from "./stats.ts";
+import { serverEnv } from "./wasm-repl.ts";
 import type { Figure, Progress } from "./workload.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -52,26 +53,17 @@ export interface CapacityPlan {
 // ---------------------------------------------------------------------------------------------
 // The server.
 
-/** The settings under test (issue 5), not this shell's: runs compare. */
-function serverEnv(secret: string): Record<string, string> {
-  const inherited = ["PATH", "HOME", "TMPDIR", "CACHE_DIR"].flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : []));
-  return {
-    ...Object.fromEntries(inherited),
-    HOST: "127.0.0.1",
-    PORT: "0",
-    JWT_SECRET: secret,
-    LOG_LEVEL: "info",
-    HIBERNATE_AFTER: "1",
-    MAX_SESSIONS: "1100",
-    TENANT_MAX_SESSIONS: "1100",
-    TENANT_OPEN_RATE: "100000",
-    TENANT_MAX_RUNNING: "64",
-    IDLE_TIMEOUT: "3600",
-    POOL_SIZE: String(POOL_SIZE),
-    SESSION_MEMORY_MB: "512",
-    // No REDIS_URL: records and snapshots stay in the server process, so its PSS counts them.
-  };
-}
+/** The settings under test (issue 5). No REDIS_URL: records and snapshots stay in the server process, so its PSS counts them. */
+const CAPACITY_SETTINGS: Record<string, string> = {
+  HIBERNATE_AFTER: "1",
+  MAX_SESSIONS: "1100",
+  TENANT_MAX_SESSIONS: "1100",
+  TENANT_OPEN_RATE: "100000",
+  TENANT_MAX_RUNNING: "64",
+  IDLE_TIMEOUT: "3600",
+  POOL_SIZE: String(POOL_SIZE),
+  SESSION_MEMORY_MB: "512",
+};
 
 interface Server {
   process: ServerProcess;
@@ -81,7 +73,7 @@ interface Server {
 
 async function startServer(): Promise<Server> {
   const secret = randomBytes(32).toString("hex");
-  const server = new ServerProcess({ name: "wasm-repl (hibernation)", command: process.execPath, args: ["--import", "tsx", "server/main.ts"], env: serverEnv(secret), cwd: REPO_ROOT });
+  const server = new ServerProcess({ name: "wasm-repl (hibernation)", command: process.execPath, args: ["--import", "tsx", "server/main.ts"], env: serverEnv(secret, CAPACITY_SETTINGS), cwd: REPO_ROOT });
   try {
     const [, url] = await server.waitForOutput(/listening on (http:\/\/[^\s)]+)/, START_TIMEOUT_MS);
     return { process: server, url: url!, token: await signToken(secret) };

@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { createLogger } from "../server/log.ts";
 import { measureCapacity, TARGET_SESSIONS, TARGET_TOTAL_PSS_MIB, type CapacityPlan } from "./hibernation-capacity.ts";
 import { measureHibernateWake } from "./hibernation-cycle.ts";
-import { machineBusyTicks, ownTreeTicks, stopAllServers, ticksToSeconds } from "./processes.ts";
+import { machineBusyTicks, ownTreeTicks, runBench, ticksToSeconds } from "./processes.ts";
 import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
 import type { Figure } from "./workload.ts";
 
@@ -157,27 +157,8 @@ function runAlone(): void {
     console.error((error as Error).message);
     process.exit(2);
   }
-  let exiting = false;
-  const stopAndExit = (code: number, why?: string) => {
-    if (exiting) return;
-    exiting = true;
-    if (why) progress(why);
-    // The in-process sandboxes are killed by an exit hook (see hibernation-cycle.ts).
-    void stopAllServers().then(() => process.exit(code));
-  };
-  const watchdog = setTimeout(() => stopAndExit(1, `took longer than ${watchdogMs / 1000} s: stopping`), watchdogMs);
-  process.on("SIGINT", () => stopAndExit(130, "interrupted: stopping"));
-  process.on("SIGTERM", () => stopAndExit(143, "terminated: stopping"));
-  runHibernationBench()
-    .catch((error: unknown) => {
-      if (exiting) return;
-      console.error(error);
-      process.exitCode = 1;
-    })
-    .finally(() => {
-      clearTimeout(watchdog);
-      stopAndExit(process.exitCode === undefined ? 0 : Number(process.exitCode));
-    });
+  // The in-process sandboxes are killed by an exit hook (see hibernation-cycle.ts).
+  runBench(runHibernationBench, watchdogMs, progress);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) runAlone();

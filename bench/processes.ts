@@ -273,3 +273,34 @@ export class ServerProcess {
 export async function stopAllServers(): Promise<void> {
   await Promise.all([...running].map((server) => server.stop()));
 }
+
+/**
+ * Runs a bench as a program: on Ctrl-C, SIGTERM, the watchdog, an error or the end, stops every
+ * server it started (their sandboxes and kernels with them), then exits; the first exit code wins.
+ */
+export function runBench(main: () => Promise<void>, watchdogMs: number, progress: (text: string) => void): void {
+  let exiting = false;
+  const stopAndExit = (code: number, why?: string) => {
+    if (exiting) return;
+    exiting = true;
+    if (why) progress(why);
+    void stopAllServers().then(() => process.exit(code));
+  };
+  const watchdog = setTimeout(() => stopAndExit(1, `took longer than ${watchdogMs / 1000} s: stopping`), watchdogMs);
+  // `on`, not `once`: a second Ctrl-C (or tsx relaying the first again) must not find the process
+  // without a listener, which makes tsx's own handler exit at once, before the servers are stopped.
+  process.on("SIGINT", () => stopAndExit(130, "interrupted: stopping the servers"));
+  process.on("SIGTERM", () => stopAndExit(143, "terminated: stopping the servers"));
+  main()
+    .catch((error: unknown) => {
+      // After Ctrl-C, the measurement in flight fails as its server goes: not worth printing.
+      if (exiting) return;
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(() => {
+      clearTimeout(watchdog);
+      // Exits even if a keep-alive socket lingers: the servers are already stopped.
+      stopAndExit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+    });
+}

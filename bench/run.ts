@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import type { Driver, Plan } from "./driver.ts";
 import { findJupyter, INSTALL_HINT, startJupyter, type JupyterInstall } from "./jupyter.ts";
-import { machineBusyTicks, ownTreeTicks, stopAllServers, ticksToSeconds } from "./processes.ts";
+import { machineBusyTicks, ownTreeTicks, runBench, ticksToSeconds } from "./processes.ts";
 import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
 import { startWasmRepl } from "./wasm-repl.ts";
 import { runWorkload, type Figure } from "./workload.ts";
@@ -235,34 +235,4 @@ async function main(): Promise<void> {
   await (await import("./hibernation.ts")).runHibernationBench({ finishBy: started + 5 * 60_000 }); // issue 5's part, within 5 minutes in all
 }
 
-let exiting: Promise<never> | null = null;
-
-/**
- * On Ctrl-C, the watchdog, an error or the end: stops every server started (their sandboxes and
- * kernels with them), then exits. The first caller's exit code wins.
- */
-function stopAndExit(code: number, why?: string): Promise<never> {
-  if (exiting) return exiting;
-  if (why) progress(why);
-  exiting = stopAllServers().then(() => process.exit(code));
-  return exiting;
-}
-
-const watchdog = setTimeout(() => void stopAndExit(1, `took longer than ${WATCHDOG_MS / 1000} s: stopping`), WATCHDOG_MS);
-// `on`, not `once`: a second Ctrl-C (or tsx relaying the first again) must not find the process
-// without a listener, which makes tsx's own handler exit at once, before the servers are stopped.
-process.on("SIGINT", () => void stopAndExit(130, "interrupted: stopping the servers"));
-process.on("SIGTERM", () => void stopAndExit(143, "terminated: stopping the servers"));
-
-main()
-  .catch((error: unknown) => {
-    // After Ctrl-C, the measurement in flight fails as its server goes: not worth printing.
-    if (exiting) return;
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    clearTimeout(watchdog);
-    // Exits even if a keep-alive socket lingers: the servers are already stopped.
-    void stopAndExit(process.exitCode === undefined ? 0 : Number(process.exitCode));
-  });
+runBench(main, WATCHDOG_MS, progress);

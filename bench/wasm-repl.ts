@@ -19,16 +19,19 @@ export interface WasmReplOptions {
   poolSize: number;
 }
 
-/** The environment the server gets: its defaults, not this shell's, so runs compare. */
-function serverEnv(secret: string, options: WasmReplOptions): Record<string, string> {
+/**
+ * The environment a benchmarked server gets: its defaults, not this shell's, so runs compare;
+ * `settings` adds what the bench is about.
+ */
+export function serverEnv(secret: string, settings: Record<string, string>): Record<string, string> {
   const inherited = ["PATH", "HOME", "TMPDIR", "CACHE_DIR"].flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : []));
   return {
     ...Object.fromEntries(inherited),
     HOST: "127.0.0.1",
     PORT: "0",
     JWT_SECRET: secret,
-    POOL_SIZE: String(options.poolSize),
     LOG_LEVEL: "info", // the default: one log line per cell, as in production
+    ...settings,
   };
 }
 
@@ -102,7 +105,7 @@ export async function startWasmRepl(options: WasmReplOptions): Promise<Driver> {
     name: "wasm-repl",
     command: process.execPath,
     args: ["--import", "tsx", "server/main.ts"],
-    env: serverEnv(secret, options),
+    env: serverEnv(secret, { POOL_SIZE: String(options.poolSize) }),
     cwd: REPO_ROOT,
   });
   try {

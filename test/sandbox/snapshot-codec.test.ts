@@ -7,7 +7,7 @@ test("a snapshot round-trips against its base: changed pages, grown heap, zero p
   const base = randomBytes(10 * 4096 + 123);
   const snapshot = new Uint8Array(25 * 4096 + 7);
   snapshot.set(base);
-  snapshot[5 * 4096 + 9] ^= 0xff; // one changed page inside the base
+  snapshot[5 * 4096 + 9]! ^= 0xff; // one changed page inside the base
   snapshot.set(randomBytes(4096), 15 * 4096); // data past the base; pages 11-14 and 16+ stay zero
   snapshot[25 * 4096 + 3] = 7; // in the partial last page
   const encoded = await encodeSnapshot(snapshot, base);
