@@ -41,6 +41,12 @@ export interface ExecuteOptions {
   id?: string;
 }
 
+export interface PayloadOptions {
+  index?: number;
+  /** add_history: `history_<index>` instead of `context_<index>`. */
+  history?: boolean;
+}
+
 interface Pending {
   resolve(result: ResultFrame): void;
   reject(error: Error): void;
@@ -129,6 +135,26 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   setVars(vars: Record<string, unknown>): Promise<ResultFrame> {
     const id = `vars-${++cellCounter}`;
     return this.request(id, { type: "set_vars", id, vars });
+  }
+
+  /**
+   * Makes a payload the Python variable `context_<index>` (with `history`: `history_<index>`),
+   * `context` naming index 0; the index defaults to the next free one. A string stays a str;
+   * anything else arrives as the JSON value. Payloads too large for one frame go in chunks.
+   */
+  addContext(payload: unknown, options: PayloadOptions = {}): Promise<ResultFrame> {
+    const type = options.history ? "add_history" : "add_context";
+    const id = `${type}-${++cellCounter}`;
+    const index = options.index !== undefined ? { index: options.index } : {};
+    const text = typeof payload === "string" ? payload : JSON.stringify(payload);
+    const chunk = chunkLength(this.limits.max_frame_bytes);
+    if (text.length <= chunk) return this.request(id, { type, id, payload, ...index });
+    const json = typeof payload === "string" ? {} : { json: true };
+    let offset = 0;
+    for (; offset + chunk < text.length; offset += chunk) {
+      this.send({ type, id, payload: text.slice(offset, offset + chunk), offset, more: true, ...json, ...index });
+    }
+    return this.request(id, { type, id, payload: text.slice(offset), offset, ...json, ...index });
   }
 
   /** A fresh interpreter: every variable is dropped. */
@@ -330,6 +356,11 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     this.pending.clear();
     this.emit("closed", error);
   }
+}
+
+/** Characters per chunk such that a chunk's frame stays under the limit whatever it escapes (up to 6 bytes a character). */
+function chunkLength(maxFrameBytes: number): number {
+  return Math.max(1024, Math.min(8 * 1024 * 1024, Math.floor((maxFrameBytes - 1024) / 6)));
 }
 
 function errorFromBody(status: number, body: string): WasmReplError {

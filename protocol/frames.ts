@@ -41,13 +41,47 @@ export interface PingFrame {
   id?: string;
 }
 
+/**
+ * A payload that becomes the Python variable `context_<index>` (`history_<index>` for
+ * add_history), `context` (`history`) naming index 0, as the RLM library does. It travels as
+ * data, never as code. A string too large for one frame goes in chunks: every chunk but the last
+ * has `more: true`; the value is made when the last arrives.
+ */
+export interface PayloadFields {
+  id?: string;
+  /** A string, or any JSON value (made a Python dict, list, ...). Chunks are strings. */
+  payload: unknown;
+  /** Default: the next free index. */
+  index?: number;
+  more?: boolean;
+  /** A chunk's position: the characters sent before it. A chunk out of place ends the upload with an error. */
+  offset?: number;
+  /** The (concatenated) string is JSON text to decode: a large structured payload sent in chunks. */
+  json?: boolean;
+}
+export interface AddContextFrame extends PayloadFields {
+  type: "add_context";
+}
+export interface AddHistoryFrame extends PayloadFields {
+  type: "add_history";
+}
+
 /** A fresh token for the same user and tenant, before the connection's token expires. */
 export interface AuthFrame {
   type: "auth";
   token: string;
 }
 
-export type ClientFrame = ExecuteFrame | InterruptFrame | SetVarsFrame | ResetFrame | CloseFrame | PingFrame | AuthFrame;
+export type ClientFrame =
+  | ExecuteFrame
+  | InterruptFrame
+  | SetVarsFrame
+  | AddContextFrame
+  | AddHistoryFrame
+  | ResetFrame
+  | CloseFrame
+  | PingFrame
+  | AuthFrame;
 
 // ---- server to client ----
 
@@ -87,6 +121,20 @@ export interface CellError {
   traceback: string;
 }
 
+/** One model call a cell made (llm_query, rlm_query, or a child RLM's own calls). */
+export interface RlmCall {
+  model: string;
+  /** From the API's usage. */
+  prompt_tokens: number;
+  completion_tokens: number;
+  /** Seconds. */
+  duration: number;
+  /** 1 for a session's own llm_query; deeper for calls of child RLMs (rlm_query). */
+  depth: number;
+  /** False when the call failed (Python got an "Error: ..." text). */
+  ok: boolean;
+}
+
 export interface ResultFrame {
   type: "result";
   seq: number;
@@ -105,6 +153,10 @@ export interface ResultFrame {
   state_preserved: boolean;
   /** Output past MAX_OUTPUT_BYTES that was dropped. */
   output_dropped_bytes: number;
+  /** The cell's final answer (FINAL_VAR(...), or `answer = {"content": ..., "ready": True}`), as text. */
+  final_answer: string | null;
+  /** The model calls the cell made, in the order they finished. */
+  rlm_calls: RlmCall[];
 }
 
 export const ERROR_CODES = [

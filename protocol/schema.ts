@@ -5,6 +5,9 @@ export type Check = (value: unknown) => string | null;
 
 export const string: Check = (value) => (typeof value === "string" ? null : "must be a string");
 
+/** Any JSON value, as long as the field is there. */
+export const present: Check = (value) => (value === undefined ? "is required" : null);
+
 export const boolean: Check = (value) => (typeof value === "boolean" ? null : "must be true or false");
 
 export const number: Check = (value) => (typeof value === "number" && Number.isFinite(value) ? null : "must be a number");
@@ -16,6 +19,15 @@ export const positive: Check = (value) =>
 
 export const jsonObject: Check = (value) =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? null : "must be a JSON object";
+
+/** An array of at most `max` items, each fitting `item`. */
+export function listOf(item: Check, max: number): Check {
+  return (value) => {
+    if (!Array.isArray(value) || value.length > max) return `must be a list of at most ${max} items`;
+    const index = value.findIndex((element) => item(element) !== null);
+    return index === -1 ? null : `has an item ${index} that ${item(value[index])}`;
+  };
+}
 
 export function boundedString(min: number, max: number): Check {
   return (value) =>

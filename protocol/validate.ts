@@ -1,16 +1,19 @@
 // Runtime validation of client frames. Every refusal says which field is wrong and what it wants.
 import type { ClientFrame } from "./frames.ts";
-import { boundedString, fieldProblem, jsonObject, oneOf, optional, positive, string, type Check } from "./schema.ts";
+import { boolean, boundedString, count, fieldProblem, jsonObject, oneOf, optional, positive, present, string, type Check } from "./schema.ts";
 
 export type Parsed = { ok: true; frame: ClientFrame } | { ok: false; message: string };
 
 export const MAX_ID_LENGTH = 128;
 const id = boundedString(1, MAX_ID_LENGTH);
+const payload = { id: optional(id), payload: present, index: optional(count), more: optional(boolean), offset: optional(count), json: optional(boolean) };
 
 const SCHEMAS: Record<ClientFrame["type"], Record<string, Check>> = {
   execute: { id, code: string, timeout: optional(positive), locals: optional(oneOf(["all", "changed", "none"])) },
   interrupt: { id: optional(id) },
   set_vars: { id: optional(id), vars: jsonObject },
+  add_context: payload,
+  add_history: payload,
   reset: { id: optional(id) },
   close: {},
   ping: { id: optional(id) },
@@ -35,5 +38,8 @@ export function parseClientFrame(data: string): Parsed {
   }
   const problem = fieldProblem(fields, SCHEMAS[type as ClientFrame["type"]], ["type"]);
   if (problem) return { ok: false, message: `${type}.${problem}` };
+  if ((fields.more === true || fields.json === true) && typeof fields.payload !== "string") {
+    return { ok: false, message: `${type}.payload must be a string when more or json is set (chunks and JSON text are strings)` };
+  }
   return { ok: true, frame: fields as unknown as ClientFrame };
 }

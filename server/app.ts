@@ -17,6 +17,7 @@ import type { Metrics } from "./metrics.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import type { Hibernator } from "./hibernation/hibernator.ts";
 import { SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
+import { LlmService } from "./llm/service.ts";
 import type { SessionStore } from "./store/store.ts";
 import { TenantQuotas } from "./tenancy/quotas.ts";
 
@@ -45,6 +46,7 @@ export class App {
   private readonly sockets: WebSocketServer;
   private readonly pod: PodIdentity;
   private readonly quotas: TenantQuotas;
+  private readonly llm: LlmService;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
@@ -60,6 +62,7 @@ export class App {
       replay_buffer_bytes: config.server.replayBufferBytes,
     };
     this.quotas = new TenantQuotas(config.tenantLimits, deps.clock);
+    this.llm = new LlmService(config.llm, deps.metrics, deps.sandboxes, config.server.executionTimeout * 1000);
     // Without POD_ADDRESS the address is where this server listens, known once it does.
     this.pod = { name: config.store.podName, address: config.store.podAddress ?? `${config.server.host}:${config.server.port}` };
     this.registry = new SessionRegistry({
@@ -71,6 +74,7 @@ export class App {
       heartbeatTtlMs: config.store.heartbeatTtlMs,
       settings: { limits, logCode: config.logCode },
       sandboxes: deps.sandboxes,
+      llm: this.llm,
       quotas: this.quotas,
       store: deps.store,
       hibernator: deps.hibernator,
@@ -153,6 +157,7 @@ export class App {
           registry: this.registry,
           quotas: this.quotas,
           sandboxes,
+          llm: this.llm,
           log,
           metrics,
           logCode: config.logCode,

@@ -2,6 +2,7 @@
 // Every error names the variable, what it got and what it wants; all errors are reported at once.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { MODEL_NAME } from "./llm/gateway.ts";
 import type { LogLevel } from "./log.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
 import { loadStoreConfig, type StoreConfig } from "./store/config.ts";
@@ -58,14 +59,25 @@ export interface MetricsConfig {
   tenants: string[];
 }
 
-/** The LLM that code reaches through llm_query (issue 7). The key is never logged. */
+/** The LLM that code reaches through llm_query. The key never enters a sandbox and is never logged. */
 export interface LlmConfig {
-  /** LLM_API_KEY, or the contents of LLM_API_KEY_FILE; null when neither is set (llm_query is then unavailable). */
+  /** LLM_API_KEY, or the contents of LLM_API_KEY_FILE; null when neither is set (llm_query then answers an error). */
   apiKey: string | null;
   baseUrl: string;
   model: string;
-  /** How deep llm_query calls may nest. */
+  /** For calls at depth 1 and deeper (llm_query, child RLMs); null: `model`. */
+  subModel: string | null;
+  /** rlm_query starts a child RLM while the session's depth + 1 is below this. */
   maxDepth: number;
+  /** Per session, its child RLMs included. */
+  maxConcurrency: number;
+  maxCalls: number;
+  maxTokens: number;
+  /** Seconds per call. */
+  timeout: number;
+  /** Child RLMs (rlm_query): iterations before the forced final answer, and REPL output fed back per block. */
+  maxIterations: number;
+  maxOutputChars: number;
 }
 
 export interface Config {
@@ -258,13 +270,23 @@ function readLlm(read: EnvReader): LlmConfig {
   const inline = read.string("LLM_API_KEY", "");
   const fromFile = read.fileContents("LLM_API_KEY_FILE");
   if (inline && read.string("LLM_API_KEY_FILE", "")) read.problems.push("LLM_API_KEY and LLM_API_KEY_FILE are both set: set one");
-  const model = read.string("LLM_MODEL", "gpt-5-mini");
-  if (!/^[\w.:/@-]{1,128}$/.test(model)) read.problems.push(`LLM_MODEL=${JSON.stringify(model)}: expected a model name (letters, digits, . : / @ _ -)`);
+  const modelName = (name: string, fallback: string) => {
+    const model = read.string(name, fallback);
+    if (model && !MODEL_NAME.test(model)) read.problems.push(`${name}=${JSON.stringify(model)}: expected a model name (letters, digits, . : / @ _ -)`);
+    return model;
+  };
   return {
     apiKey: inline || fromFile,
     baseUrl: read.url("LLM_BASE_URL", "https://api.openai.com/v1"),
-    model,
-    maxDepth: read.integer("MAX_DEPTH", 3, 1, 100),
+    model: modelName("LLM_MODEL", "gpt-5-mini"),
+    subModel: modelName("LLM_SUB_MODEL", "") || null,
+    maxDepth: read.integer("MAX_DEPTH", 2, 1, 10),
+    maxConcurrency: read.integer("LLM_MAX_CONCURRENCY", 8, 1, 256),
+    maxCalls: read.integer("LLM_MAX_CALLS", 1000, 1),
+    maxTokens: read.integer("LLM_MAX_TOKENS", 2_000_000, 1),
+    timeout: read.seconds("LLM_TIMEOUT", 120),
+    maxIterations: read.integer("RLM_MAX_ITERATIONS", 30, 1, 1000),
+    maxOutputChars: read.integer("RLM_MAX_OUTPUT_CHARS", 20_000, 100),
   };
 }
 

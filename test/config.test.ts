@@ -39,7 +39,19 @@ test("PEM with escaped newlines is accepted", () => {
 
 test("the original guide's variables have its defaults; metrics and LOG_CODE default off", () => {
   const config = loadConfig({});
-  assert.deepEqual(config.llm, { apiKey: null, baseUrl: "https://api.openai.com/v1", model: "gpt-5-mini", maxDepth: 3 });
+  assert.deepEqual(config.llm, {
+    apiKey: null,
+    baseUrl: "https://api.openai.com/v1",
+    model: "gpt-5-mini",
+    subModel: null,
+    maxDepth: 2,
+    maxConcurrency: 8,
+    maxCalls: 1000,
+    maxTokens: 2_000_000,
+    timeout: 120,
+    maxIterations: 30,
+    maxOutputChars: 20_000,
+  });
   assert.equal(config.server.executionTimeout, 30);
   assert.deepEqual(config.metrics, { port: null, tenants: [] });
   assert.equal(config.logCode, false);
@@ -50,12 +62,31 @@ test("LLM, metrics and LOG_CODE variables are read", () => {
     LLM_API_KEY: "sk-test-123",
     LLM_BASE_URL: "http://llm.internal:8080/v1",
     LLM_MODEL: "gpt-4.1-mini",
+    LLM_SUB_MODEL: "gpt-4.1-nano",
     MAX_DEPTH: "5",
+    LLM_MAX_CONCURRENCY: "3",
+    LLM_MAX_CALLS: "40",
+    LLM_MAX_TOKENS: "90000",
+    LLM_TIMEOUT: "2.5",
+    RLM_MAX_ITERATIONS: "12",
+    RLM_MAX_OUTPUT_CHARS: "5000",
     METRICS_PORT: "9100",
     METRICS_TENANTS: " acme, initech,,acme ",
     LOG_CODE: "true",
   });
-  assert.deepEqual(config.llm, { apiKey: "sk-test-123", baseUrl: "http://llm.internal:8080/v1", model: "gpt-4.1-mini", maxDepth: 5 });
+  assert.deepEqual(config.llm, {
+    apiKey: "sk-test-123",
+    baseUrl: "http://llm.internal:8080/v1",
+    model: "gpt-4.1-mini",
+    subModel: "gpt-4.1-nano",
+    maxDepth: 5,
+    maxConcurrency: 3,
+    maxCalls: 40,
+    maxTokens: 90_000,
+    timeout: 2.5,
+    maxIterations: 12,
+    maxOutputChars: 5000,
+  });
   assert.deepEqual(config.metrics, { port: 9100, tenants: ["acme", "initech"] });
   assert.equal(config.logCode, true);
 });

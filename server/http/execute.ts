@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fieldProblem, jsonObject, optional, positive, string } from "../../protocol/schema.ts";
 import type { Identity } from "../auth/identity.ts";
+import type { LlmService } from "../llm/service.ts";
 import { codeFields, type Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
@@ -17,6 +18,7 @@ export interface ExecuteContext {
   registry: SessionRegistry;
   quotas: TenantQuotas;
   sandboxes: { sourceFor(key: string): SandboxSource };
+  llm: LlmService;
   log: Logger;
   metrics: Metrics;
   /** LOG_CODE. */
@@ -87,7 +89,7 @@ async function runOnce(caller: Identity, code: string, vars: Record<string, unkn
     const seconds = Math.min(timeout ?? context.executionTimeout, context.maxExecutionTimeout);
     const started = performance.now();
     metrics.cellStarted(tenant, (started - queued) / 1000);
-    const result = await sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all" });
+    const result = await context.llm.forSession(tenant).forCell((llm) => sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all", llm }));
     const ran = (performance.now() - started) / 1000;
     const outcome = cellOutcome(result);
     metrics.cell(tenant, outcome, ran);
@@ -110,6 +112,8 @@ function guideShape(result: CellResult) {
     // The guide's clients read a string: the traceback, or "Type: message" when there is none.
     error: error === null ? null : error.traceback || `${error.type}: ${error.message}`,
     value: result.value,
+    final_answer: result.final_answer,
+    rlm_calls: result.rlm_calls,
   };
 }
 

@@ -1,7 +1,10 @@
 // What the host accepts from a guest. Python controls the guest's worker, so every message is
 // checked field by field before the host acts on it; one that does not fit ends the sandbox.
-import { boolean, count, fieldProblem, jsonObject, nullable, number, oneOf, shape, string, type Check } from "../../protocol/schema.ts";
+import { boolean, count, fieldProblem, jsonObject, listOf, nullable, number, oneOf, shape, string, type Check } from "../../protocol/schema.ts";
 import type { GuestMessage } from "./ipc.ts";
+
+/** Prompts one llm_query_batched may send at once. */
+export const MAX_BATCH_PROMPTS = 1000;
 
 const cellError = shape({ type: string, message: string, traceback: string });
 
@@ -17,8 +20,10 @@ const SCHEMAS: Record<GuestMessage["type"], Record<string, Check>> = {
     execution_time: number,
     error: nullable(cellError),
     output_dropped_bytes: count,
+    final_answer: nullable(string),
   },
-  vars_set: { cell: count, error: nullable(cellError) },
+  applied: { cell: count, error: nullable(cellError) },
+  llm_request: { cell: count, call: count, prompts: listOf(string, MAX_BATCH_PROMPTS), model: nullable(string), recursive: boolean },
   snapshot: { bytes: count },
   snapshot_failed: { message: string },
   fatal: { cause: oneOf(["boot_failed", "memory_limit", "stack_overflow", "interpreter_fatal"]), message: string },

@@ -88,6 +88,11 @@ export class Interpreter {
     return sandbox.setVars(vars);
   }
 
+  async addContext(...payload: Parameters<Sandbox["addContext"]>): Promise<CellError | null> {
+    const sandbox = await this.sandbox();
+    return sandbox.addContext(...payload);
+  }
+
   /** A fresh interpreter for the same session: every variable is dropped. */
   async reset(): Promise<void> {
     const previous = this.current;

@@ -45,6 +45,19 @@ export interface GuestCellResult {
   execution_time: number;
   error: CellError | null;
   output_dropped_bytes: number;
+  /** What the cell gave as its final answer (FINAL_VAR, or `answer["ready"]`), as text. */
+  final_answer: string | null;
+}
+
+/** Where an add_context payload goes: context_N or history_N. */
+export type ContextKind = "context" | "history";
+
+/** A blocking call Python made (llm_query and friends); the host answers each prompt with text. */
+export interface LlmRequest {
+  prompts: string[];
+  model: string | null;
+  /** rlm_query: a child RLM where the depth allows, else a plain completion. */
+  recursive: boolean;
 }
 
 export const FRAME_KEY_BYTES = 16;
@@ -54,6 +67,9 @@ export type HostMessage =
   | { type: "hello"; key: string } // always first: the key the guest's frames must carry
   | { type: "run"; cell: number; code: string; locals: LocalsMode }
   | { type: "set_vars"; cell: number; vars: Record<string, unknown> }
+  // body: the payload's UTF-8 text (JSON text when `json`); answered by `applied`
+  | { type: "add_context"; cell: number; kind: ContextKind; index: number | null; json: boolean }
+  | { type: "llm_answer"; call: number; answers: string[] } // to the worker's waiting llm_request
   | { type: "interrupt" }
   | { type: "restore" } // body: the session snapshot to boot from (restore mode, right after hello)
   | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
@@ -63,7 +79,8 @@ export type GuestMessage =
   | { type: "ready"; boot_ms: number; pyodide: string }
   | { type: "stream"; cell: number; name: StreamName; text: string }
   | ({ type: "result" } & GuestCellResult)
-  | { type: "vars_set"; cell: number; error: CellError | null }
+  | { type: "applied"; cell: number; error: CellError | null } // set_vars or add_context done
+  | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)
   | { type: "snapshot"; bytes: number } // body: the snapshot
   | { type: "snapshot_failed"; message: string }
   | { type: "fatal"; cause: FatalCause; message: string };

@@ -4,8 +4,9 @@
 import { readFile } from "node:fs/promises";
 import { GuestProcess, type ProcessExit } from "./guest-process.ts";
 import { launchCommand, type RuntimeFiles } from "./launch.ts";
-import type { CellError, Frame, GuestCellResult, GuestMessage, LocalsMode, StreamName } from "./ipc.ts";
+import type { CellError, ContextKind, Frame, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
 import type { Logger } from "../log.ts";
+import type { RlmCall } from "../../protocol/index.ts";
 
 export interface SandboxLimits {
   /** Cap of the interpreter's WebAssembly heap. */
@@ -56,11 +57,18 @@ export interface CellRequest {
   timeoutMs: number;
   locals: LocalsMode;
   onOutput?: (name: StreamName, text: string) => void;
+  /** Answers the cell's llm_query calls, one text per prompt (failures as "Error: ..." texts). */
+  llm?: (request: LlmRequest) => Promise<string[]>;
 }
+
+/** What llm_query answers when the cell was given no way to reach a model. */
+export const NO_LLM_ANSWER = "Error: no LLM is available to this cell";
 
 export interface CellResult extends Omit<GuestCellResult, "cell"> {
   /** False when the interpreter had to be killed: every variable of the session is gone. */
   state_preserved: boolean;
+  /** The model calls the cell made; filled in by whoever answered them (the session). */
+  rlm_calls: RlmCall[];
 }
 
 /** The result of work that ran no Python to its end (a cancelled or killed cell, a reset): success when error is null. */
@@ -75,7 +83,9 @@ export function resultWithoutRun(error: CellError | null, statePreserved: boolea
     execution_time: 0,
     error,
     output_dropped_bytes: 0,
+    final_answer: null,
     state_preserved: statePreserved,
+    rlm_calls: [],
   };
 }
 
@@ -107,7 +117,8 @@ export class Sandbox {
   private nextCell = 0;
   private running: RunningCell | null = null;
   private lastOutput: RunningCell | null = null;
-  private varsPending = new Map<number, (error: CellError | null) => void>();
+  /** set_vars and add_context waiting for the guest to apply them, by id. */
+  private applying = new Map<number, (error: CellError | null) => void>();
   private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void } | null = null;
   private readonly process: GuestProcess;
   private readonly watchdog: NodeJS.Timeout;
@@ -162,7 +173,7 @@ export class Sandbox {
       this.cause = ended;
       env.onExit?.(ended);
       failBoot(new Error(`sandbox failed to boot (${ended.cause}): ${ended.detail}`));
-      const duringCell = this.running !== null || this.varsPending.size > 0;
+      const duringCell = this.running !== null || this.applying.size > 0;
       this.finishRunning(ended);
       return { ...ended, duringCell };
     });
@@ -201,12 +212,15 @@ export class Sandbox {
 
   /** Makes JSON values Python variables; resolves with the Python error if they were refused. */
   setVars(vars: Record<string, unknown>): Promise<CellError | null> {
-    if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
-    const id = ++this.nextCell;
-    return new Promise((resolve) => {
-      this.varsPending.set(id, resolve);
-      this.process.send({ type: "set_vars", cell: id, vars });
-    });
+    return this.apply((cell) => ({ type: "set_vars", cell, vars }));
+  }
+
+  /**
+   * Makes a payload the variable `context_<index>` (or `history_<index>`; the next free index when
+   * null): `text` itself, or the value it encodes when `json`. It travels as bytes, never as code.
+   */
+  addContext(kind: ContextKind, index: number | null, text: string, json: boolean): Promise<CellError | null> {
+    return this.apply((cell) => ({ type: "add_context", cell, kind, index, json }), Buffer.from(text, "utf8"));
   }
 
   /**
@@ -219,6 +233,15 @@ export class Sandbox {
     return new Promise((resolve, reject) => {
       this.snapshotting = { resolve, reject };
       this.process.send({ type: "snapshot" });
+    });
+  }
+
+  private apply(message: (id: number) => HostMessage, body?: Uint8Array): Promise<CellError | null> {
+    if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
+    const id = ++this.nextCell;
+    return new Promise((resolve) => {
+      this.applying.set(id, resolve);
+      this.process.send(message(id), body);
     });
   }
 
@@ -272,16 +295,28 @@ export class Sandbox {
         return this.output(message.cell, message.name, message.text);
       case "result":
         return this.completed(message);
-      case "vars_set": {
-        const resolve = this.varsPending.get(message.cell);
-        this.varsPending.delete(message.cell);
+      case "applied": {
+        const resolve = this.applying.get(message.cell);
+        this.applying.delete(message.cell);
         return resolve?.(message.error);
       }
+      case "llm_request":
+        return this.answerLlm(message);
       case "fatal":
         return this.stop({ cause: message.cause, detail: message.message });
       default:
         this.stop({ cause: "protocol_violation", detail: `unexpected ${message.type} message` });
     }
+  }
+
+  /** A cell blocked in llm_query: the running cell's handler answers; anything else gets errors. */
+  private answerLlm({ cell: cellId, call, prompts, model, recursive }: Extract<GuestMessage, { type: "llm_request" }>): void {
+    const cell = this.running;
+    const handler = cell?.id === cellId ? cell.request.llm : undefined;
+    const answering = handler ? handler({ prompts, model, recursive }) : Promise.resolve(prompts.map(() => NO_LLM_ANSWER));
+    void answering
+      .catch((error: Error) => prompts.map(() => `Error: ${error.message}`))
+      .then((answers) => this.process.send({ type: "llm_answer", call, answers }));
   }
 
   private output(cellId: number, name: StreamName, text: string): void {
@@ -298,14 +333,14 @@ export class Sandbox {
     const { cell: _id, type: _type, ...result } = message;
     let error = result.error;
     if (cell.stopReason === "timeout" && error?.type === "KeyboardInterrupt") error = timeoutError(cell.request.timeoutMs, error.traceback);
-    this.settle(cell, { ...result, error, stdout: cell.stdout, stderr: cell.stderr, state_preserved: true });
+    this.settle(cell, { ...result, error, stdout: cell.stdout, stderr: cell.stderr, state_preserved: true, rlm_calls: [] });
   }
 
   private finishRunning(exit: SandboxExit): void {
     this.snapshotting?.reject(new SandboxGone(`the sandbox ended (${exit.cause}) while taking a snapshot`));
     this.snapshotting = null;
-    for (const resolve of this.varsPending.values()) resolve(lostStateError(exit));
-    this.varsPending.clear();
+    for (const resolve of this.applying.values()) resolve(lostStateError(exit));
+    this.applying.clear();
     const cell = this.running;
     if (!cell) return;
     const error =

@@ -7,6 +7,7 @@ import { mayAccess, type Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
 import type { TenantLimits } from "../config.ts";
 import { SnapshotTooLarge, type Hibernator } from "../hibernation/hibernator.ts";
+import type { LlmService } from "../llm/service.ts";
 import type { Logger } from "../log.ts";
 import type { HibernationFailure, Metrics } from "../metrics.ts";
 import { Interpreter, type SandboxSource, type SnapshotLoader } from "../sandbox/interpreter.ts";
@@ -33,6 +34,8 @@ export interface RegistryOptions {
   settings: SessionSettings;
   /** Sandboxes for a session's interpreter; the key (a tenant) shares them fairly when scarce. */
   sandboxes: { sourceFor(key: string): SandboxSource };
+  /** Each session's way to the model (llm_query). */
+  llm: LlmService;
   quotas: TenantQuotas;
   store: SessionStore;
   hibernator: Hibernator;
@@ -260,7 +263,17 @@ export class SessionRegistry {
     );
     const gate = { start: () => quotas.startCell(tenant, limits), finish: () => quotas.finishCell(tenant) };
     const earlier = { createdAt: record.createdAt, lastActiveAt: record.lastActiveAt, cellCount: record.cellCount };
-    const session = new Session(id, owner, interpreter, gate, settings, clock, log, metrics, (ended, reason) => void this.forget(ended, reason), earlier);
+    const session = new Session(id, owner, {
+      interpreter,
+      gate,
+      llm: this.options.llm.forSession(tenant),
+      settings,
+      clock,
+      log,
+      metrics,
+      onEnded: (ended, reason) => void this.forget(ended, reason),
+      earlier,
+    });
     this.live.set(id, session);
     this.written.set(id, { lastActiveAt: record.lastActiveAt, cellCount: record.cellCount });
     return session;

@@ -2,6 +2,8 @@
 // and the connections attached to it. Connections come and go; the session lives on until it
 // is closed or evicted.
 import type {
+  AddContextFrame,
+  AddHistoryFrame,
   AuthFrame,
   ClientFrame,
   ErrorCode,
@@ -19,6 +21,8 @@ import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
 import { codeFields, type Logger } from "../log.ts";
 import type { CellOutcome, Metrics } from "../metrics.ts";
+import type { LlmGateway } from "../llm/gateway.ts";
+import type { ContextKind } from "../sandbox/ipc.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
 import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
 import { QuotaExceeded } from "../tenancy/quotas.ts";
@@ -49,7 +53,33 @@ export interface CellGate {
 type Operation =
   | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: "all" | "changed" | "none" }
   | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
+  | { kind: "add_context"; id: string; target: ContextKind; index: number | null; text: string; json: boolean; arrivedAt: number }
   | { kind: "reset"; id: string };
+
+/** A payload arriving in chunks (add_context with `more`), kept until its last chunk. */
+interface Upload {
+  /** performance.now() when its first chunk arrived. */
+  arrivedAt: number;
+  index: number | null;
+  json: boolean;
+  parts: string[];
+  length: number;
+}
+
+/** What a session is made of, besides its identity. */
+export interface SessionParts {
+  interpreter: Interpreter;
+  gate: CellGate;
+  /** Answers the llm_query calls of its cells. */
+  llm: LlmGateway;
+  settings: SessionSettings;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  onEnded: (session: Session, reason: EvictionReason) => void;
+  /** For a session taken over from the store: when it began and how many cells it ran. */
+  earlier?: { createdAt: number; lastActiveAt: number; cellCount: number };
+}
 
 /** Frames that belong to the session's history: they get a seq and are replayed. */
 type Published = Omit<StreamFrame, "seq"> | Omit<ResultFrame, "seq"> | Omit<ErrorFrame, "seq"> | Omit<EvictedFrame, "seq">;
@@ -68,21 +98,30 @@ export class Session {
   private readonly outcomes = new Map<string, (outcome: Outcome) => void>();
   /** When each queued operation was queued (performance.now()), for the queue wait. */
   private readonly queuedAt = new Map<string, number>();
+  private readonly uploads = new Map<ContextKind, Upload>();
+  private readonly interpreter: Interpreter;
+  private readonly gate: CellGate;
+  private readonly llm: LlmGateway;
+  private readonly settings: SessionSettings;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly onEnded: SessionParts["onEnded"];
   cellCount = 0;
 
   constructor(
     readonly id: string,
     readonly owner: Pick<Identity, "tenant" | "user">,
-    private readonly interpreter: Interpreter,
-    private readonly gate: CellGate,
-    private readonly settings: SessionSettings,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-    private readonly onEnded: (session: Session, reason: EvictionReason) => void,
-    /** For a session taken over from the store: when it began and how many cells it ran. */
-    earlier?: { createdAt: number; lastActiveAt: number; cellCount: number },
+    { interpreter, gate, llm, settings, clock, log, metrics, onEnded, earlier }: SessionParts,
   ) {
+    this.interpreter = interpreter;
+    this.gate = gate;
+    this.llm = llm;
+    this.settings = settings;
+    this.clock = clock;
+    this.log = log;
+    this.metrics = metrics;
+    this.onEnded = onEnded;
     this.createdAt = earlier?.createdAt ?? clock.now();
     this.lastActive = earlier?.lastActiveAt ?? this.createdAt;
     this.cellCount = earlier?.cellCount ?? 0;
@@ -212,6 +251,9 @@ export class Session {
       }
       case "set_vars":
         return this.enqueue({ kind: "set_vars", id: frame.id ?? this.generatedId("set_vars"), vars: frame.vars });
+      case "add_context":
+      case "add_history":
+        return this.receivePayload(frame);
       case "reset":
         return this.enqueue({ kind: "reset", id: frame.id ?? this.generatedId("reset") });
       case "interrupt":
@@ -260,6 +302,37 @@ export class Session {
     this.queue.push(operation);
     this.queuedAt.set(operation.id, performance.now());
     void this.runNext();
+  }
+
+  /** A chunk, or a whole payload: queued as an add_context once complete. */
+  private receivePayload(frame: AddContextFrame | AddHistoryFrame): void {
+    const target: ContextKind = frame.type === "add_context" ? "context" : "history";
+    const id = frame.id ?? this.generatedId(frame.type);
+    const upload = this.uploads.get(target);
+    if (!upload && !frame.more) {
+      const text = typeof frame.payload === "string" ? frame.payload : JSON.stringify(frame.payload);
+      const json = frame.json === true || typeof frame.payload !== "string";
+      return this.enqueue({ kind: "add_context", id, target, index: frame.index ?? null, text, json, arrivedAt: performance.now() });
+    }
+    if (typeof frame.payload !== "string") {
+      this.uploads.delete(target);
+      return this.fail(id, "bad_request", `${frame.type}: a chunk must be a string; the upload in progress was dropped`);
+    }
+    const current = upload ?? { arrivedAt: performance.now(), index: frame.index ?? null, json: frame.json === true, parts: [], length: 0 };
+    if (frame.offset !== undefined && frame.offset !== current.length) {
+      this.uploads.delete(target);
+      return this.fail(id, "bad_request", `${frame.type}: a chunk at offset ${frame.offset} arrived where ${current.length} was expected (a chunk was lost); the upload was dropped, send it again`);
+    }
+    current.parts.push(frame.payload);
+    current.length += frame.payload.length;
+    const limit = this.settings.limits.memory_mb * 1024 * 1024;
+    if (current.length > limit) {
+      this.uploads.delete(target);
+      return this.fail(id, "too_large", `${frame.type}: the payload is over ${limit} characters, the session's memory limit (SESSION_MEMORY_MB); the upload was dropped`);
+    }
+    if (frame.more) return void this.uploads.set(target, current);
+    this.uploads.delete(target);
+    this.enqueue({ kind: "add_context", id, target, index: current.index, text: current.parts.join(""), json: current.json, arrivedAt: current.arrivedAt });
   }
 
   private interrupt(id: string | undefined, from: Attachment): void {
@@ -311,12 +384,15 @@ export class Session {
     switch (operation.kind) {
       case "execute": {
         const started = performance.now();
-        const result = await this.interpreter.execute({
-          code: operation.code,
-          timeoutMs: operation.timeoutMs,
-          locals: operation.locals,
-          onOutput: (name, text) => this.publish({ type: "stream", id: operation.id, name, text }),
-        });
+        const result = await this.llm.forCell((llm) =>
+          this.interpreter.execute({
+            code: operation.code,
+            timeoutMs: operation.timeoutMs,
+            locals: operation.locals,
+            onOutput: (name, text) => this.publish({ type: "stream", id: operation.id, name, text }),
+            llm,
+          }),
+        );
         const seconds = (performance.now() - started) / 1000;
         const outcome = cellOutcome(result);
         this.cellCount++;
@@ -333,6 +409,13 @@ export class Session {
       }
       case "set_vars": {
         const error = await this.interpreter.setVars(operation.vars);
+        return this.publishResult(operation.id, resultWithoutRun(error, true));
+      }
+      case "add_context": {
+        const error = await this.interpreter.addContext(operation.target, operation.index, operation.text, operation.json);
+        // From the first chunk's arrival until the variable exists: the benchmark reads this.
+        const durationMs = Math.round(performance.now() - operation.arrivedAt);
+        this.log.info("context_added", { session_id: this.id, tenant: this.owner.tenant, kind: operation.target, chars: operation.text.length, duration_ms: durationMs, ok: error === null });
         return this.publishResult(operation.id, resultWithoutRun(error, true));
       }
       case "reset":

@@ -18,20 +18,23 @@ MAX_ITEMS = 100
 MAX_DEPTH = 4
 SAFE_INT = 2**53
 
-# Names the host puts into every session; later issues add theirs (llm_query, ...).
-HELPER_NAMES = set()
+MAX_BATCH_PROMPTS = 1000  # as the host's check of llm_request
 
 execution_count = 0
 user_globals = {"__name__": "__main__", "__builtins__": builtins}
 _previous_summaries = {}
 _host_sleep = None
+_host_llm = None
 _memory_cap_mb = 0
+_final_answer = None
+_payload_counts = {"context": 0, "history": 0}
 
 
-def after_restore(host_sleep, memory_cap_mb, reseed):
+def after_restore(host_sleep, host_llm, memory_cap_mb, reseed):
     """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
-    global _host_sleep, _memory_cap_mb
+    global _host_sleep, _host_llm, _memory_cap_mb
     _host_sleep = host_sleep
+    _host_llm = host_llm
     _memory_cap_mb = memory_cap_mb
     if reseed:
         # The base snapshot freezes the RNG: without this every session would draw the same numbers.
@@ -40,8 +43,9 @@ def after_restore(host_sleep, memory_cap_mb, reseed):
 
 def before_snapshot():
     """A snapshot cannot hold references to JavaScript objects: drop ours."""
-    global _host_sleep
+    global _host_sleep, _host_llm
     _host_sleep = None
+    _host_llm = None
 
 
 def _sleep(seconds):
@@ -54,6 +58,144 @@ def _sleep(seconds):
 
 
 time.sleep = _sleep
+
+
+# ---- the RLM library's REPL helpers (alexzhang13/rlm): same names, same "Error: ..." texts ----
+
+
+def _ask(prompts, model, recursive):
+    """One blocking round trip to the host; every failure becomes an "Error: ..." text per prompt."""
+    if model is not None and not isinstance(model, str):
+        return ["Error: model must be a string or None"] * len(prompts)
+    texts = [prompt if isinstance(prompt, str) else json.dumps(prompt, default=str) for prompt in prompts]
+    if _host_llm is None:
+        return ["Error: no LLM is available in this sandbox"] * len(texts)
+    answer = json.loads(_host_llm(json.dumps({"prompts": texts, "model": model, "recursive": recursive})))
+    if isinstance(answer, dict):
+        return [f"Error: {answer.get('error')}"] * len(texts)
+    return answer
+
+
+def _batch(prompts, model, recursive):
+    if not isinstance(prompts, (list, tuple)):
+        return f"Error: prompts must be a list of prompts, not {type(prompts).__name__}"
+    if len(prompts) > MAX_BATCH_PROMPTS:
+        return [f"Error: a batch holds at most {MAX_BATCH_PROMPTS} prompts"] * len(prompts)
+    return _ask(list(prompts), model, recursive) if prompts else []
+
+
+def llm_query(prompt, model=None):
+    """One completion from the model (through the server: this sandbox has no network)."""
+    return _ask([prompt], model, False)[0]
+
+
+def llm_query_batched(prompts, model=None):
+    """Completions of many prompts, made concurrently; answers in the prompts' order."""
+    return _batch(prompts, model, False)
+
+
+def rlm_query(prompt, model=None):
+    """A child RLM with the prompt as its context; a plain llm_query at the depth limit."""
+    return _ask([prompt], model, True)[0]
+
+
+def rlm_query_batched(prompts, model=None):
+    return _batch(prompts, model, True)
+
+
+def _visible_vars():
+    return {name: type(value).__name__ for name, value in _user_names() if not name.startswith("_") and name != "answer"}
+
+
+def SHOW_VARS():
+    available = _visible_vars()
+    if not available:
+        return "No variables created yet. Use ```repl``` blocks to create variables."
+    return f"Available variables: {available}"
+
+
+def FINAL_VAR(variable_name):
+    """Makes a variable (named by a string) or a value the cell's final answer."""
+    global _final_answer
+    if not isinstance(variable_name, str):
+        _final_answer = str(variable_name)
+        return _final_answer
+    name = variable_name.strip().strip("\"'")
+    if name in user_globals and name not in HELPER_NAMES:
+        _final_answer = str(user_globals[name])
+        return _final_answer
+    available = _visible_vars()
+    if not available:
+        return (f"Error: Variable '{name}' not found. No variables have been created yet. "
+                "You must create and assign a variable in a REPL block BEFORE calling FINAL_VAR on it.")
+    return (f"Error: Variable '{name}' not found. Available variables: {available}. "
+            "You must create and assign a variable BEFORE calling FINAL_VAR on it.")
+
+
+class _AnswerDict(dict):
+    """`answer`: setting answer["ready"] to a true value gives answer["content"] as the final answer."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if key == "ready" and value:
+            _capture(self.get("content", ""))
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
+def _capture(content):
+    global _final_answer
+    try:
+        _final_answer = str(content)
+    except BaseException:  # a user's __str__ may raise anything
+        _final_answer = _safe_repr(content)
+
+
+HELPERS = {
+    "llm_query": llm_query,
+    "llm_query_batched": llm_query_batched,
+    "rlm_query": rlm_query,
+    "rlm_query_batched": rlm_query_batched,
+    "SHOW_VARS": SHOW_VARS,
+    "FINAL_VAR": FINAL_VAR,
+}
+HELPER_NAMES = set(HELPERS)
+_UNTOUCHED_ANSWER = {"content": "", "ready": False}
+
+
+def _restore_scaffold():
+    """After every cell: the helpers, `answer`, and the `context`/`history` aliases come back."""
+    user_globals.update(HELPERS)
+    current = user_globals.get("answer")
+    if type(current) is not _AnswerDict:
+        fresh = _AnswerDict(content="", ready=False)
+        if isinstance(current, dict):
+            dict.update(fresh, current)
+            if current.get("ready") and _final_answer is None:
+                _capture(current.get("content", ""))
+        user_globals["answer"] = fresh
+    for kind in _payload_counts:
+        if f"{kind}_0" in user_globals:
+            user_globals[kind] = user_globals[f"{kind}_0"]
+
+
+def add_context(kind, index, payload, is_json):
+    """Makes a payload (UTF-8 bytes, a JavaScript Uint8Array) `context_<index>` (or `history_<index>`); index 0 is also `context`."""
+    try:
+        text = payload.to_bytes().decode("utf-8")
+        del payload
+        value = json.loads(text) if is_json else text
+        if index is None:
+            index = _payload_counts[kind]
+        user_globals[f"{kind}_{index}"] = value
+        if index == 0:
+            user_globals[kind] = value
+        _payload_counts[kind] = max(_payload_counts[kind], index + 1)
+        return None
+    except BaseException as caught:
+        return json.dumps(_describe(caught))
 
 
 def _cap_string(text):
@@ -109,6 +251,8 @@ def _user_names():
             continue
         if name in HELPER_NAMES:
             continue
+        if name == "answer" and value == _UNTOUCHED_ANSWER:
+            continue  # the scaffold's own, until the user writes to it
         yield name, value
 
 
@@ -164,7 +308,8 @@ def _execute(code, filename):
 
 def run_cell(code, locals_mode):
     """Runs one cell in the session's globals; returns the result as a JSON string."""
-    global execution_count
+    global execution_count, _final_answer
+    _final_answer = None
     started = time.perf_counter()
     value = None
     error = None
@@ -192,6 +337,7 @@ def run_cell(code, locals_mode):
 
 
 def _finish(value, error, elapsed, locals_mode):
+    _restore_scaffold()
     try:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
@@ -204,6 +350,7 @@ def _finish(value, error, elapsed, locals_mode):
         "execution_count": execution_count,
         "execution_time": elapsed,
         "error": None if error is None else _describe(error),
+        "final_answer": _final_answer,
     })
 
 
@@ -218,3 +365,6 @@ def set_vars(encoded):
         return None
     except BaseException as caught:
         return json.dumps(_describe(caught))
+
+
+_restore_scaffold()

@@ -2,6 +2,7 @@
 // relays cells to the interpreter worker, and writes interrupts into the shared word the
 // interpreter polls. It never runs Python, so it stays responsive while a cell runs.
 import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type GuestSettings, type HostMessage } from "../ipc.ts";
+import { CallAnswerer, createCallBuffer } from "./host-calls.ts";
 import { revokeAllPermissions } from "./permissions.ts";
 import type { WorkerInit } from "./worker.ts";
 
@@ -12,6 +13,8 @@ const MAX_HOST_FRAME = 2 ** 32 - 1;
 const settings = JSON.parse(Deno.args[0]!) as GuestSettings;
 const interrupt = new SharedArrayBuffer(4);
 const interruptWord = new Int32Array(interrupt);
+const calls = createCallBuffer();
+const answerer = new CallAnswerer(calls);
 /** Set by the host's hello; the worker, and so Python, never sees it. */
 let frameKey: Uint8Array | null = null;
 let worker: Worker | null = null;
@@ -40,9 +43,14 @@ function startWorker(snapshot?: Uint8Array<ArrayBuffer>): Worker {
     event.preventDefault();
     die({ type: "fatal", cause: "interpreter_fatal", message: String(event.message) }, 70);
   };
-  const init: WorkerInit = { type: "init", ...settings, interrupt, ...(snapshot && { snapshot }) };
+  const init: WorkerInit = { type: "init", ...settings, interrupt, calls, ...(snapshot && { snapshot }) };
   started.postMessage(init, snapshot ? [snapshot.buffer] : []);
   return started;
+}
+
+/** The body in a buffer of its own, to hand to the worker without a copy (large bodies already are: see FrameDecoder). */
+function owned(body: Uint8Array): Uint8Array<ArrayBuffer> {
+  return (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : body.slice()) as Uint8Array<ArrayBuffer>;
 }
 
 function handle(message: HostMessage, body: Uint8Array | null): void {
@@ -52,14 +60,23 @@ function handle(message: HostMessage, body: Uint8Array | null): void {
     return;
   }
   if (message.type === "restore") {
-    // A large body has a buffer of its own (see FrameDecoder), handed to the worker without a copy.
-    const owned = body && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : body?.slice();
-    if (owned) worker ??= startWorker(owned as Uint8Array<ArrayBuffer>);
+    if (body) worker ??= startWorker(owned(body));
     return;
   }
   if (message.type === "interrupt") {
     Atomics.store(interruptWord, 0, SIGINT);
     Atomics.notify(interruptWord, 0); // wakes a sleeping time.sleep at once
+    answerer.wake(); // and a cell blocked on llm_query
+    return;
+  }
+  if (message.type === "llm_answer") {
+    // The worker is blocked in the call: it cannot receive a message, only read shared memory.
+    answerer.answer(message.call, JSON.stringify(message.answers));
+    return;
+  }
+  if (message.type === "add_context") {
+    const payload = owned(body ?? new Uint8Array());
+    worker?.postMessage({ ...message, payload }, [payload.buffer]);
     return;
   }
   worker?.postMessage(message);

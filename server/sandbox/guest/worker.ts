@@ -4,12 +4,15 @@
 /// <reference lib="deno.worker" />
 import type { GuestMessage, GuestSettings, HostMessage, LocalsMode, StreamName } from "../ipc.ts";
 import { harden } from "./harden.ts";
+import { CallWaiter } from "./host-calls.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
 
 export interface WorkerInit extends GuestSettings {
   type: "init";
   interrupt: SharedArrayBuffer;
+  /** Where the main thread writes answers to llm_query (see host-calls.ts). */
+  calls: SharedArrayBuffer;
   /** Restore mode: the session snapshot to boot from. */
   snapshot?: Uint8Array;
 }
@@ -31,9 +34,9 @@ interface Pyodide {
   _api: { config: { _loadSnapshot?: unknown } };
 }
 
-const SIGINT = 2;
 let pyodide: Pyodide;
 let interruptWord: Int32Array;
+let callWaiter: CallWaiter;
 let maxOutputBytes = 0;
 
 // Output of the cell that is running: counted here so that bytes past the cap never cross.
@@ -100,6 +103,18 @@ function hostSleep(seconds: number): void {
   }
 }
 
+/**
+ * llm_query and friends: Python hands a JSON request and blocks until the host answers with a
+ * JSON list of texts. An interrupt (or the cell's deadline) ends the wait with KeyboardInterrupt.
+ */
+function hostLlm(requestJson: string): string {
+  const request = JSON.parse(requestJson);
+  return callWaiter.call(
+    (call) => post({ type: "llm_request", cell, call, prompts: request.prompts, model: request.model, recursive: request.recursive }),
+    () => pyodide.checkInterrupt(),
+  );
+}
+
 async function load(init: WorkerInit): Promise<Pyodide> {
   const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as {
     loadPyodide(options: object): Promise<Pyodide>;
@@ -137,10 +152,12 @@ let helpers: Record<string, PyCallable>;
 let memoryCapMb = 0;
 let runCell: PyCallable;
 let setVars: PyCallable;
+let addContext: PyCallable;
 
 async function boot(init: WorkerInit): Promise<void> {
   const started = performance.now();
   interruptWord = new Int32Array(init.interrupt);
+  callWaiter = new CallWaiter(init.calls, interruptWord);
   maxOutputBytes = init.maxOutputBytes;
   capWasmMemory(init.memoryCapBytes);
   pyodide = await load(init);
@@ -159,9 +176,10 @@ async function boot(init: WorkerInit): Promise<void> {
   helpers = pyodide.pyimport("_wasm_repl");
   memoryCapMb = Math.round(init.memoryCapBytes / 1024 / 1024);
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  helpers.after_restore(hostSleep, memoryCapMb, init.mode === "boot");
+  helpers.after_restore(hostSleep, hostLlm, memoryCapMb, init.mode === "boot");
   runCell = helpers.run_cell;
   setVars = helpers.set_vars;
+  addContext = helpers.add_context;
   revokeAllPermissions();
   (globalThis as { gc?: () => void }).gc?.(); // return the boot's garbage before the sandbox idles in the pool
   harden();
@@ -179,8 +197,18 @@ function run(message: Extract<HostMessage, { type: "run" }>): void {
 }
 
 function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
-  const error = setVars(JSON.stringify(message.vars)) as string | undefined;
-  post({ error: error ? JSON.parse(error) : null, type: "vars_set", cell: message.cell });
+  applied(message.cell, setVars(JSON.stringify(message.vars)));
+}
+
+function addPayload(message: Extract<HostMessage, { type: "add_context" }> & { payload: Uint8Array }): void {
+  // The bytes go to Python as they are: one copy into its heap and a C decode, far cheaper than
+  // making a JavaScript string of them and converting that.
+  applied(message.cell, addContext(message.kind, message.index ?? undefined, message.payload, message.json));
+}
+
+/** Python's answer to set_vars or add_context: an error description as JSON, or nothing. */
+function applied(cellId: number, error: unknown): void {
+  post({ error: typeof error === "string" ? JSON.parse(error) : null, type: "applied", cell: cellId });
 }
 
 /** Snapshots the live interpreter (to hibernate or checkpoint the session); it keeps running. */
@@ -194,7 +222,7 @@ function snapshot(): void {
     post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
     return;
   } finally {
-    helpers.after_restore(hostSleep, memoryCapMb, false);
+    helpers.after_restore(hostSleep, hostLlm, memoryCapMb, false);
   }
   postToMain({ type: "snapshot", bytes: taken.byteLength, data: taken }, [taken.buffer]);
 }
@@ -217,6 +245,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
     if (message.type === "init") await boot(message);
     else if (message.type === "run") run(message);
     else if (message.type === "set_vars") assign(message);
+    else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
     else if (message.type === "snapshot") snapshot();
   } catch (error) {
     // Python errors are caught in Python; anything reaching here means the interpreter is broken.

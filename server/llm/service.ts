@@ -1,0 +1,35 @@
+// The server's LLM setup, from configuration: one model client (none without a key) and a fresh
+// gateway, with a budget of its own, for each session.
+import { openAIChatModel, type ChatModel } from "../../client/rlm/model.ts";
+import type { LlmConfig } from "../config.ts";
+import type { Metrics } from "../metrics.ts";
+import type { SandboxSource } from "../sandbox/interpreter.ts";
+import { LlmBudget } from "./budget.ts";
+import { ChildRlmRunner } from "./child-rlm.ts";
+import { LlmGateway, type LlmSettings } from "./gateway.ts";
+
+export class LlmService {
+  private readonly model: ChatModel | null;
+  private readonly settings: LlmSettings;
+
+  constructor(
+    private readonly config: LlmConfig,
+    private readonly metrics: Metrics,
+    /** Sandboxes for child RLMs, shared fairly by tenant like sessions'. */
+    private readonly sandboxes: { sourceFor(key: string): SandboxSource },
+    /** The timeout of a child RLM's cells. */
+    private readonly cellTimeoutMs: number,
+  ) {
+    const { apiKey, baseUrl, timeout } = config;
+    this.model = apiKey ? openAIChatModel({ apiKey, baseUrl, timeoutMs: timeout * 1000 }) : null;
+    this.settings = { model: config.model, subModel: config.subModel, maxDepth: config.maxDepth };
+  }
+
+  /** The gateway of a new session (depth 0) of `tenant`, with a budget of its own. */
+  forSession(tenant: string): LlmGateway {
+    const { maxConcurrency, maxCalls, maxTokens, timeout, maxIterations, maxOutputChars } = this.config;
+    const budget = new LlmBudget({ maxConcurrency, maxCalls, maxTokens, timeoutMs: timeout * 1000 });
+    const children = new ChildRlmRunner(this.sandboxes.sourceFor(tenant), { maxIterations, maxOutputChars, cellTimeoutMs: this.cellTimeoutMs });
+    return new LlmGateway(this.model, this.settings, budget, 0, this.metrics, children);
+  }
+}
