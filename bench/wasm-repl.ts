@@ -35,6 +35,16 @@ export function serverEnv(secret: string, settings: Record<string, string>): Rec
   };
 }
 
+/** A token for user and tenant `name`, with the scopes a notebook user has. */
+export function benchToken(secret: Uint8Array, name: string): Promise<string> {
+  return new SignJWT({ tenant: name, scope: SCOPES })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(name)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + TOKEN_TTL_S)
+    .sign(secret);
+}
+
 class WasmReplSession implements DriverSession {
   constructor(private readonly session: ReplSession) {}
 
@@ -89,30 +99,30 @@ class WasmReplDriver implements Driver {
    * opens per minute) are a policy, not what this benchmark measures.
    */
   private token(): Promise<string> {
-    const name = `bench-${++this.opened}`;
-    return new SignJWT({ tenant: name, scope: SCOPES })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(name)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + TOKEN_TTL_S)
-      .sign(this.secret);
+    return benchToken(this.secret, `bench-${++this.opened}`);
   }
 }
 
-export async function startWasmRepl(options: WasmReplOptions): Promise<Driver> {
+/** A server as a child process, with a secret of its own; `settings` on top of serverEnv's. */
+export async function launchServer(settings: Record<string, string>): Promise<{ server: ServerProcess; url: string; secret: Uint8Array }> {
   const secret = randomBytes(32).toString("hex");
   const server = new ServerProcess({
     name: "wasm-repl",
     command: process.execPath,
     args: ["--import", "tsx", "server/main.ts"],
-    env: serverEnv(secret, { POOL_SIZE: String(options.poolSize) }),
+    env: serverEnv(secret, settings),
     cwd: REPO_ROOT,
   });
   try {
     const [, url] = await server.waitForOutput(/listening on (http:\/\/[^\s)]+)/, START_TIMEOUT_MS);
-    return new WasmReplDriver(server, url!, new TextEncoder().encode(secret));
+    return { server, url: url!, secret: new TextEncoder().encode(secret) };
   } catch (error) {
     await server.stop();
     throw error;
   }
+}
+
+export async function startWasmRepl(options: WasmReplOptions): Promise<Driver> {
+  const { server, url, secret } = await launchServer({ POOL_SIZE: String(options.poolSize) });
+  return new WasmReplDriver(server, url, secret);
 }

@@ -1,9 +1,13 @@
 // The `wasm-repl` command line. `wasm-repl repl [URL]` is a Python REPL whose interpreter lives in
 // a session on a wasm-repl server. bin.mjs runs main(); commands are added to COMMANDS.
 import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { ResultFrame } from "../protocol/index.ts";
 import { WasmReplError } from "./errors.ts";
+import { runRlm } from "./rlm/driver.ts";
+import { openAIChatModel } from "./rlm/model.ts";
+import { sessionRepl } from "./rlm/session-repl.ts";
 import { ReplSession } from "./session.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:8000";
@@ -336,6 +340,79 @@ function scanPython(source: string): ScanState {
   return state;
 }
 
+// ---- wasm-repl rlm ----
+
+const RLM_SYNOPSIS = "[URL] --context FILE [--token TOKEN] [--model NAME] [--max-iterations N] [--json] QUESTION";
+const RLM_USAGE = `usage: wasm-repl rlm ${RLM_SYNOPSIS}
+
+Answers QUESTION about FILE with a recursive language model: the root model writes Python that a
+wasm-repl session runs; that code reads the file (as \`context\`) and calls sub-models with
+llm_query through the server.
+
+  URL                 the server (default ${DEFAULT_URL})
+  --context FILE      the context: text, or JSON when the name ends in .json
+  --token TOKEN       the JWT to connect with (default: WASM_REPL_TOKEN)
+  --model NAME        the root model (default: LLM_MODEL, else gpt-5-mini)
+  --max-iterations N  model turns before a final answer is asked for (default 30)
+  --json              print the answer, every iteration and the usage as JSON
+  -h, --help          show this help
+
+The root model is called from here: LLM_BASE_URL (default https://api.openai.com/v1) with the key
+in LLM_API_KEY or OPENAI_API_KEY. Sub-model calls use the server's own key.
+`;
+
+async function rlmCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      context: { type: "string" },
+      token: { type: "string" },
+      model: { type: "string" },
+      "max-iterations": { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(RLM_USAGE);
+    return 0;
+  }
+  if (positionals.length < 1 || positionals.length > 2) throw new UsageError("expected the question, optionally after the server's URL");
+  const question = positionals.at(-1)!;
+  const url = serverUrl(positionals.length === 2 ? positionals[0]! : DEFAULT_URL);
+  if (!values.context) throw new UsageError("--context FILE is required");
+  const maxIterations = Number(values["max-iterations"] ?? 30);
+  if (!Number.isInteger(maxIterations) || maxIterations < 1) throw new UsageError(`--max-iterations must be a whole number of at least 1; got ${values["max-iterations"]}`);
+  const token = values.token ?? process.env.WASM_REPL_TOKEN;
+  if (!token) throw new UsageError(MISSING_TOKEN);
+  const apiKey = process.env.LLM_API_KEY ?? process.env.OPENAI_API_KEY;
+  if (!apiKey) throw new UsageError("no key for the root model: set LLM_API_KEY or OPENAI_API_KEY");
+  const text = await readFile(values.context, "utf8").catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read --context ${values.context}: ${error.code ?? error.message}`);
+  });
+  const context: unknown = values.context.endsWith(".json") ? JSON.parse(text) : text;
+  const session = await ReplSession.open(url, { token });
+  try {
+    const run = await runRlm({
+      repl: sessionRepl(session),
+      model: openAIChatModel({ apiKey, baseUrl: process.env.LLM_BASE_URL ?? "https://api.openai.com/v1", timeoutMs: 300_000 }),
+      modelName: values.model ?? process.env.LLM_MODEL ?? "gpt-5-mini",
+      context,
+      question,
+      maxIterations,
+      onIteration: (iteration) => {
+        if (!values.json) process.stderr.write(`[iteration: ${iteration.blocks.length} repl block(s)${iteration.finalAnswer !== null ? ", final answer" : ""}]\n`);
+      },
+    });
+    process.stdout.write(values.json ? `${JSON.stringify(run, null, 2)}\n` : `${run.answer}\n`);
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
+
 const COMMANDS = new Map<string, Command>([
   ["repl", { synopsis: REPL_SYNOPSIS, summary: "an interactive Python session", run: replCommand }],
+  ["rlm", { synopsis: RLM_SYNOPSIS, summary: "answer a question about a file with a recursive language model", run: rlmCommand }],
 ]);
