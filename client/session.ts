@@ -52,6 +52,10 @@ interface Pending {
   reject(error: Error): void;
   onStdout?: (text: string) => void;
   onStderr?: (text: string) => void;
+  /** The request's frames (several for a chunked payload), to send again if the session moves before it ran. */
+  frames: string[];
+  /** Whether they were written to a connection (not just queued for the next). */
+  sent: boolean;
 }
 
 export interface SessionEvents {
@@ -59,6 +63,10 @@ export interface SessionEvents {
   frame: [ServerFrame];
   reconnecting: [attempt: number];
   reconnected: [];
+  /** The session's server is draining: the session moves to another and this client follows. */
+  moving: [];
+  /** The session's server died; it came back from a checkpoint: work after this execution count is gone. */
+  restored: [executionCount: number];
   evicted: [reason: EvictionReason];
   /** The session is gone for this client: evicted, closed, or reconnecting failed. */
   closed: [error: WasmReplError | null];
@@ -76,7 +84,10 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   limits!: SessionLimits;
   private socket: WebSocket | null = null;
   private readonly pending = new Map<string, Pending>();
-  private outbox: string[] = [];
+  /** Frames waiting for a connection, with the request they belong to (none for connection frames). */
+  private outbox: { text: string; owner: Pending | null }[] = [];
+  /** The session moved (a draining server): the next connection's history starts again, and that is expected. */
+  private moved = false;
   /** Why this client is done with the session: undefined while it is not, null for a clean end. */
   private ended: WasmReplError | null | undefined = undefined;
   private closing = false;
@@ -150,11 +161,12 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     const chunk = chunkLength(this.limits.max_frame_bytes);
     if (text.length <= chunk) return this.request(id, { type, id, payload, ...index });
     const json = typeof payload === "string" ? {} : { json: true };
-    let offset = 0;
-    for (; offset + chunk < text.length; offset += chunk) {
-      this.send({ type, id, payload: text.slice(offset, offset + chunk), offset, more: true, ...json, ...index });
+    const frames: ClientFrame[] = [];
+    for (let offset = 0; offset < text.length; offset += chunk) {
+      const more = offset + chunk < text.length ? { more: true } : {};
+      frames.push({ type, id, payload: text.slice(offset, offset + chunk), offset, ...more, ...json, ...index });
     }
-    return this.request(id, { type, id, payload: text.slice(offset), offset, ...json, ...index });
+    return this.request(id, frames);
   }
 
   /** A fresh interpreter: every variable is dropped. */
@@ -203,19 +215,38 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     return this.socket;
   }
 
-  private request(id: string, frame: ClientFrame, handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
+  private request(id: string, frame: ClientFrame | ClientFrame[], handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
     if (this.ended !== undefined) return Promise.reject(this.ended ?? new WasmReplError("session_expired", "this client has disconnected from the session"));
     if (this.pending.has(id)) return Promise.reject(new WasmReplError("bad_request", `a cell with id "${id}" is already pending; use a new id`));
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, ...handlers });
-      this.send(frame);
+      const frames = (Array.isArray(frame) ? frame : [frame]).map((item) => JSON.stringify(item));
+      const pending: Pending = { resolve, reject, ...handlers, frames, sent: false };
+      this.pending.set(id, pending);
+      this.transmit(pending);
     });
   }
 
   private send(frame: ClientFrame): void {
     const text = JSON.stringify(frame);
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(text);
-    else if (this.ended === undefined) this.outbox.push(text); // sent once reconnected
+    else if (this.ended === undefined) this.outbox.push({ text, owner: null }); // sent once reconnected
+  }
+
+  /** Writes a request's frames now, or queues them for the next connection. */
+  private transmit(pending: Pending): void {
+    const socket = this.socket?.readyState === WebSocket.OPEN ? this.socket : null;
+    pending.sent = socket !== null;
+    for (const text of pending.frames) {
+      if (socket) socket.send(text);
+      else this.outbox.push({ text, owner: pending });
+    }
+  }
+
+  /** The server did not run the request (it was draining): it goes again once the session is reached elsewhere. */
+  private sendAgainLater(pending: Pending): void {
+    if (!pending.sent) return;
+    pending.sent = false;
+    for (const text of pending.frames) this.outbox.push({ text, owner: pending });
   }
 
   private url(since: number | null): string {
@@ -274,9 +305,13 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     // Without `since` nothing is replayed: the history starts now for this client. A server
     // whose history is behind `since` restarted it (the session moved): follow it.
     if (since === null || frame.last_seq < since) this.lastSeq = frame.last_seq;
+    if (frame.restored_from_checkpoint) this.emit("restored", frame.restored_from_checkpoint.execution_count);
     const queued = this.outbox;
     this.outbox = [];
-    for (const text of queued) this.socket!.send(text);
+    for (const { text, owner } of queued) {
+      this.socket!.send(text);
+      if (owner) owner.sent = true;
+    }
   }
 
   private receive(frame: ServerFrame): void {
@@ -298,8 +333,13 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         return;
       }
       case "error": {
-        if (frame.code === "replay_gap") return this.lostFrames(frame.message);
+        if (frame.code === "replay_gap") {
+          // After a move the history starts again by design: nothing pending was lost (see evicted).
+          if (this.moved) return void (this.moved = false);
+          return this.lostFrames(frame.message);
+        }
         const pending = frame.id !== undefined ? this.pending.get(frame.id) : undefined;
+        if (pending && frame.code === "server_draining") return this.sendAgainLater(pending);
         if (pending) {
           this.pending.delete(frame.id!);
           pending.reject(new WasmReplError(frame.code, frame.message));
@@ -311,6 +351,14 @@ export class ReplSession extends EventEmitter<SessionEvents> {
       case "evicted":
         // The client's own close ends the session without an error.
         if (this.closing && frame.reason === "closed") return this.finish(null);
+        if (frame.resumable) {
+          // Every request the draining server received was answered before this frame (a result,
+          // or server_draining): whatever is still pending never reached it, and goes again.
+          this.moved = true;
+          for (const pending of this.pending.values()) this.sendAgainLater(pending);
+          this.emit("moving");
+          return;
+        }
         this.emit("evicted", frame.reason);
         this.finish(new WasmReplError("session_expired", `the session was evicted (${frame.reason})`));
         return;
@@ -337,7 +385,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         return;
       } catch (error) {
         // The session itself is gone: retrying cannot help.
-        if (error instanceof WasmReplError && ["session_expired", "session_not_found", "unauthorized", "forbidden"].includes(error.code)) {
+        if (error instanceof WasmReplError && ["session_expired", "session_lost", "session_not_found", "unauthorized", "forbidden"].includes(error.code)) {
           return this.finish(error);
         }
       }

@@ -105,6 +105,11 @@ export interface SessionFrame {
   /** The newest seq the session has issued: attach with `?since=` this to miss nothing. */
   last_seq: number;
   limits: SessionLimits;
+  /**
+   * Present when the session's server died and the session came back from its last checkpoint
+   * (CHECKPOINT_AFTER): work after that execution count is lost.
+   */
+  restored_from_checkpoint?: { execution_count: number };
 }
 
 export interface StreamFrame {
@@ -166,6 +171,8 @@ export const ERROR_CODES = [
   "not_found",
   "session_not_found",
   "session_expired",
+  "session_lost",
+  "server_draining",
   "busy",
   "quota_exceeded",
   "too_large",
@@ -191,6 +198,11 @@ export interface EvictedFrame {
   type: "evicted";
   seq: number;
   reason: EvictionReason;
+  /**
+   * The session itself lives on (its server is draining and saved it): reconnect to the same
+   * session id, through any server, and it wakes with every variable. The SDK does this itself.
+   */
+  resumable?: boolean;
 }
 
 export interface PongFrame {
@@ -236,6 +248,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   session_not_found: 404,
   session_expired: 410,
+  session_lost: 410,
+  server_draining: 503,
   busy: 409,
   quota_exceeded: 429,
   too_large: 413,

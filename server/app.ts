@@ -16,7 +16,8 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import type { Hibernator } from "./hibernation/hibernator.ts";
-import { SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
+import { Forwarder, wasForwarded } from "./routing/forwarder.ts";
+import { HeldElsewhere, SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
 import { LlmService } from "./llm/service.ts";
 import type { SessionStore } from "./store/store.ts";
 import { TenantQuotas } from "./tenancy/quotas.ts";
@@ -47,6 +48,7 @@ export class App {
   private readonly pod: PodIdentity;
   private readonly quotas: TenantQuotas;
   private readonly llm: LlmService;
+  private readonly forwarder: Forwarder;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
@@ -62,6 +64,7 @@ export class App {
       replay_buffer_bytes: config.server.replayBufferBytes,
     };
     this.quotas = new TenantQuotas(config.tenantLimits, deps.clock);
+    this.forwarder = new Forwarder(config.store.podName);
     this.llm = new LlmService(config.llm, deps.metrics, deps.sandboxes, config.server.executionTimeout * 1000);
     // Without POD_ADDRESS the address is where this server listens, known once it does.
     this.pod = { name: config.store.podName, address: config.store.podAddress ?? `${config.server.host}:${config.server.port}` };
@@ -70,6 +73,9 @@ export class App {
       idleTimeoutMs: config.server.idleTimeout * 1000,
       maxLifetimeMs: config.lifecycle.maxSessionLifetime * 1000,
       hibernateAfterMs: config.lifecycle.hibernateAfter * 1000,
+      checkpointAfterMs: config.lifecycle.checkpointAfter * 1000,
+      drainTimeoutMs: config.lifecycle.drainTimeout * 1000,
+      sharedStore: config.store.redisUrl !== null,
       retentionMs: config.server.sessionRetention * 1000,
       heartbeatTtlMs: config.store.heartbeatTtlMs,
       settings: { limits, logCode: config.logCode },
@@ -164,6 +170,8 @@ export class App {
           maxBodyBytes: config.server.maxFrameBytes,
           executionTimeout: config.server.executionTimeout,
           maxExecutionTimeout: config.server.maxExecutionTimeout,
+          forwarded: wasForwarded(request),
+          forward: (owner, body) => this.forwardHttp(request, response, owner, body),
         });
       }
       if (method === "GET" && SESSIONS_PATH.test(path)) {
@@ -173,17 +181,25 @@ export class App {
       const id = SESSION_PATH.exec(path)?.[1];
       if (method === "DELETE" && id !== undefined) {
         const caller = await this.authenticate(request, "sessions:execute");
-        await (await this.registry.find(id, caller)).end("closed");
+        await (await this.registry.find(id, caller, wasForwarded(request))).end("closed");
         response.writeHead(204).end();
         return;
       }
     } catch (error) {
+      if (error instanceof HeldElsewhere) return this.forwardHttp(request, response, error);
       return this.answer(error, (refusal) => sendError(response, refusal.code, refusal.message, reasonOf(refusal)));
     }
     if (SESSIONS_PATH.test(path) || SESSION_PATH.test(path)) {
       return sendError(response, "bad_request", `${method} ${path} is not supported: sessions are WebSockets (GET with Upgrade: websocket); list with GET /v1/sessions, end with DELETE /v1/sessions/{id}`);
     }
     sendError(response, "not_found", `no route for ${method} ${path}; the routes are /v1/sessions, /execute, /health, /ready and /metrics`);
+  }
+
+  /** Passes an HTTP request to the server holding its session; `body` when it was already read. */
+  private async forwardHttp(request: IncomingMessage, response: ServerResponse, owner: HeldElsewhere, body?: Buffer): Promise<void> {
+    const reached = await this.forwarder.http(request, response, owner.address, body);
+    this.deps.metrics.forwarded.inc({ kind: "http", outcome: reached ? "ok" : "unreachable" });
+    if (!reached) sendError(response, "busy", unreachable(owner));
   }
 
   private async serveMetrics(response: ServerResponse): Promise<void> {
@@ -236,7 +252,7 @@ export class App {
     if (id === undefined && !SESSIONS_PATH.test(url.pathname)) {
       return refuseUpgrade(socket, "bad_request", `no WebSocket endpoint at ${url.pathname}; use /v1/sessions or /v1/sessions/{id}`);
     }
-    if (this.draining) return refuseUpgrade(socket, "store_unavailable", "the server is shutting down; reconnect to another");
+    if (this.draining) return refuseUpgrade(socket, "server_draining", "the server is shutting down; reconnect (through any other server)");
     const since = url.searchParams.get("since");
     if (since !== null && !/^\d+$/.test(since)) {
       return refuseUpgrade(socket, "bad_request", `since must be a sequence number (a whole number); got ${JSON.stringify(since)}`);
@@ -245,8 +261,14 @@ export class App {
     let session;
     try {
       identity = await this.authenticate(request, id === undefined ? "sessions:create" : "sessions:read");
-      session = id === undefined ? await this.registry.open(identity) : await this.registry.find(id, identity);
+      session = id === undefined ? await this.registry.open(identity) : await this.registry.find(id, identity, wasForwarded(request));
     } catch (error) {
+      if (error instanceof HeldElsewhere) {
+        // The client's request as it came, token included: the owner authenticates it again.
+        const reached = await this.forwarder.upgrade(request, socket, head, error.address);
+        this.deps.metrics.forwarded.inc({ kind: "websocket", outcome: reached ? "ok" : "unreachable" });
+        return reached ? undefined : refuseUpgrade(socket, "busy", unreachable(error));
+      }
       return this.answer(error, (refusal) => refuseUpgrade(socket, refusal.code, refusal.message, reasonOf(refusal)));
     }
     const { verifier, clock, log, metrics } = this.deps;
@@ -254,6 +276,10 @@ export class App {
       connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics });
     });
   }
+}
+
+function unreachable(owner: HeldElsewhere): string {
+  return `the server holding this session (${owner.pod}) is not answering; retry shortly: if it stopped, the session is recovered or reported lost once its heartbeat expires`;
 }
 
 function reasonOf(refusal: Refusal): string | undefined {

@@ -50,6 +50,10 @@ export interface LifecycleConfig {
   hibernateAfter: number;
   /** Seconds a session may live at all, however busy. */
   maxSessionLifetime: number;
+  /** Seconds idle after a cell before a live session is also snapshotted (kept running); 0 never. */
+  checkpointAfter: number;
+  /** Seconds a draining server (SIGTERM) lets running cells finish before it interrupts them. */
+  drainTimeout: number;
 }
 
 export interface MetricsConfig {
@@ -231,6 +235,8 @@ export function loadConfig(env: Env = process.env): Config {
     lifecycle: {
       hibernateAfter: read.integer("HIBERNATE_AFTER", 120, 0),
       maxSessionLifetime: read.seconds("MAX_SESSION_LIFETIME", 86_400),
+      checkpointAfter: read.integer("CHECKPOINT_AFTER", 0, 0),
+      drainTimeout: read.seconds("DRAIN_TIMEOUT", 25),
     },
     tenantLimits: {
       maxSessions: read.integer("TENANT_MAX_SESSIONS", 10, 1),

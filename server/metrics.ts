@@ -76,6 +76,8 @@ export class Metrics {
   // from configuration (LLM_MODEL, or a configured list), never from a caller's free choice.
   readonly llmCalls: Counter<"model" | "outcome">;
   readonly llmTokens: Counter<"model" | "kind">;
+  /** Requests for a session another server holds, passed to it. */
+  readonly forwarded: Counter<"kind" | "outcome">;
 
   constructor(options: MetricsOptions) {
     this.tenants = new Set(options.tenants);
@@ -192,6 +194,12 @@ export class Metrics {
     });
     this.llmCalls = new Counter({ name: `${PREFIX}llm_calls_total`, help: "Calls to the LLM API (llm_query), by model and outcome", labelNames: ["model", "outcome"] as const, registers });
     this.llmTokens = new Counter({ name: `${PREFIX}llm_tokens_total`, help: "LLM tokens used, by model and kind (prompt, completion)", labelNames: ["model", "kind"] as const, registers });
+    this.forwarded = new Counter({
+      name: `${PREFIX}forwarded_total`,
+      help: "Requests for a session another server holds, forwarded to it, by kind (websocket, http) and outcome (ok, unreachable)",
+      labelNames: ["kind", "outcome"] as const,
+      registers,
+    });
 
     // Known label values start at zero, so rates and absences read right from the first scrape.
     for (const tenant of tenantValues) {

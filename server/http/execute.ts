@@ -9,7 +9,7 @@ import { codeFields, type Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
 import type { CellResult } from "../sandbox/sandbox.ts";
-import type { SessionRegistry } from "../sessions/registry.ts";
+import { HeldElsewhere, type SessionRegistry } from "../sessions/registry.ts";
 import { cellOutcome, type Outcome } from "../sessions/session.ts";
 import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
 import { sendError, sendJson } from "./responses.ts";
@@ -27,6 +27,10 @@ export interface ExecuteContext {
   /** Seconds. */
   executionTimeout: number;
   maxExecutionTimeout: number;
+  /** The request came from another server: never forward it again. */
+  forwarded: boolean;
+  /** Passes the request, whose body was read, to the server holding its session. */
+  forward(owner: HeldElsewhere, body: Buffer): Promise<void>;
 }
 
 interface ExecuteBody {
@@ -43,7 +47,7 @@ export async function handleExecute(request: IncomingMessage, response: ServerRe
   if (body === null) return sendError(response, "too_large", `the request body is over ${context.maxBodyBytes} bytes (MAX_FRAME_BYTES)`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
+    parsed = JSON.parse(body.toString("utf8"));
   } catch (error) {
     return sendError(response, "bad_request", `the body is not valid JSON (${(error as Error).message}); send {"code": "...", "context": {}, "timeout": 30}`);
   }
@@ -51,7 +55,13 @@ export async function handleExecute(request: IncomingMessage, response: ServerRe
   const problem = fieldProblem(parsed as Record<string, unknown>, BODY);
   if (problem) return sendError(response, "bad_request", problem);
   const { code, context: vars = {}, timeout, session_id } = parsed as ExecuteBody;
-  const outcome = session_id === undefined ? await runOnce(caller, code, vars, timeout, context) : await (await context.registry.find(session_id, caller)).run(code, timeout, vars);
+  let outcome: Outcome;
+  try {
+    outcome = session_id === undefined ? await runOnce(caller, code, vars, timeout, context) : await (await context.registry.find(session_id, caller, context.forwarded)).run(code, timeout, vars);
+  } catch (error) {
+    if (error instanceof HeldElsewhere) return context.forward(error, body);
+    throw error;
+  }
   if ("error" in outcome) return sendError(response, outcome.error.code, outcome.error.message);
   // A Python error or a timeout is an answer, not a failed request: clients must not retry it.
   sendJson(response, 200, guideShape(outcome.result));
@@ -117,8 +127,8 @@ function guideShape(result: CellResult) {
   };
 }
 
-/** The body as text, or null when it exceeds `limit` bytes. */
-async function readBody(request: IncomingMessage, limit: number): Promise<string | null> {
+/** The body, or null when it exceeds `limit` bytes. */
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -126,5 +136,5 @@ async function readBody(request: IncomingMessage, limit: number): Promise<string
     if (size > limit) return null;
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }

@@ -57,6 +57,13 @@ export class Interpreter {
     await sandbox.close();
   }
 
+  /** A snapshot of the live sandbox, which keeps running (a checkpoint). */
+  async snapshot(): Promise<Uint8Array> {
+    const sandbox = this.live;
+    if (!sandbox) throw new Error("there is no live interpreter to snapshot");
+    return sandbox.snapshot();
+  }
+
   /** Runs a cell; a result with state_preserved false means the next cell starts from nothing. */
   async execute(request: CellRequest): Promise<CellResult> {
     this.starting = true;

@@ -28,6 +28,15 @@ export interface RegistryOptions {
   maxLifetimeMs: number;
   /** 0: never hibernate. */
   hibernateAfterMs: number;
+  /** 0: never checkpoint. */
+  checkpointAfterMs: number;
+  /** How long a drain lets running cells finish. */
+  drainTimeoutMs: number;
+  /**
+   * Whether other servers share the store: then a draining server hibernates its sessions for
+   * them to wake; alone (the in-memory store), its sessions end with it.
+   */
+  sharedStore: boolean;
   /** How long an ended session's id answers session_expired. */
   retentionMs: number;
   heartbeatTtlMs: number;
@@ -54,6 +63,16 @@ export class SessionError extends Error {
   }
 }
 
+/** The session is live on another server that is alive: the request belongs there (see Forwarder). */
+export class HeldElsewhere extends Error {
+  constructor(
+    readonly pod: string,
+    readonly address: string,
+  ) {
+    super(`the session is held by ${pod} at ${address}`);
+  }
+}
+
 interface Ended {
   owner: Pick<Identity, "tenant" | "user">;
   reason: EvictionReason;
@@ -73,12 +92,18 @@ export class SessionRegistry {
   /** Sessions whose hibernation failed, with the activity time it failed at: not retried until they are used again. */
   private readonly unhibernatable = new Map<string, number>();
   private readonly snapshotKeys = new Map<string, string>();
+  /** Sessions checkpointed, with the activity time of the checkpoint: not taken again until they are used. */
+  private readonly checkpointed = new Map<string, number>();
+  /** Sessions ending because a drain could not save them: recorded as lost, not evicted. */
+  private readonly losing = new Set<string>();
   private readonly timers: NodeJS.Timeout[];
   private sweeping = false;
+  /** Shutting down: no session is opened or woken here any more. */
+  private draining = false;
 
   constructor(private readonly options: RegistryOptions) {
     // Sweeping a few times per idle period keeps eviction within a fraction of the timeout.
-    const shortest = Math.min(options.idleTimeoutMs, options.maxLifetimeMs, options.hibernateAfterMs || Infinity);
+    const shortest = Math.min(options.idleTimeoutMs, options.maxLifetimeMs, options.hibernateAfterMs || Infinity, options.checkpointAfterMs || Infinity);
     const sweep = setInterval(() => void this.sweep(), Math.min(5000, Math.max(50, shortest / 4)));
     const heartbeat = setInterval(() => void this.heartbeat(), Math.max(50, options.heartbeatTtlMs / 3));
     this.timers = [sweep, heartbeat];
@@ -93,6 +118,7 @@ export class SessionRegistry {
 
   async open(owner: Identity): Promise<Session> {
     const { maxSessions, quotas, store, pod, clock } = this.options;
+    if (this.draining) throw drainingError();
     if (this.live.size >= maxSessions) {
       throw new SessionError("quota_exceeded", `this server holds its maximum of ${maxSessions} sessions (MAX_SESSIONS, in use: ${this.live.size}); close one or retry later`);
     }
@@ -102,7 +128,8 @@ export class SessionRegistry {
       if (error instanceof QuotaExceeded) throw new SessionError("quota_exceeded", error.message);
       throw error;
     }
-    const id = randomBytes(16).toString("base64url");
+    // Hex: an id never starts with "-", which command lines would take for an option.
+    const id = randomBytes(16).toString("hex");
     const now = clock.now();
     const record: SessionRecord = {
       id,
@@ -117,6 +144,7 @@ export class SessionRegistry {
       memoryBytes: 0,
       snapshotKey: null,
       snapshotBytes: 0,
+      checkpointCount: null,
       endedReason: null,
       endedAt: null,
     };
@@ -131,15 +159,20 @@ export class SessionRegistry {
     return this.hold(record, null, quotas.limitsFor(owner));
   }
 
-  /** The session with this id, if the caller may access it; anyone else's answers exactly as a missing one. */
-  async find(id: string, caller: Identity): Promise<Session> {
+  /**
+   * The session with this id, if the caller may access it; anyone else's answers exactly as a
+   * missing one. Throws HeldElsewhere when another live server holds it, unless the request was
+   * already forwarded (`forwarded`): pods never forward in a loop.
+   */
+  async find(id: string, caller: Identity, forwarded = false): Promise<Session> {
     const session = this.live.get(id);
     if (session && mayAccess(caller, session.owner)) return session;
     const ended = this.ended.get(id);
     if (ended && mayAccess(caller, ended.owner)) throw expired(id, ended.reason);
+    if (this.draining) throw drainingError();
     const record = await this.fromStore(() => this.options.store.get(id));
     if (!record || !mayAccess(caller, record)) throw new SessionError("session_not_found", `there is no session ${id}; open a new session`);
-    return this.takeOver(record, caller);
+    return this.takeOver(record, caller, forwarded);
   }
 
   /** The caller's sessions (a tenant admin: the tenant's), hibernated ones included. */
@@ -166,19 +199,46 @@ export class SessionRegistry {
   }
 
   /**
-   * At shutdown: live sessions end (clients get `evicted {reason: "shutdown"}`); hibernated ones
-   * are let go in the store, for any server to wake.
+   * Leaves without losing sessions (SIGTERM). Work not yet started is refused with
+   * server_draining; running cells get up to DRAIN_TIMEOUT, then are interrupted; every session
+   * is hibernated and let go in the store for another server to wake, and its clients are told
+   * `evicted {reason: "shutdown", resumable: true}`. A session that cannot be saved ends as lost.
+   * Alone (the in-memory store), sessions simply end with `evicted {reason: "shutdown"}`.
    */
   async shutdown(): Promise<void> {
+    this.draining = true;
     for (const timer of this.timers) clearInterval(timer);
-    await Promise.all(
-      [...this.live.values()].map(async (session) => {
-        if (!session.hibernated) return session.end("shutdown");
-        session.release();
-        this.live.delete(session.id);
-        await this.tellStore(session.id, () => this.options.store.update(session.id, { pod: null, podAddress: null }, { pod: this.options.pod.name }));
-      }),
-    );
+    const sessions = [...this.live.values()];
+    if (!this.options.sharedStore) {
+      await Promise.all(sessions.map((session) => session.end("shutdown")));
+      return;
+    }
+    for (const session of sessions) session.drain();
+    const allIdle = () => Promise.all(sessions.map((session) => session.idle()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allIdle(), new Promise((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs)))]);
+    clearTimeout(timer);
+    for (const session of sessions) session.interruptRunning();
+    await allIdle();
+    // One at a time: each snapshot briefly doubles a sandbox's memory.
+    for (const session of sessions) await this.leave(session);
+  }
+
+  /** Hibernates a session if it is live, and lets go of it; ends it as lost if it cannot be saved. */
+  private async leave(session: Session): Promise<void> {
+    const { store, pod, log } = this.options;
+    if (!session.hibernated) {
+      const failure = await this.hibernate(session);
+      if (failure !== null) {
+        this.losing.add(session.id);
+        log.warn("session_lost_at_drain", { session_id: session.id, tenant: session.owner.tenant, reason: failure });
+        return session.end("shutdown");
+      }
+    }
+    // Free in the store before the clients hear of it, so that their reconnect finds it free.
+    await this.tellStore(session.id, () => store.update(session.id, { pod: null, podAddress: null, checkpointCount: null }, { pod: pod.name }));
+    session.release();
+    this.live.delete(session.id);
   }
 
   private async sweepOne(session: Session, now: number): Promise<void> {
@@ -189,10 +249,37 @@ export class SessionRegistry {
     await this.recordActivity(session);
     if (hibernateAfterMs > 0 && idleSince !== null && now - idleSince >= hibernateAfterMs && this.unhibernatable.get(session.id) !== session.lastActiveAt) {
       await this.hibernate(session);
+    } else if (this.options.checkpointAfterMs > 0 && idleSince !== null && now - idleSince >= this.options.checkpointAfterMs && this.checkpointed.get(session.id) !== session.lastActiveAt) {
+      await this.checkpoint(session);
     }
   }
 
-  private async hibernate(session: Session): Promise<void> {
+  /**
+   * Stores a snapshot of a live session that keeps running, so that it survives its server's
+   * death (CHECKPOINT_AFTER); the record says which execution count it holds.
+   */
+  private async checkpoint(session: Session): Promise<void> {
+    const { hibernator, store, pod, log } = this.options;
+    const activity = session.lastActiveAt;
+    try {
+      const snapshot = await session.checkpoint();
+      if (!snapshot) return;
+      const saved = await hibernator.persist(session.id, snapshot);
+      const previous = this.snapshotKeys.get(session.id);
+      this.snapshotKeys.set(session.id, saved.key);
+      const changes = { snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: session.executionCount };
+      await this.tellStore(session.id, () => store.update(session.id, changes, { pod: pod.name, states: ["live"] }));
+      if (previous) await hibernator.delete(previous).catch(() => {});
+      log.info("session_checkpointed", { session_id: session.id, tenant: session.owner.tenant, execution_count: session.executionCount, stored_bytes: saved.bytes });
+    } catch (error) {
+      log.warn("session_checkpoint_failed", { session_id: session.id, tenant: session.owner.tenant, reason: (error as Error).message.slice(0, 300) });
+    } finally {
+      this.checkpointed.set(session.id, activity);
+    }
+  }
+
+  /** Hibernates a session; null when it worked, else why not (it then stays live). */
+  private async hibernate(session: Session): Promise<string | null> {
     const { hibernator, store, pod, log, metrics } = this.options;
     const started = this.options.clock.now();
     try {
@@ -202,19 +289,22 @@ export class SessionRegistry {
         });
         const previous = this.snapshotKeys.get(session.id);
         this.snapshotKeys.set(session.id, saved.key);
-        await this.tellStore(session.id, () => store.update(session.id, { state: "hibernated", snapshotKey: saved.key, snapshotBytes: saved.bytes }, { pod: pod.name }));
+        await this.tellStore(session.id, () => store.update(session.id, { state: "hibernated", snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: null }, { pod: pod.name }));
         if (previous) await hibernator.delete(previous).catch(() => {});
         log.info("session_hibernated", { session_id: session.id, tenant: session.owner.tenant, stored_bytes: saved.bytes, snapshot_bytes: snapshot.byteLength, duration_ms: this.options.clock.now() - started });
         metrics.hibernated(session.owner.tenant, saved.bytes);
         return this.waking(session.id, session.owner.tenant, saved.load);
       });
       if (hibernated) this.unhibernatable.delete(session.id);
+      return hibernated ? null : "it had work";
     } catch (error) {
       // It stays live; tried again once it has been used.
       this.unhibernatable.set(session.id, session.lastActiveAt);
       const failure = hibernationFailure(error);
       if (failure) metrics.hibernationFailed(failure);
-      log.warn("session_hibernate_failed", { session_id: session.id, tenant: session.owner.tenant, failure, reason: (error as Error).message.slice(0, 300) });
+      const reason = (error as Error).message.slice(0, 300);
+      log.warn("session_hibernate_failed", { session_id: session.id, tenant: session.owner.tenant, failure, reason });
+      return reason;
     }
   }
 
@@ -230,29 +320,40 @@ export class SessionRegistry {
     };
   }
 
-  /** A session this server does not hold: wake it if hibernated and free, or say what became of it. */
-  private async takeOver(record: SessionRecord, caller: Identity): Promise<Session> {
+  /**
+   * A session this server does not hold: its live owner's (HeldElsewhere); a hibernated one, or
+   * a checkpointed one whose owner died, claimed by compare-and-set and woken here; else what
+   * became of it.
+   */
+  private async takeOver(record: SessionRecord, caller: Identity, forwarded: boolean): Promise<Session> {
     const { store, pod } = this.options;
     if (record.state === "evicted") throw expired(record.id, record.endedReason ?? "ended");
-    if (record.state === "lost") throw expired(record.id, `lost: ${record.endedReason ?? "its server stopped"}`);
+    if (record.state === "lost") throw lost(record.id, record.endedReason);
     const ownerAlive = record.pod !== null && record.pod !== pod.name && (await this.fromStore(() => store.isPodAlive(record.pod!)));
     if (ownerAlive) {
-      throw new SessionError("busy", `session ${record.id} is held by another server (${record.pod}); connect through the route that reaches it`);
+      if (!forwarded && record.podAddress) throw new HeldElsewhere(record.pod!, record.podAddress);
+      throw new SessionError("busy", `session ${record.id} is moving between servers (${record.pod} holds it now); retry`);
     }
-    if (record.state !== "hibernated" || record.snapshotKey === null) {
+    const checkpoint = record.state === "live" && record.snapshotKey !== null ? record.checkpointCount : null;
+    if ((record.state !== "hibernated" && checkpoint === null) || record.snapshotKey === null) {
       // Its server is gone and nothing was saved: the session cannot come back.
-      await this.tellStore(record.id, () => store.end(record.id, "lost", `its server ${record.pod ?? ""} stopped`.trim(), this.options.retentionMs, { pod: record.pod }));
-      throw expired(record.id, "lost: its server stopped before the session could be saved");
+      const reason = `its server ${record.pod ?? ""} stopped before the session's state could be saved`.replace("  ", " ");
+      await this.tellStore(record.id, () => store.end(record.id, "lost", reason, this.options.retentionMs, { pod: record.pod }));
+      throw lost(record.id, reason);
     }
-    const claimed = await this.fromStore(() => store.update(record.id, { pod: pod.name, podAddress: pod.address }, { states: ["hibernated"], pod: record.pod }));
+    const claimed = await this.fromStore(() =>
+      store.update(record.id, { pod: pod.name, podAddress: pod.address, checkpointCount: null }, { states: [record.state], pod: record.pod }),
+    );
     if (!claimed) throw new SessionError("busy", `session ${record.id} is being woken by another server; retry`);
     this.options.quotas.adoptSession(record.tenant);
     this.snapshotKeys.set(record.id, record.snapshotKey);
+    if (checkpoint !== null) this.options.log.warn("session_restored_from_checkpoint", { session_id: record.id, tenant: record.tenant, dead_pod: record.pod, execution_count: checkpoint });
     // Its quotas are now those of whoever woke it (the opener's token is long gone).
-    return this.hold(claimed, this.waking(record.id, record.tenant, this.options.hibernator.loader(record.snapshotKey)), this.options.quotas.limitsFor(caller));
+    const loader = this.waking(record.id, record.tenant, this.options.hibernator.loader(record.snapshotKey));
+    return this.hold(claimed, loader, this.options.quotas.limitsFor(caller), checkpoint);
   }
 
-  private hold(record: SessionRecord, hibernated: SnapshotLoader | null, limits: TenantLimits): Session {
+  private hold(record: SessionRecord, hibernated: SnapshotLoader | null, limits: TenantLimits, restoredFromCheckpoint: number | null = null): Session {
     const { quotas, log, settings, clock, metrics } = this.options;
     const { id, tenant, user } = record;
     const owner = { tenant, user };
@@ -273,6 +374,7 @@ export class SessionRegistry {
       metrics,
       onEnded: (ended, reason) => void this.forget(ended, reason),
       earlier,
+      restoredFromCheckpoint,
     });
     this.live.set(id, session);
     this.written.set(id, { lastActiveAt: record.lastActiveAt, cellCount: record.cellCount });
@@ -292,11 +394,15 @@ export class SessionRegistry {
     this.live.delete(session.id);
     this.written.delete(session.id);
     this.unhibernatable.delete(session.id);
+    this.checkpointed.delete(session.id);
     quotas.closeSession(session.owner.tenant);
     this.ended.set(session.id, { owner: session.owner, reason, at: clock.now() });
     log.info("session_ended", { session_id: session.id, tenant: session.owner.tenant, reason, cells: session.cellCount, duration_ms: clock.now() - session.createdAt });
     this.options.metrics.sessionEnded(session.owner.tenant, reason);
-    await this.tellStore(session.id, () => store.end(session.id, "evicted", reason, retentionMs));
+    const wasLost = this.losing.delete(session.id);
+    await this.tellStore(session.id, () =>
+      wasLost ? store.end(session.id, "lost", "its server shut down and could not save it", retentionMs) : store.end(session.id, "evicted", reason, retentionMs),
+    );
     const key = this.snapshotKeys.get(session.id);
     this.snapshotKeys.delete(session.id);
     if (key) await hibernator.delete(key).catch((error: Error) => log.warn("snapshot_delete_failed", { session_id: session.id, reason: error.message }));
@@ -340,6 +446,14 @@ function hibernationFailure(error: unknown): HibernationFailure | null {
   if (error instanceof SnapshotFailed) return "unsnapshottable";
   if (error instanceof SnapshotNotStored) return "store";
   return null;
+}
+
+function drainingError(): SessionError {
+  return new SessionError("server_draining", "this server is shutting down; retry through another (its sessions move there)");
+}
+
+function lost(id: string, reason: string | null): SessionError {
+  return new SessionError("session_lost", `session ${id} was lost: ${reason ?? "its server stopped"}; its state could not be recovered, open a new session`);
 }
 
 function expired(id: string, reason: string): SessionError {

@@ -79,6 +79,8 @@ export interface SessionParts {
   onEnded: (session: Session, reason: EvictionReason) => void;
   /** For a session taken over from the store: when it began and how many cells it ran. */
   earlier?: { createdAt: number; lastActiveAt: number; cellCount: number };
+  /** Set when the session was restored from a checkpoint after its server died: its execution count. */
+  restoredFromCheckpoint?: number | null;
 }
 
 /** Frames that belong to the session's history: they get a seq and are replayed. */
@@ -107,13 +109,24 @@ export class Session {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly onEnded: SessionParts["onEnded"];
+  /** Told on attach until the session runs something: it came back from a checkpoint at this execution count. */
+  private restoredFromCheckpoint: number | null;
+  /** Its server is draining: no new work starts here (see drain). */
+  private draining = false;
+  /** A snapshot (checkpoint or hibernation) in progress: work waits for it. */
+  private snapshotting: Promise<unknown> | null = null;
+  private idleWaiters: Array<() => void> = [];
   cellCount = 0;
+  /** Python's execution count after the last cell. */
+  executionCount = 0;
 
   constructor(
     readonly id: string,
     readonly owner: Pick<Identity, "tenant" | "user">,
-    { interpreter, gate, llm, settings, clock, log, metrics, onEnded, earlier }: SessionParts,
+    { interpreter, gate, llm, settings, clock, log, metrics, onEnded, earlier, restoredFromCheckpoint }: SessionParts,
   ) {
+    this.restoredFromCheckpoint = restoredFromCheckpoint ?? null;
+    this.executionCount = restoredFromCheckpoint ?? 0;
     this.interpreter = interpreter;
     this.gate = gate;
     this.llm = llm;
@@ -142,20 +155,59 @@ export class Session {
    */
   async hibernate(persist: Parameters<Interpreter["hibernate"]>[0]): Promise<boolean> {
     if (this.ended || this.idleSince() === null || this.hibernated) return false;
-    await this.interpreter.hibernate(persist);
+    await this.whileSnapshotting(this.interpreter.hibernate(persist));
     return true;
   }
 
   /**
+   * A snapshot of the live interpreter, which keeps running (a checkpoint); null when the
+   * session has work or no live interpreter.
+   */
+  async checkpoint(): Promise<Uint8Array | null> {
+    if (this.ended || this.idleSince() === null || this.hibernated || this.snapshotting) return null;
+    return this.whileSnapshotting(this.interpreter.snapshot());
+  }
+
+  /**
+   * Its server is leaving: work not yet started is refused with server_draining (the SDK sends
+   * it again once it reaches the session elsewhere), and so is anything new. A running cell goes on.
+   */
+  drain(): void {
+    this.draining = true;
+    for (const operation of this.queue.splice(0)) this.refuseDraining(operation);
+    this.queuedAt.clear();
+  }
+
+  /** Resolves once no cell runs. */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Interrupts the running cell, if any (a drain that ran out of time). */
+  interruptRunning(): void {
+    if (this.running) this.interpreter.interrupt();
+  }
+
+  /**
    * Lets go of a hibernated session without ending it (this server shuts down; another wakes
-   * it): clients are told, as at shutdown, and reconnect elsewhere.
+   * it): clients are told it moves, and the SDK reconnects to it through another server.
    */
   release(): void {
     if (this.ended) return;
     this.ended = "shutdown";
-    this.publish({ type: "evicted", reason: "shutdown" });
-    for (const connection of this.connections) connection.close(CLOSE.restarting, "session released");
+    this.publish({ type: "evicted", reason: "shutdown", resumable: true });
+    for (const connection of this.connections) connection.close(CLOSE.restarting, "session moved");
     this.connections.clear();
+  }
+
+  private async whileSnapshotting<T>(work: Promise<T>): Promise<T> {
+    this.snapshotting = work;
+    try {
+      return await work;
+    } finally {
+      this.snapshotting = null;
+    }
   }
 
   get attached(): number {
@@ -180,6 +232,7 @@ export class Session {
       resumed,
       last_seq: this.history.lastSeq,
       limits: this.settings.limits,
+      ...(this.restoredFromCheckpoint !== null && { restored_from_checkpoint: { execution_count: this.restoredFromCheckpoint } }),
     });
     if (since === null) return;
     if (since > this.history.lastSeq) {
@@ -292,6 +345,7 @@ export class Session {
   }
 
   private enqueue(operation: Operation): void {
+    if (this.draining) return this.refuseDraining(operation);
     if (this.running?.id === operation.id || this.queue.some((queued) => queued.id === operation.id)) {
       return this.refuse(operation, "bad_request", `a cell with id "${operation.id}" is already queued or running; use a new id`);
     }
@@ -350,10 +404,17 @@ export class Session {
     this.publishResult(id, resultWithoutRun({ type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" }, true));
   }
 
+  private refuseDraining(operation: Operation): void {
+    this.refuse(operation, "server_draining", "this server is shutting down and the session is moving to another; send it again there (the SDK does)");
+  }
+
   private async runNext(): Promise<void> {
-    if (this.running || this.ended) return;
-    const operation = this.queue.shift();
-    if (!operation) return;
+    if (this.running) return;
+    const operation = this.ended ? undefined : this.queue.shift();
+    if (!operation) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
     const queuedAt = this.queuedAt.get(operation.id) ?? performance.now();
     this.queuedAt.delete(operation.id);
     // Only Python code counts as a running cell; set_vars and reset are bookkeeping.
@@ -367,7 +428,10 @@ export class Session {
     }
     if (gated) this.metrics.cellStarted(this.owner.tenant, (performance.now() - queuedAt) / 1000);
     this.running = operation;
+    this.restoredFromCheckpoint = null;
     try {
+      // A checkpoint being taken holds the sandbox for a moment.
+      await this.snapshotting?.catch(() => {});
       await this.perform(operation);
     } catch (error) {
       this.log.error("operation_failed", { session_id: this.id, tenant: this.owner.tenant, cell_id: operation.id, error: (error as Error).message });
@@ -396,6 +460,7 @@ export class Session {
         const seconds = (performance.now() - started) / 1000;
         const outcome = cellOutcome(result);
         this.cellCount++;
+        if (result.execution_count > 0) this.executionCount = result.execution_count;
         this.countCell(outcome, seconds);
         this.log.info("cell_finished", {
           session_id: this.id,

@@ -326,6 +326,7 @@ function decodeRecord(hash: Record<string, string>): SessionRecord | null {
     memoryBytes: number("memoryBytes"),
     snapshotKey: text("snapshotKey"),
     snapshotBytes: number("snapshotBytes"),
+    checkpointCount: numberOrNull("checkpointCount"),
     endedReason: text("endedReason"),
     endedAt: numberOrNull("endedAt"),
   };

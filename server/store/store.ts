@@ -21,6 +21,11 @@ export interface SessionRecord {
   memoryBytes: number;
   snapshotKey: string | null;
   snapshotBytes: number;
+  /**
+   * Set while the session is live and `snapshotKey` is a checkpoint (CHECKPOINT_AFTER): the
+   * execution count it holds. A server that finds the owner dead restores the session from it.
+   */
+  checkpointCount: number | null;
   /** "idle", "lifetime", "closed", ... once evicted or lost. */
   endedReason: string | null;
   endedAt: number | null;
@@ -106,6 +111,7 @@ const CHANGEABLE: Record<keyof RecordChanges, true> = {
   memoryBytes: true,
   snapshotKey: true,
   snapshotBytes: true,
+  checkpointCount: true,
   endedReason: true,
   endedAt: true,
 };

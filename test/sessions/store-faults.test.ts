@@ -1,16 +1,14 @@
 // While Redis is down, live sessions keep executing and opening fails fast; when it returns,
 // nothing was lost. A server killed outright leaves its unsaved sessions "lost", said at once.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import { ReplSession, WasmReplError } from "../../client/index.ts";
 import { startRedisServer } from "../helpers/redis-server.ts";
 import { deleteKeys, TEST_REDIS_URL, uniqueKeyPrefix } from "../helpers/redis-store.ts";
 import { startTestServer } from "../helpers/server.ts";
+import { spawnServer } from "../helpers/server-process.ts";
 
 test("a Redis outage: live sessions keep running, opening answers store_unavailable at once, records survive", async () => {
   const redis = await startRedisServer();
@@ -43,17 +41,11 @@ test("a Redis outage: live sessions keep running, opening answers store_unavaila
   await Promise.all([fresh.close(), session.close()]);
 });
 
-test("a server killed with SIGKILL: its live sessions answer session_expired (lost) on another server, at once", async () => {
+test("a server killed with SIGKILL: its live sessions answer session_lost on another server, at once", async () => {
   const prefix = uniqueKeyPrefix();
   const secret = randomBytes(32).toString("hex");
   after(() => deleteKeys(TEST_REDIS_URL, prefix));
-  const env = { ...process.env, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret, PORT: "0", POD_NAME: "doomed", POD_HEARTBEAT_TTL: "1", POOL_SIZE: "1", LOG_LEVEL: "warn" };
-  const doomed = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], { cwd: join(import.meta.dirname, "../.."), env, stdio: ["ignore", "ignore", "pipe"] });
-  let url = "";
-  for await (const line of createInterface({ input: doomed.stderr! })) {
-    url = /listening on (http:\/\/\S+)/.exec(line)?.[1] ?? "";
-    if (url) break;
-  }
+  const { process: doomed, url } = await spawnServer({ REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret, POD_NAME: "doomed", POD_HEARTBEAT_TTL: "1" });
   const survivor = await startTestServer({ REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret, POD_NAME: "survivor", HIBERNATE_AFTER: "0" });
   const token = await survivor.token();
   const session = await ReplSession.open(url, { token, reconnect: false });
@@ -63,8 +55,8 @@ test("a server killed with SIGKILL: its live sessions answer session_expired (lo
   await new Promise((resolve) => setTimeout(resolve, 1500)); // its heartbeat expires
   const started = performance.now();
   await assert.rejects(ReplSession.attach(survivor.url, session.id, { token, reconnect: false }), (error: WasmReplError) => {
-    assert.equal(error.code, "session_expired");
-    assert.match(error.message, /lost/);
+    assert.equal(error.code, "session_lost");
+    assert.match(error.message, /its state could not be recovered/);
     return true;
   });
   assert.ok(performance.now() - started < 2000, "answered at once, never hanging");

@@ -43,6 +43,7 @@ export function newRecord(overrides: Partial<SessionRecord> = {}): SessionRecord
     memoryBytes: 0,
     snapshotKey: null,
     snapshotBytes: 0,
+    checkpointCount: null,
     endedReason: null,
     endedAt: null,
     ...overrides,
