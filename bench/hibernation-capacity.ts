@@ -1,20 +1,16 @@
 // How many open sessions one server holds when all but a few are hibernated: a real server as a
 // child process (as in production), sessions opened over the SDK on loopback, the memory of the
 // server and everything it started read from /proc once they sleep.
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { SignJWT } from "jose";
 import { ReplSession } from "../client/session.ts";
 import { figure, SMALL } from "./hibernation-cycle.ts";
 import { children, descendants, pssMib, ServerProcess, treePssMib, waitForQuiet } from "./processes.ts";
 import { summarize } from "./stats.ts";
-import { serverEnv } from "./wasm-repl.ts";
+import { benchToken, launchServer } from "./wasm-repl.ts";
 import type { Figure, Progress } from "./workload.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const START_TIMEOUT_MS = 120_000; // the first start may build the base snapshot
+const READY_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const POOL_SIZE = 2;
 /** Sessions that stay live throughout: "all but 4 are hibernated". */
@@ -41,7 +37,6 @@ const MAX_OPEN_FAILURES = 10;
 // Its timeout stays under the server's MAX_EXECUTION_TIMEOUT (300 s); the loop starts another.
 const BUSY_CELL = "import time; time.sleep(280)";
 const BUSY_CELL_TIMEOUT_S = 290;
-const SCOPES = "sessions:create sessions:execute sessions:read";
 
 export interface CapacityPlan {
   /** Open sessions to reach, the live ones included. */
@@ -72,25 +67,9 @@ interface Server {
 }
 
 async function startServer(): Promise<Server> {
-  const secret = randomBytes(32).toString("hex");
-  const server = new ServerProcess({ name: "wasm-repl (hibernation)", command: process.execPath, args: ["--import", "tsx", "server/main.ts"], env: serverEnv(secret, CAPACITY_SETTINGS), cwd: REPO_ROOT });
-  try {
-    const [, url] = await server.waitForOutput(/listening on (http:\/\/[^\s)]+)/, START_TIMEOUT_MS);
-    return { process: server, url: url!, token: await signToken(secret) };
-  } catch (error) {
-    await server.stop();
-    throw error;
-  }
-}
-
-/** One tenant and user for every session: the tenant limits above are set to hold them all. */
-function signToken(secret: string): Promise<string> {
-  return new SignJWT({ tenant: "bench-hibernation", scope: SCOPES })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject("bench")
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(secret));
+  const { server, url, secret } = await launchServer(CAPACITY_SETTINGS, { name: "wasm-repl (hibernation)" });
+  // One tenant and user for every session: the tenant limits above are set to hold them all.
+  return { process: server, url, token: await benchToken(secret, "bench-hibernation") };
 }
 
 async function getJson(server: Server, path: string): Promise<{ ok: boolean; body: unknown }> {
@@ -99,7 +78,7 @@ async function getJson(server: Server, path: string): Promise<{ ok: boolean; bod
 }
 
 async function waitUntilReady(server: Server): Promise<void> {
-  const deadline = performance.now() + START_TIMEOUT_MS;
+  const deadline = performance.now() + READY_TIMEOUT_MS;
   while (!(await getJson(server, "/ready")).ok) {
     if (performance.now() > deadline) throw new Error("the server was not ready in time");
     await sleep(100);

@@ -103,11 +103,13 @@ class WasmReplDriver implements Driver {
   }
 }
 
-/** A server as a child process, with a secret of its own; `settings` on top of serverEnv's. */
-export async function launchServer(settings: Record<string, string>): Promise<{ server: ServerProcess; url: string; secret: Uint8Array }> {
-  const secret = randomBytes(32).toString("hex");
+/** A server as a child process, with a secret of its own unless given one; `settings` on top of serverEnv's. */
+export async function launchServer(
+  settings: Record<string, string>,
+  { name = "wasm-repl", secret = randomBytes(32).toString("hex") }: { name?: string; secret?: string } = {},
+): Promise<{ server: ServerProcess; url: string; secret: Uint8Array }> {
   const server = new ServerProcess({
-    name: "wasm-repl",
+    name,
     command: process.execPath,
     args: ["--import", "tsx", "server/main.ts"],
     env: serverEnv(secret, settings),
