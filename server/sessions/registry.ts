@@ -214,14 +214,20 @@ export class SessionRegistry {
       return;
     }
     for (const session of sessions) session.drain();
-    const allIdle = () => Promise.all(sessions.map((session) => session.idle()));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([allIdle(), new Promise((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs)))]);
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs)));
+    // Each session leaves as soon as it is idle, so saving overlaps waiting; two at a time, since
+    // each snapshot briefly holds a second copy of a sandbox's heap and the codec takes a core.
+    const saving = concurrency(DRAIN_SAVE_CONCURRENCY);
+    await Promise.all(
+      sessions.map(async (session) => {
+        await Promise.race([session.idle(), deadline]);
+        session.interruptRunning();
+        await session.idle();
+        await saving(() => this.leave(session));
+      }),
+    );
     clearTimeout(timer);
-    for (const session of sessions) session.interruptRunning();
-    await allIdle();
-    // One at a time: each snapshot briefly doubles a sandbox's memory.
-    for (const session of sessions) await this.leave(session);
   }
 
   /** Hibernates a session if it is live, and lets go of it; ends it as lost if it cannot be saved. */
@@ -435,6 +441,24 @@ export class SessionRegistry {
       this.options.metrics.storeError("write");
     }
   }
+}
+
+const DRAIN_SAVE_CONCURRENCY = 2;
+
+/** Runs the tasks given to it at most `limit` at a time, in the order given. */
+function concurrency(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (task) => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 /** A hibernation's snapshot was taken but could not be stored. */
