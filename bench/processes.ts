@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { OutputTail } from "../test/helpers/output-tail.ts";
 
 /** Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every common architecture. */
 const TICKS_PER_SECOND = 100;
@@ -169,7 +170,7 @@ export interface ServerSpec {
   cleanUp?: () => Promise<void>;
 }
 
-const OUTPUT_TAIL_BYTES = 16 * 1024;
+const OUTPUT_TAIL_CHARS = 16 * 1024;
 const STOP_GRACE_MS = 15_000;
 
 /** Every server started and not yet stopped, so that an error or Ctrl-C still stops them all. */
@@ -183,8 +184,7 @@ export class ServerProcess {
   readonly pid: number;
   readonly exited: Promise<void>;
   private readonly child: ChildProcess;
-  private output = "";
-  private listeners: Array<() => void> = [];
+  private readonly output: OutputTail;
   private stopping: Promise<void> | null = null;
 
   constructor(readonly spec: ServerSpec) {
@@ -199,12 +199,10 @@ export class ServerProcess {
     if (this.child.pid === undefined) throw new Error(`${spec.name}: could not start ${spec.command}`);
     this.pid = this.child.pid;
     running.add(this);
+    this.output = new OutputTail(spec.name, OUTPUT_TAIL_CHARS, () => this.alive);
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       stream.setEncoding("utf8");
-      stream.on("data", (text: string) => {
-        this.output = (this.output + text).slice(-OUTPUT_TAIL_BYTES);
-        for (const listener of this.listeners) listener();
-      });
+      stream.on("data", (text: string) => this.output.append(text));
     }
     this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
   }
@@ -214,27 +212,12 @@ export class ServerProcess {
   }
 
   /** The first match of pattern in the server's output, waiting for it up to timeoutMs. */
-  async waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(this.output);
-        if (match) return done(() => resolve(match));
-        if (!this.alive) return done(() => reject(this.failure(`exited before printing ${pattern}`)));
-      };
-      const timer = setTimeout(() => done(() => reject(this.failure(`printed no ${pattern} within ${timeoutMs} ms`))), timeoutMs);
-      const done = (settle: () => void) => {
-        clearTimeout(timer);
-        this.listeners = this.listeners.filter((listener) => listener !== check);
-        settle();
-      };
-      this.listeners.push(check);
-      void this.exited.then(check);
-      check();
-    });
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return this.output.waitFor(pattern, timeoutMs, this.exited);
   }
 
   failure(what: string): Error {
-    return new Error(`${this.spec.name} ${what}; the end of its output:\n${this.output.slice(-2000)}`);
+    return this.output.failure(what);
   }
 
   /**

@@ -21,6 +21,7 @@ import { after } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { SignJWT } from "jose";
+import { OutputTail } from "./output-tail.ts";
 import { freePort, RedisServer } from "./redis-server.ts";
 
 const REPO_ROOT = join(import.meta.dirname, "../..");
@@ -70,8 +71,7 @@ export class Pod {
   readonly address: string;
   /** The current (or last) process; null before the first start. */
   process: ChildProcess | null = null;
-  private output = "";
-  private listeners: Array<() => void> = [];
+  private readonly output: OutputTail;
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
   private log: WriteStream | null = null;
   private starts = 0;
@@ -83,6 +83,7 @@ export class Pod {
     private readonly logDir: string,
     private readonly orphans: OrphanWatch,
   ) {
+    this.output = new OutputTail(name, OUTPUT_TAIL_CHARS, () => this.alive);
     this.url = `http://127.0.0.1:${port}`;
     this.address = `127.0.0.1:${port}`;
   }
@@ -102,12 +103,12 @@ export class Pod {
 
   /** Its output (stdout JSON log lines and stderr) since it last started, the newest 256 KiB. */
   get text(): string {
-    return this.output;
+    return this.output.value;
   }
 
   /** Its JSON log lines since it last started (the kept tail), parsed. */
   logLines(): Array<Record<string, unknown>> {
-    return this.output.split("\n").flatMap((line) => {
+    return this.output.value.split("\n").flatMap((line) => {
       if (!line.startsWith("{")) return [];
       try {
         return [JSON.parse(line) as Record<string, unknown>];
@@ -120,7 +121,7 @@ export class Pod {
   /** Starts the server (again: same name, port and environment) and waits for its "listening on" line. */
   async start(timeoutMs = START_TIMEOUT_MS): Promise<void> {
     if (this.alive) return;
-    this.output = "";
+    this.output.clear();
     this.starts++;
     this.log?.end();
     this.log = createWriteStream(join(this.logDir, `${this.name}.${this.starts}.log`));
@@ -137,9 +138,7 @@ export class Pod {
       stream.setEncoding("utf8");
       stream.on("data", (text: string) => {
         log.write(text);
-        if (this.process !== child) return;
-        this.output = (this.output + text).slice(-OUTPUT_TAIL_CHARS);
-        for (const listener of this.listeners) listener();
+        if (this.process === child) this.output.append(text);
       });
     }
     await this.waitForOutput(/listening on http:\/\/\S+/, timeoutMs);
@@ -167,26 +166,7 @@ export class Pod {
 
   /** The first match of pattern in the output since the last start, waiting for it up to timeoutMs. */
   waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(this.output);
-        if (match) return done(() => resolve(match));
-        if (!this.alive) return done(() => reject(this.failure(`exited before printing ${pattern}`)));
-      };
-      const timer = setTimeout(() => done(() => reject(this.failure(`printed no ${pattern} within ${timeoutMs} ms`))), timeoutMs);
-      const done = (settle: () => void) => {
-        clearTimeout(timer);
-        this.listeners = this.listeners.filter((listener) => listener !== check);
-        settle();
-      };
-      this.listeners.push(check);
-      void this.exit.then(() => setImmediate(check));
-      check();
-    });
-  }
-
-  failure(what: string): Error {
-    return new Error(`${this.name} ${what}; the end of its output:\n${this.output.slice(-3000)}`);
+    return this.output.waitFor(pattern, timeoutMs, this.exit);
   }
 
   /** Ends the log file (at the very end). */
