@@ -46,12 +46,13 @@ export class LlmGateway {
    */
   async forCell<T extends object>(run: (llm: (request: LlmRequest) => Promise<string[]>) => Promise<T>): Promise<T & { rlm_calls: RlmCall[] }> {
     const calls: RlmCall[] = [];
-    const cellEnded = new AbortController();
+    // Made on the first call only: aborting one costs a DOMException, too much for every cell.
+    let cellEnded = null as AbortController | null;
     try {
-      const result = await run((request) => this.answer(request, calls, cellEnded.signal));
+      const result = await run((request) => this.answer(request, calls, (cellEnded ??= new AbortController()).signal));
       return { ...result, rlm_calls: calls };
     } finally {
-      cellEnded.abort();
+      cellEnded?.abort();
     }
   }
 
