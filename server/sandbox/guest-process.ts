@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { checkGuestMessage } from "./guest-messages.ts";
-import { encodeFrame, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type Frame, type GuestMessage, type HostMessage } from "./ipc.ts";
+import { encodeFrameHead, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type Frame, type GuestMessage, type HostMessage } from "./ipc.ts";
 import type { LaunchCommand } from "./launch.ts";
 
 export interface ProcessExit {
@@ -74,7 +74,9 @@ export class GuestProcess {
   }
 
   send(message: HostMessage, body?: Uint8Array): void {
-    if (this.alive) this.child.stdin!.write(encodeFrame(message, body));
+    if (!this.alive) return;
+    this.child.stdin!.write(encodeFrameHead(message, body?.byteLength ?? 0));
+    if (body) this.child.stdin!.write(body);
   }
 
   kill(): void {

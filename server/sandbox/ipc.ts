@@ -93,17 +93,25 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeFrame(message: object, body?: Uint8Array, key?: Uint8Array): Uint8Array {
+  const head = encodeFrameHead(message, body?.byteLength ?? 0, key);
+  if (!body) return head;
+  const frame = new Uint8Array(head.byteLength + body.byteLength);
+  frame.set(head);
+  frame.set(body, head.byteLength);
+  return frame;
+}
+
+/** A frame up to its body: a writer that can send the body after it saves copying a large one. */
+export function encodeFrameHead(message: object, bodyLength: number, key?: Uint8Array): Uint8Array {
   const json = encoder.encode(JSON.stringify(message));
-  const bodyLength = body?.byteLength ?? 0;
   const prefix = HEADER_BYTES + (key?.byteLength ?? 0);
-  const frame = new Uint8Array(prefix + json.byteLength + bodyLength);
-  const view = new DataView(frame.buffer);
+  const head = new Uint8Array(prefix + json.byteLength);
+  const view = new DataView(head.buffer);
   view.setUint32(0, json.byteLength, true);
   view.setUint32(4, bodyLength, true);
-  if (key) frame.set(key, HEADER_BYTES);
-  frame.set(json, prefix);
-  if (body) frame.set(body, prefix + json.byteLength);
-  return frame;
+  if (key) head.set(key, HEADER_BYTES);
+  head.set(json, prefix);
+  return head;
 }
 
 export function keyToHex(key: Uint8Array): string {
