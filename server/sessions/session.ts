@@ -362,12 +362,15 @@ export class Session {
   private receivePayload(frame: AddContextFrame | AddHistoryFrame): void {
     const target: ContextKind = frame.type === "add_context" ? "context" : "history";
     const id = frame.id ?? this.generatedId(frame.type);
-    const upload = this.uploads.get(target);
-    if (!upload && !frame.more) {
+    // A frame with neither `more` nor `offset` is a whole payload; an unfinished upload (its
+    // client gave up on it) must not swallow it.
+    if (!frame.more && frame.offset === undefined) {
+      this.uploads.delete(target);
       const text = typeof frame.payload === "string" ? frame.payload : JSON.stringify(frame.payload);
       const json = frame.json === true || typeof frame.payload !== "string";
       return this.enqueue({ kind: "add_context", id, target, index: frame.index ?? null, text, json, arrivedAt: performance.now() });
     }
+    const upload = this.uploads.get(target);
     if (typeof frame.payload !== "string") {
       this.uploads.delete(target);
       return this.fail(id, "bad_request", `${frame.type}: a chunk must be a string; the upload in progress was dropped`);

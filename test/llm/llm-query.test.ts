@@ -158,18 +158,21 @@ test("add_context and add_history make context_N and history_N from data, in chu
   raw.send({ type: "add_context", id: "chunked", payload: '"e', offset: 4 });
   assert.equal((await raw.next((frame) => frame.type === "result" && frame.id === "chunked")).type, "result");
   raw.send({ type: "add_context", id: "json", payload: '{"k": ', more: true, json: true, index: 3 });
-  raw.send({ type: "add_context", id: "json", payload: "[1, 2]}", json: true });
+  raw.send({ type: "add_context", id: "json", payload: "[1, 2]}", json: true, offset: 6 });
   await raw.next((frame) => frame.type === "result" && frame.id === "json");
   raw.send({ type: "add_context", id: "lost", payload: "x", more: true, offset: 0 });
   raw.send({ type: "add_context", id: "lost", payload: "z", offset: 2 });
   const lost = await raw.next((frame) => frame.type === "error" && frame.id === "lost");
   assert.equal(lost.type === "error" && lost.code, "bad_request");
+  raw.send({ type: "add_context", id: "abandoned", payload: "stale ", more: true, offset: 0 });
+  raw.send({ type: "add_context", id: "whole", payload: "fresh", index: 4 });
+  await raw.next((frame) => frame.type === "result" && frame.id === "whole");
   raw.send({ type: "add_context", payload: { not: "a chunk" }, more: true });
   const refused = await raw.next("error");
   assert.match(refused.message, /payload must be a string when more or json is set/);
   raw.socket.close();
-  const chunks = await session.execute("context_2, context_3");
-  assert.equal(chunks.value, "('abcd\"e', {'k': [1, 2]})", chunks.error?.traceback);
+  const chunks = await session.execute("context_2, context_3, context_4");
+  assert.equal(chunks.value, "('abcd\"e', {'k': [1, 2]}, 'fresh')", chunks.error?.traceback);
   await session.close();
 });
 
