@@ -79,7 +79,9 @@ export interface LlmConfig {
   maxTokens: number;
   /** Seconds per call. */
   timeout: number;
-  /** Child RLMs (rlm_query): iterations before the forced final answer, and REPL output fed back per block. */
+  /** Child RLMs (rlm_query) running at once per session and depth; each holds a sandbox. */
+  maxChildren: number;
+  /** Child RLMs: iterations before the forced final answer, and REPL output fed back per block. */
   maxIterations: number;
   maxOutputChars: number;
 }
@@ -291,6 +293,7 @@ function readLlm(read: EnvReader): LlmConfig {
     maxCalls: read.integer("LLM_MAX_CALLS", 1000, 1),
     maxTokens: read.integer("LLM_MAX_TOKENS", 2_000_000, 1),
     timeout: read.seconds("LLM_TIMEOUT", 120),
+    maxChildren: read.integer("RLM_MAX_CONCURRENT_CHILDREN", 4, 1, 64),
     maxIterations: read.integer("RLM_MAX_ITERATIONS", 30, 1, 1000),
     maxOutputChars: read.integer("RLM_MAX_OUTPUT_CHARS", 20_000, 100),
   };

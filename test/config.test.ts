@@ -49,6 +49,7 @@ test("the original guide's variables have its defaults; metrics and LOG_CODE def
     maxCalls: 1000,
     maxTokens: 2_000_000,
     timeout: 120,
+    maxChildren: 4,
     maxIterations: 30,
     maxOutputChars: 20_000,
   });
@@ -68,6 +69,7 @@ test("LLM, metrics and LOG_CODE variables are read", () => {
     LLM_MAX_CALLS: "40",
     LLM_MAX_TOKENS: "90000",
     LLM_TIMEOUT: "2.5",
+    RLM_MAX_CONCURRENT_CHILDREN: "2",
     RLM_MAX_ITERATIONS: "12",
     RLM_MAX_OUTPUT_CHARS: "5000",
     METRICS_PORT: "9100",
@@ -84,6 +86,7 @@ test("LLM, metrics and LOG_CODE variables are read", () => {
     maxCalls: 40,
     maxTokens: 90_000,
     timeout: 2.5,
+    maxChildren: 2,
     maxIterations: 12,
     maxOutputChars: 5000,
   });

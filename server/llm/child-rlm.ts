@@ -3,11 +3,14 @@
 // as its context. Its model calls go through the parent's gateway: same budget, same record.
 import type { RlmCall } from "../../protocol/index.ts";
 import { runRlm, type ReplOutput } from "../../client/rlm/driver.ts";
+import { concurrency } from "../concurrency.ts";
 import { Interpreter, type SandboxSource } from "../sandbox/interpreter.ts";
 import type { CellResult } from "../sandbox/sandbox.ts";
 import type { ChildRlms, LlmGateway } from "./gateway.ts";
 
 export interface ChildRlmSettings {
+  /** Child RLMs running at once at each depth (each holds a sandbox); more wait their turn. */
+  maxConcurrent: number;
   maxIterations: number;
   maxOutputChars: number;
   /** Each of the child's cells; the parent cell's own deadline bounds the whole run. */
@@ -15,12 +18,25 @@ export interface ChildRlmSettings {
 }
 
 export class ChildRlmRunner implements ChildRlms {
+  /**
+   * One limit per depth: a child waiting for a slot one level down never holds up the children
+   * of its own level, so the tree cannot deadlock.
+   */
+  private readonly limits = new Map<number, ReturnType<typeof concurrency>>();
+
   constructor(
     private readonly sandboxes: SandboxSource,
     private readonly settings: ChildRlmSettings,
   ) {}
 
-  async run(prompt: string, model: string | null, parent: LlmGateway, calls: RlmCall[], signal: AbortSignal): Promise<string> {
+  run(prompt: string, model: string | null, parent: LlmGateway, calls: RlmCall[], signal: AbortSignal): Promise<string> {
+    const depth = parent.depth + 1;
+    let limit = this.limits.get(depth);
+    if (!limit) this.limits.set(depth, (limit = concurrency(this.settings.maxConcurrent)));
+    return limit(() => (signal.aborted ? Promise.resolve("Error: the cell ended before the child RLM started") : this.runChild(prompt, model, parent, calls, signal)));
+  }
+
+  private async runChild(prompt: string, model: string | null, parent: LlmGateway, calls: RlmCall[], signal: AbortSignal): Promise<string> {
     const gateway = parent.child();
     const interpreter = new Interpreter(this.sandboxes);
     const stop = () => interpreter.interrupt();

@@ -27,9 +27,9 @@ export class LlmService {
 
   /** The gateway of a new session (depth 0) of `tenant`, with a budget of its own. */
   forSession(tenant: string): LlmGateway {
-    const { maxConcurrency, maxCalls, maxTokens, timeout, maxIterations, maxOutputChars } = this.config;
+    const { maxConcurrency, maxCalls, maxTokens, timeout, maxChildren, maxIterations, maxOutputChars } = this.config;
     const budget = new LlmBudget({ maxConcurrency, maxCalls, maxTokens, timeoutMs: timeout * 1000 });
-    const children = new ChildRlmRunner(this.sandboxes.sourceFor(tenant), { maxIterations, maxOutputChars, cellTimeoutMs: this.cellTimeoutMs });
+    const children = new ChildRlmRunner(this.sandboxes.sourceFor(tenant), { maxConcurrent: maxChildren, maxIterations, maxOutputChars, cellTimeoutMs: this.cellTimeoutMs });
     return new LlmGateway(this.model, this.settings, budget, 0, this.metrics, children);
   }
 }

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { ErrorCode, EvictionReason, SessionSummary } from "../../protocol/index.ts";
 import { mayAccess, type Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
+import { concurrency } from "../concurrency.ts";
 import type { TenantLimits } from "../config.ts";
 import { SnapshotTooLarge, type Hibernator } from "../hibernation/hibernator.ts";
 import type { LlmService } from "../llm/service.ts";
@@ -444,22 +445,6 @@ export class SessionRegistry {
 }
 
 const DRAIN_SAVE_CONCURRENCY = 2;
-
-/** Runs the tasks given to it at most `limit` at a time, in the order given. */
-function concurrency(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
 
 /** A hibernation's snapshot was taken but could not be stored. */
 class SnapshotNotStored extends Error {}

@@ -2,11 +2,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ReplSession } from "../../client/index.ts";
-import { promptOf, startScriptedLlm, type ChatRequest } from "../helpers/scripted-llm.ts";
+import { promptOf, startScriptedLlm } from "../helpers/scripted-llm.ts";
 import { startTestServer } from "../helpers/server.ts";
 
 /** A child RLM's root model: it alone gets a system prompt. Its one turn uses both kinds of call. */
-function childRoot(request: ChatRequest): string {
+function childRoot(): string {
   return [
     "I will look at the context.",
     "```repl",
@@ -19,8 +19,16 @@ function childRoot(request: ChatRequest): string {
   ].join("\n");
 }
 
-const llm = await startScriptedLlm((request) => {
-  if (request.messages[0]?.role === "system") return childRoot(request);
+/** Child RLMs whose root model is being asked right now, and the most at once. */
+const children = { now: 0, most: 0 };
+
+const llm = await startScriptedLlm(async (request) => {
+  if (request.messages[0]?.role === "system") {
+    children.most = Math.max(children.most, ++children.now);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    children.now--;
+    return childRoot();
+  }
   const prompt = promptOf(request);
   if (prompt.startsWith("shout ")) return prompt.slice(6).toUpperCase();
   return `plain: ${prompt}`;
@@ -32,6 +40,7 @@ const server = await startTestServer({
   LLM_MODEL: "root-model",
   LLM_SUB_MODEL: "sub-model",
   MAX_DEPTH: "2",
+  RLM_MAX_CONCURRENT_CHILDREN: "2",
 });
 
 test("rlm_query runs a child RLM at depth 1 whose own rlm_query is a plain call at MAX_DEPTH", async () => {
@@ -52,10 +61,12 @@ test("rlm_query runs a child RLM at depth 1 whose own rlm_query is a plain call 
   await session.close();
 });
 
-test("rlm_query_batched runs children concurrently, answers in order", async () => {
+test("rlm_query_batched runs children concurrently, at most RLM_MAX_CONCURRENT_CHILDREN at once, answers in order", async () => {
   const session = await ReplSession.open(server.url, { token: await server.token() });
-  const result = await session.execute("rlm_query_batched(['task: one', 'task: two'])");
-  assert.equal(result.value, "['ONE|plain: deeper one', 'TWO|plain: deeper two']");
-  assert.equal(result.rlm_calls.length, 6);
+  children.most = 0;
+  const result = await session.execute("rlm_query_batched(['task: one', 'task: two', 'task: three', 'task: four'])");
+  assert.equal(result.value, "['ONE|plain: deeper one', 'TWO|plain: deeper two', 'THREE|plain: deeper three', 'FOUR|plain: deeper four']");
+  assert.equal(result.rlm_calls.length, 12);
+  assert.equal(children.most, 2);
   await session.close();
 });
