@@ -41,6 +41,11 @@ export class Interpreter {
     return this.wakeFrom !== null;
   }
 
+  /** Holds no state at all: it never ran anything since it began (or was reset). */
+  get empty(): boolean {
+    return this.current === null && this.wakeFrom === null;
+  }
+
   /**
    * Snapshots the live sandbox, hands the snapshot to `persist` (which returns how to load it
    * back), and frees the sandbox. Throws, leaving the interpreter live, when the snapshot cannot

@@ -234,7 +234,10 @@ export class SessionRegistry {
   /** Hibernates a session if it is live, and lets go of it; ends it as lost if it cannot be saved. */
   private async leave(session: Session): Promise<void> {
     const { store, pod, log } = this.options;
-    if (!session.hibernated) {
+    if (session.endedBy !== null) return; // closed by its client meanwhile
+    // An empty session moves as a record alone (hibernated, no snapshot): it wakes fresh.
+    const fresh = session.empty ? { state: "hibernated" as const, snapshotKey: null } : {};
+    if (!session.hibernated && !session.empty) {
       const failure = await this.hibernate(session);
       if (failure !== null) {
         this.losing.add(session.id);
@@ -243,7 +246,7 @@ export class SessionRegistry {
       }
     }
     // Free in the store before the clients hear of it, so that their reconnect finds it free.
-    await this.tellStore(session.id, () => store.update(session.id, { pod: null, podAddress: null, checkpointCount: null }, { pod: pod.name }));
+    await this.tellStore(session.id, () => store.update(session.id, { pod: null, podAddress: null, checkpointCount: null, ...fresh }, { pod: pod.name }));
     session.release();
     this.live.delete(session.id);
   }
@@ -342,17 +345,20 @@ export class SessionRegistry {
       throw new SessionError("busy", `session ${record.id} is moving between servers (${record.pod} holds it now); retry`);
     }
     const checkpoint = record.state === "live" && record.snapshotKey !== null ? record.checkpointCount : null;
-    if ((record.state !== "hibernated" && checkpoint === null) || record.snapshotKey === null) {
+    // Hibernated without a snapshot: its server let it go before it ever ran anything.
+    const fresh = record.state === "hibernated" && record.snapshotKey === null;
+    if (!fresh && ((record.state !== "hibernated" && checkpoint === null) || record.snapshotKey === null)) {
       // Its server is gone and nothing was saved: the session cannot come back.
       const reason = `its server ${record.pod ?? ""} stopped before the session's state could be saved`.replace("  ", " ");
       await this.tellStore(record.id, () => store.end(record.id, "lost", reason, this.options.retentionMs, { pod: record.pod }));
       throw lost(record.id, reason);
     }
     const claimed = await this.fromStore(() =>
-      store.update(record.id, { pod: pod.name, podAddress: pod.address, checkpointCount: null }, { states: [record.state], pod: record.pod }),
+      store.update(record.id, { pod: pod.name, podAddress: pod.address, checkpointCount: null, ...(fresh && { state: "live" as const }) }, { states: [record.state], pod: record.pod }),
     );
     if (!claimed) throw new SessionError("busy", `session ${record.id} is being woken by another server; retry`);
     this.options.quotas.adoptSession(record.tenant);
+    if (record.snapshotKey === null) return this.hold(claimed, null, this.options.quotas.limitsFor(caller));
     this.snapshotKeys.set(record.id, record.snapshotKey);
     if (checkpoint !== null) this.options.log.warn("session_restored_from_checkpoint", { session_id: record.id, tenant: record.tenant, dead_pod: record.pod, execution_count: checkpoint });
     // Its quotas are now those of whoever woke it (the opener's token is long gone).

@@ -149,6 +149,11 @@ export class Session {
     return this.interpreter.hibernated;
   }
 
+  /** Its interpreter holds nothing yet: there is nothing to save for it to move. */
+  get empty(): boolean {
+    return this.interpreter.empty;
+  }
+
   /**
    * Hibernates the interpreter when the session has no work (see Interpreter.hibernate); false
    * when it had work. Attached clients stay attached; their next cell wakes it.

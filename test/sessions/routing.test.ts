@@ -55,6 +55,7 @@ test("a draining server hibernates its sessions and its clients follow them to a
   await session.execute("import math\nkept = [math.pi]");
   const onOwner = await ReplSession.open(owner.url, { token });
   await onOwner.execute("here = 1");
+  const unused = await ReplSession.open(owner.url, { token }); // never runs a cell: nothing to save, yet it moves
   // ...and attached through `other` to one held by `owner`: its connection is forwarded.
   const client = await ReplSession.attach(other.url, onOwner.id, { token });
   const moves: string[] = [];
@@ -69,6 +70,10 @@ test("a draining server hibernates its sessions and its clients follow them to a
   assert.deepEqual(moves, ["moving", "reconnected"]);
   assert.equal((await client.execute("here")).value, "2");
   assert.equal(other.app.registry.size, 2, "woken on the remaining server");
+  const moved = await ReplSession.attach(other.url, unused.id, { token });
+  assert.equal((await moved.execute("'here' in globals(), 6 * 7")).value, "(False, 42)");
+  unused.disconnect();
+  await moved.close();
   const record = await other.stores.sessions.get(onOwner.id);
   assert.equal(record?.pod, "other");
   assert.equal((await session.execute("kept")).value, "[3.141592653589793]");
