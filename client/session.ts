@@ -157,9 +157,11 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     const type = options.history ? "add_history" : "add_context";
     const id = `${type}-${++cellCounter}`;
     const index = options.index !== undefined ? { index: options.index } : {};
+    // One frame when it fits: fewer frames to parse, and the payload arrives at once.
+    const whole = JSON.stringify({ type, id, payload, ...index });
+    if (Buffer.byteLength(whole) <= this.limits.max_frame_bytes) return this.requestEncoded(id, [whole]);
     const text = typeof payload === "string" ? payload : JSON.stringify(payload);
     const chunk = chunkLength(this.limits.max_frame_bytes);
-    if (text.length <= chunk) return this.request(id, { type, id, payload, ...index });
     const json = typeof payload === "string" ? {} : { json: true };
     const frames: ClientFrame[] = [];
     for (let offset = 0; offset < text.length; offset += chunk) {
@@ -216,10 +218,14 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   }
 
   private request(id: string, frame: ClientFrame | ClientFrame[], handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
+    return this.requestEncoded(id, (Array.isArray(frame) ? frame : [frame]).map((item) => JSON.stringify(item)), handlers);
+  }
+
+  /** A request whose frames are already JSON text. */
+  private requestEncoded(id: string, frames: string[], handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
     if (this.ended !== undefined) return Promise.reject(this.ended ?? new WasmReplError("session_expired", "this client has disconnected from the session"));
     if (this.pending.has(id)) return Promise.reject(new WasmReplError("bad_request", `a cell with id "${id}" is already pending; use a new id`));
     return new Promise((resolve, reject) => {
-      const frames = (Array.isArray(frame) ? frame : [frame]).map((item) => JSON.stringify(item));
       const pending: Pending = { resolve, reject, ...handlers, frames, sent: false };
       this.pending.set(id, pending);
       this.transmit(pending);

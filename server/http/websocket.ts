@@ -75,7 +75,7 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
     }
   };
 
-  const handle = (frame: ClientFrame) => {
+  const handle = (frame: ClientFrame, receivedAt: number) => {
     if (frame.type === "auth") return void reauthenticate(frame.token);
     if (frame.type !== "ping") {
       try {
@@ -84,15 +84,16 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
         return reply({ type: "error", ...("id" in frame && frame.id !== undefined && { id: frame.id }), code: "forbidden", message: (error as Error).message });
       }
     }
-    session.receive(frame, attachment);
+    session.receive(frame, attachment, receivedAt);
   };
 
   socket.on("message", (data, isBinary) => {
+    const receivedAt = performance.now();
     const parsed = isBinary ? null : parseClientFrame(data.toString());
     metrics.frame(parsed?.ok ? parsed.frame.type : undefined, "in");
     if (parsed === null) return refuse("binary frames are not part of the protocol; send JSON text frames");
     if (!parsed.ok) return refuse(parsed.message);
-    handle(parsed.frame);
+    handle(parsed.frame, receivedAt);
   });
   metrics.wsConnections.inc();
   let detached = false;

@@ -297,7 +297,8 @@ export class Session {
   }
 
   /** Handles one valid frame from a client (connection-level frames are handled before this). */
-  receive(frame: Exclude<ClientFrame, AuthFrame>, from: Attachment): void {
+  /** `receivedAt` (performance.now()): when the whole frame had arrived, before it was parsed. */
+  receive(frame: Exclude<ClientFrame, AuthFrame>, from: Attachment, receivedAt = performance.now()): void {
     if (this.ended) return;
     if (frame.type === "ping") return send(from, { type: "pong", ...(frame.id !== undefined && { id: frame.id }) });
     this.lastActive = this.clock.now();
@@ -311,7 +312,7 @@ export class Session {
         return this.enqueue({ kind: "set_vars", id: frame.id ?? this.generatedId("set_vars"), vars: frame.vars });
       case "add_context":
       case "add_history":
-        return this.receivePayload(frame);
+        return this.receivePayload(frame, receivedAt);
       case "reset":
         return this.enqueue({ kind: "reset", id: frame.id ?? this.generatedId("reset") });
       case "interrupt":
@@ -364,7 +365,7 @@ export class Session {
   }
 
   /** A chunk, or a whole payload: queued as an add_context once complete. */
-  private receivePayload(frame: AddContextFrame | AddHistoryFrame): void {
+  private receivePayload(frame: AddContextFrame | AddHistoryFrame, receivedAt: number): void {
     const target: ContextKind = frame.type === "add_context" ? "context" : "history";
     const id = frame.id ?? this.generatedId(frame.type);
     // A frame with neither `more` nor `offset` is a whole payload; an unfinished upload (its
@@ -373,14 +374,14 @@ export class Session {
       this.uploads.delete(target);
       const text = typeof frame.payload === "string" ? frame.payload : JSON.stringify(frame.payload);
       const json = frame.json === true || typeof frame.payload !== "string";
-      return this.enqueue({ kind: "add_context", id, target, index: frame.index ?? null, text, json, arrivedAt: performance.now() });
+      return this.enqueue({ kind: "add_context", id, target, index: frame.index ?? null, text, json, arrivedAt: receivedAt });
     }
     const upload = this.uploads.get(target);
     if (typeof frame.payload !== "string") {
       this.uploads.delete(target);
       return this.fail(id, "bad_request", `${frame.type}: a chunk must be a string; the upload in progress was dropped`);
     }
-    const current = upload ?? { arrivedAt: performance.now(), index: frame.index ?? null, json: frame.json === true, parts: [], length: 0 };
+    const current = upload ?? { arrivedAt: receivedAt, index: frame.index ?? null, json: frame.json === true, parts: [], length: 0 };
     if (frame.offset !== undefined && frame.offset !== current.length) {
       this.uploads.delete(target);
       return this.fail(id, "bad_request", `${frame.type}: a chunk at offset ${frame.offset} arrived where ${current.length} was expected (a chunk was lost); the upload was dropped, send it again`);

@@ -16,6 +16,8 @@ const server = await startTestServer({
   LLM_MODEL: "root-model",
   TENANT_MAX_SESSIONS: "32",
   TENANT_OPEN_RATE: "1000",
+  // Under the 50 MiB payload below, so that the SDK sends it in chunks.
+  MAX_FRAME_BYTES: String(16 * 1024 * 1024),
 });
 const token = await server.token();
 
@@ -176,7 +178,7 @@ test("add_context and add_history make context_N and history_N from data, in chu
   await session.close();
 });
 
-test("a payload of 50 MiB arrives through the SDK's chunks intact", async () => {
+test("a payload of 50 MiB, over MAX_FRAME_BYTES, arrives through the SDK's chunks intact", async () => {
   const session = await open();
   const big = "0123456789abcdef".repeat((50 * 1024 * 1024) / 16);
   const added = await session.addContext(big, { index: 0 });
