@@ -2,7 +2,6 @@
 // Every error names the variable, what it got and what it wants; all errors are reported at once.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { MODEL_NAME } from "./llm/gateway.ts";
 import type { LogLevel } from "./log.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
 import { loadStoreConfig, type StoreConfig } from "./store/config.ts";
@@ -298,6 +297,9 @@ function readLlm(read: EnvReader): LlmConfig {
     maxOutputChars: read.integer("RLM_MAX_OUTPUT_CHARS", 20_000, 100),
   };
 }
+
+/** What a model name may look like: LLM_MODEL, LLM_SUB_MODEL, and the `model` Python passes. */
+export const MODEL_NAME = /^[\w.:/@-]{1,128}$/;
 
 const MIN_SECRET_BYTES = 32;
 

@@ -3,6 +3,7 @@
 // cell's result, and turns every failure into the "Error: ..." text the RLM library returns.
 import type { RlmCall } from "../../protocol/index.ts";
 import { ModelCallError, type ChatMessage, type ChatModel, type Completion } from "../../client/rlm/model.ts";
+import { MODEL_NAME } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import type { LlmRequest } from "../sandbox/ipc.ts";
 import type { LlmBudget } from "./budget.ts";
@@ -22,7 +23,6 @@ export interface ChildRlms {
 
 const NO_MODEL = "Error: the server has no LLM configured (LLM_API_KEY is not set); llm_query is unavailable";
 
-export const MODEL_NAME = /^[\w.:/@-]{1,128}$/;
 
 export class LlmGateway {
   constructor(

@@ -62,7 +62,7 @@ export interface CellRequest {
 }
 
 /** What llm_query answers when the cell was given no way to reach a model. */
-export const NO_LLM_ANSWER = "Error: no LLM is available to this cell";
+const NO_LLM_ANSWER = "Error: no LLM is available to this cell";
 
 export interface CellResult extends Omit<GuestCellResult, "cell"> {
   /** False when the interpreter had to be killed: every variable of the session is gone. */
