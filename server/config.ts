@@ -232,8 +232,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     uploadIdleTimeout: read.seconds("UPLOAD_IDLE_TIMEOUT", 60),
     rateLimits: {
-      frameRate: read.integer("FRAME_RATE", 200, 0),
-      frameBurst: read.integer("FRAME_BURST", 2000, 1),
+      frameRate: read.integer("FRAME_RATE", 2000, 0),
+      frameBurst: read.integer("FRAME_BURST", 10000, 1),
       byteRate: read.integer("BYTE_RATE_MB", 32, 0, 1024 * 1024) * MIB,
       byteBurst: read.integer("BYTE_BURST_MB", 256, 1, 1024 * 1024) * MIB,
     },
