@@ -262,9 +262,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 /** WebSocket close codes the server uses. */
 export const CLOSE = {
   normal: 1000,
+  /** Past a rate limit (FRAME_RATE, BYTE_RATE_MB); the reason names it. */
+  policy: 1008,
   tooLarge: 1009,
   restarting: 1012,
-  /** The client did not read its frames fast enough; reconnect with `since`. */
-  slowConsumer: 4008,
   tokenExpired: 4001,
 } as const;

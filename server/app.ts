@@ -11,12 +11,14 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
 import { handleExecute } from "./http/execute.ts";
+import { RateLimiter } from "./http/rate-limit.ts";
 import { connect } from "./http/websocket.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import type { Hibernator } from "./hibernation/hibernator.ts";
 import { Forwarder, wasForwarded } from "./routing/forwarder.ts";
+import { BufferBudget } from "./sessions/buffers.ts";
 import { HeldElsewhere, SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
 import { LlmService } from "./llm/service.ts";
 import type { SessionStore } from "./store/store.ts";
@@ -49,6 +51,7 @@ export class App {
   private readonly quotas: TenantQuotas;
   private readonly llm: LlmService;
   private readonly forwarder: Forwarder;
+  private readonly rates: RateLimiter;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
@@ -64,6 +67,9 @@ export class App {
       replay_buffer_bytes: config.server.replayBufferBytes,
     };
     this.quotas = new TenantQuotas(config.tenantLimits, deps.clock);
+    this.rates = new RateLimiter(config.server.rateLimits);
+    const buffers = new BufferBudget(config.server.buffers);
+    deps.metrics.observeBuffers(() => buffers.usage());
     this.forwarder = new Forwarder(config.store.podName);
     this.llm = new LlmService(config.llm, deps.metrics, deps.sandboxes, config.server.executionTimeout * 1000);
     // Without POD_ADDRESS the address is where this server listens, known once it does.
@@ -78,7 +84,7 @@ export class App {
       sharedStore: config.store.redisUrl !== null,
       retentionMs: config.server.sessionRetention * 1000,
       heartbeatTtlMs: config.store.heartbeatTtlMs,
-      settings: { limits, logCode: config.logCode },
+      settings: { limits, logCode: config.logCode, buffers, uploadIdleMs: config.server.uploadIdleTimeout * 1000 },
       sandboxes: deps.sandboxes,
       llm: this.llm,
       quotas: this.quotas,
@@ -271,9 +277,15 @@ export class App {
       }
       return this.answer(error, (refusal) => refuseUpgrade(socket, refusal.code, refusal.message, reasonOf(refusal)));
     }
+    const { maxConnectionsPerSession: maxConnections } = this.deps.config.server;
+    // handleUpgrade attaches synchronously, so no other upgrade can slip in between.
+    if (session.attached >= maxConnections) {
+      return refuseUpgrade(socket, "quota_exceeded", `session ${session.id} already has ${maxConnections} connections (MAX_CONNECTIONS_PER_SESSION); close one first`);
+    }
     const { verifier, clock, log, metrics } = this.deps;
+    const allowance = this.rates.for(identity);
     this.sockets.handleUpgrade(request, socket, head, (ws) => {
-      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics });
+      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance });
     });
   }
 }

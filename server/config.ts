@@ -2,7 +2,9 @@
 // Every error names the variable, what it got and what it wants; all errors are reported at once.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { RateLimits } from "./http/rate-limit.ts";
 import type { LogLevel } from "./log.ts";
+import type { BufferLimits } from "./sessions/buffers.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
 import { loadStoreConfig, type StoreConfig } from "./store/config.ts";
 
@@ -18,6 +20,13 @@ export interface ServerConfig {
   maxExecutionTimeout: number;
   idleTimeout: number;
   sessionRetention: number;
+  maxConnectionsPerSession: number;
+  /** What clients make the server hold: uploads, queued work, unsent frames, replay buffers. */
+  buffers: BufferLimits;
+  /** Seconds an unfinished upload is kept without a new chunk. */
+  uploadIdleTimeout: number;
+  /** Frames and bytes a client (tenant and user) may send. */
+  rateLimits: RateLimits;
 }
 
 /** How tokens are verified: exactly one key source, or development mode when none is set. */
@@ -110,6 +119,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+const MIB = 1024 * 1024;
 const DEFAULT_CACHE_DIR = fileURLToPath(new URL("../.cache", import.meta.url));
 
 /** Reads variables, collecting every problem instead of stopping at the first. */
@@ -215,7 +225,23 @@ export function loadConfig(env: Env = process.env): Config {
     maxExecutionTimeout: read.seconds("MAX_EXECUTION_TIMEOUT", 300),
     idleTimeout: read.seconds("IDLE_TIMEOUT", 900),
     sessionRetention: read.seconds("SESSION_RETENTION", 86_400),
+    maxConnectionsPerSession: read.integer("MAX_CONNECTIONS_PER_SESSION", 8, 1),
+    buffers: {
+      sessionBytes: read.integer("SESSION_BUFFER_MB", 256, 1, 1024 * 1024) * MIB,
+      serverBytes: read.integer("SERVER_BUFFER_MB", 1024, 1, 1024 * 1024) * MIB,
+    },
+    uploadIdleTimeout: read.seconds("UPLOAD_IDLE_TIMEOUT", 60),
+    rateLimits: {
+      frameRate: read.integer("FRAME_RATE", 2000, 0),
+      frameBurst: read.integer("FRAME_BURST", 10000, 1),
+      byteRate: read.integer("BYTE_RATE_MB", 32, 0, 1024 * 1024) * MIB,
+      byteBurst: read.integer("BYTE_BURST_MB", 256, 1, 1024 * 1024) * MIB,
+    },
   };
+  const { rateLimits } = server;
+  if (rateLimits.byteRate > 0 && rateLimits.byteBurst < server.maxFrameBytes) {
+    read.problems.push(`BYTE_BURST_MB=${rateLimits.byteBurst / MIB} is below MAX_FRAME_BYTES=${server.maxFrameBytes}: the largest frame allowed would always close its connection; raise BYTE_BURST_MB or lower MAX_FRAME_BYTES`);
+  }
   const auth: AuthConfig = {
     key: readKeySource(read),
     issuer: read.string("JWT_ISSUER", "") || null,

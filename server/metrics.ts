@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, R
 import { CLIENT_FRAME_TYPES, type EvictionReason, type ServerFrame } from "../protocol/index.ts";
 import type { AuthFailure } from "./auth/identity.ts";
 import { EXIT_CAUSES, type ExitCause } from "./sandbox/sandbox.ts";
+import { BUFFER_KINDS, type BufferKind } from "./sessions/buffers.ts";
 
 export interface MetricsOptions {
   /** Tenants reported by name; every other tenant is reported as "other". */
@@ -55,6 +56,7 @@ export class Metrics {
   private readonly tenants: ReadonlySet<string>;
   private sessionSource: () => Iterable<SessionCount> = () => [];
   private poolSource: () => number = () => 0;
+  private bufferSource: () => Readonly<Partial<Record<BufferKind, number>>> = () => ({});
   private storeSource: () => { pendingWrites: number; available: boolean } = () => ({ pendingWrites: 0, available: true });
 
   readonly sessionsOpened: Counter<"tenant">;
@@ -148,6 +150,16 @@ export class Metrics {
       labelNames: ["cause"] as const,
       registers,
     });
+    new Gauge({
+      name: `${PREFIX}buffered_bytes`,
+      help: "Bytes clients make the server hold, by kind (upload: unfinished chunked payloads; queued: work waiting to run; unsent: frames not yet written to clients; replay: replay buffers), bounded by SESSION_BUFFER_MB and SERVER_BUFFER_MB",
+      labelNames: ["kind"] as const,
+      registers,
+      collect() {
+        const usage = self.bufferSource();
+        for (const kind of BUFFER_KINDS) this.set({ kind }, usage[kind] ?? 0);
+      },
+    });
     this.wsConnections = new Gauge({ name: `${PREFIX}websocket_connections`, help: "Client WebSockets open now", registers });
     this.wsFrames = new Counter({
       name: `${PREFIX}websocket_frames_total`,
@@ -229,6 +241,10 @@ export class Metrics {
 
   observeSessions(source: () => Iterable<SessionCount>): void {
     this.sessionSource = source;
+  }
+
+  observeBuffers(usage: () => Readonly<Record<BufferKind, number>>): void {
+    this.bufferSource = usage;
   }
 
   observePool(available: () => number): void {

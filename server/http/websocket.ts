@@ -1,8 +1,9 @@
 // One client WebSocket attached to a session: frames in are validated, checked against the
 // token's scopes and handed to the session; frames out are written unless the client stopped
 // reading. The connection lives as long as its token: it closes at the token's expiry unless
-// the client sends a fresh one (`auth`).
-import type { WebSocket } from "ws";
+// the client sends a fresh one (`auth`). What it has not read yet counts against its session's
+// buffer budget (see sessions/buffers.ts); what it sends, against its rate limits (rate-limit.ts).
+import type { RawData, WebSocket } from "ws";
 import { CLOSE, parseClientFrame, type AuthenticatedFrame, type ClientFrame, type ErrorFrame } from "../../protocol/index.ts";
 import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
@@ -10,11 +11,11 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
-
-/** A client this far behind is cut off; it reconnects with `since` and loses nothing. */
-const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
+import type { Allowance } from "./rate-limit.ts";
 /** setTimeout's largest delay; a later expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A client closed for its rate that does not answer the close is dropped after this long. */
+const CLOSE_GRACE_MS = 1000;
 
 export interface ConnectionContext {
   session: Session;
@@ -25,24 +26,31 @@ export interface ConnectionContext {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** What the connection's identity may still send (shared by its connections). */
+  allowance: Allowance;
 }
 
 /** Every frame the server writes is a JSON object whose first member is its type. */
 const OUTGOING_TYPE = /^\{"type":"([a-z_]{1,32})"/;
 
 export function connect(socket: WebSocket, context: ConnectionContext): void {
-  const { session, verifier, clock, log, metrics } = context;
+  const { session, verifier, clock, log, metrics, allowance } = context;
   let identity = context.identity;
   let expiry: NodeJS.Timeout | undefined;
+  let rateLimited = false;
 
+  // Dropped, not closed: a close frame would queue behind the very bytes the budget cannot hold.
+  // The client sees 1006 and reconnects with `since`; the replay buffer has what it missed.
+  const outbox = session.buffers.outbox((unsentBytes) => {
+    log.info("connection_cut", { session_id: session.id, tenant: identity.tenant, unsent_bytes: unsentBytes });
+    socket.terminate();
+  });
   const attachment: Attachment = {
     send(frame) {
       if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > MAX_UNSENT_BYTES) {
-        socket.close(CLOSE.slowConsumer, "too far behind: reconnect with since");
-        return;
-      }
-      socket.send(frame);
+      const bytes = Buffer.byteLength(frame);
+      if (!outbox.admit(bytes)) return;
+      socket.send(frame, () => outbox.sent(bytes));
       metrics.frame(OUTGOING_TYPE.exec(frame)?.[1], "out");
     },
     close(code, reason) {
@@ -89,16 +97,27 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
 
   socket.on("message", (data, isBinary) => {
     const receivedAt = performance.now();
+    if (rateLimited) return;
+    const overLimit = allowance.admit(frameBytes(data));
+    if (overLimit) return closeForRate(overLimit);
     const parsed = isBinary ? null : parseClientFrame(data.toString());
     metrics.frame(parsed?.ok ? parsed.frame.type : undefined, "in");
     if (parsed === null) return refuse("binary frames are not part of the protocol; send JSON text frames");
     if (!parsed.ok) return refuse(parsed.message);
     handle(parsed.frame, receivedAt);
   });
+  // Before the frame is parsed: parsing is the cost the limit spares the other sessions.
+  const closeForRate = (limit: string) => {
+    rateLimited = true;
+    log.info("rate_limited", { session_id: session.id, tenant: identity.tenant, limit });
+    socket.close(CLOSE.policy, `rate limit: ${limit}`.slice(0, MAX_CLOSE_REASON));
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+  };
   metrics.wsConnections.inc();
   let detached = false;
   const detach = () => {
     clearTimeout(expiry);
+    outbox.close();
     session.detach(attachment);
     if (detached) return;
     detached = true;
@@ -109,4 +128,11 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   socket.on("error", detach);
   armExpiry();
   session.attach(attachment, context.resumed, context.since);
+}
+
+/** A close frame's reason is at most 123 bytes. */
+const MAX_CLOSE_REASON = 123;
+
+function frameBytes(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
 }

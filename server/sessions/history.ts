@@ -12,19 +12,24 @@ export class SessionHistory {
   lastSeq = 0;
   private readonly seqs: number[] = [];
   private readonly frames: string[] = [];
-  private bytes = 0;
+  private kept = 0;
   private head = 0; // index of the oldest kept frame; the arrays are compacted now and then
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Characters of the frames kept. */
+  get bytes(): number {
+    return this.kept;
+  }
+
   record(seq: number, frame: string): void {
     this.seqs.push(seq);
     this.frames.push(frame);
-    this.bytes += frame.length;
+    this.kept += frame.length;
     this.lastSeq = seq;
     // The newest frame is always kept, however large: it is often the result a client waits for.
-    while (this.bytes > this.maxBytes && this.head < this.frames.length - 1) {
-      this.bytes -= this.frames[this.head]!.length;
+    while (this.kept > this.maxBytes && this.head < this.frames.length - 1) {
+      this.kept -= this.frames[this.head]!.length;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.frames.length) {

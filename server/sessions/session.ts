@@ -26,6 +26,7 @@ import type { ContextKind } from "../sandbox/ipc.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
 import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
 import { QuotaExceeded } from "../tenancy/quotas.ts";
+import type { BufferBudget, SessionBuffers } from "./buffers.ts";
 import { SessionHistory } from "./history.ts";
 
 /** One client connection as a session sees it. */
@@ -38,6 +39,10 @@ export interface SessionSettings {
   limits: SessionLimits;
   /** LOG_CODE: cell_finished carries the code (capped). */
   logCode: boolean;
+  /** The server's buffer budget; each session takes its share from it. */
+  buffers: BufferBudget;
+  /** UPLOAD_IDLE_TIMEOUT in ms: an unfinished upload without a new chunk this long is dropped. */
+  uploadIdleMs: number;
 }
 
 /** How work handed to run() ended: its result, or the error that refused it. */
@@ -58,12 +63,16 @@ type Operation =
 
 /** A payload arriving in chunks (add_context with `more`), kept until its last chunk. */
 interface Upload {
+  /** The first chunk's id: told when the upload is dropped for want of chunks. */
+  id: string;
   /** performance.now() when its first chunk arrived. */
   arrivedAt: number;
   index: number | null;
   json: boolean;
   parts: string[];
   length: number;
+  /** Drops the upload when no chunk follows within uploadIdleMs (an abandoned upload). */
+  idle?: NodeJS.Timeout;
 }
 
 /** What a session is made of, besides its identity. */
@@ -101,6 +110,10 @@ export class Session {
   /** When each queued operation was queued (performance.now()), for the queue wait. */
   private readonly queuedAt = new Map<string, number>();
   private readonly uploads = new Map<ContextKind, Upload>();
+  /** What its uploads, queued work, connections and replay buffer hold, against its budget. */
+  readonly buffers: SessionBuffers;
+  /** The bytes each queued or running operation holds (its code, payload or variables). */
+  private readonly held = new Map<Operation, number>();
   private readonly interpreter: Interpreter;
   private readonly gate: CellGate;
   private readonly llm: LlmGateway;
@@ -139,6 +152,7 @@ export class Session {
     this.lastActive = earlier?.lastActiveAt ?? this.createdAt;
     this.cellCount = earlier?.cellCount ?? 0;
     this.history = new SessionHistory(settings.limits.replay_buffer_bytes);
+    this.buffers = settings.buffers.session();
   }
 
   get lastActiveAt(): number {
@@ -179,7 +193,10 @@ export class Session {
    */
   drain(): void {
     this.draining = true;
-    for (const operation of this.queue.splice(0)) this.refuseDraining(operation);
+    for (const operation of this.queue.splice(0)) {
+      this.letGo(operation);
+      this.refuseDraining(operation);
+    }
     this.queuedAt.clear();
   }
 
@@ -204,6 +221,7 @@ export class Session {
     this.publish({ type: "evicted", reason: "shutdown", resumable: true });
     for (const connection of this.connections) connection.close(CLOSE.restarting, "session moved");
     this.connections.clear();
+    this.dropBuffers();
   }
 
   private async whileSnapshotting<T>(work: Promise<T>): Promise<T> {
@@ -335,6 +353,7 @@ export class Session {
     const code = reason === "shutdown" ? CLOSE.restarting : CLOSE.normal;
     for (const connection of this.connections) connection.close(code, `session ${reason}`);
     this.connections.clear();
+    this.dropBuffers();
     this.onEnded(this, reason);
     await this.interpreter.close();
   }
@@ -359,6 +378,10 @@ export class Session {
     if (this.queue.length >= max) {
       return this.refuse(operation, "busy", `the session already has ${max} cells queued (MAX_QUEUED_CELLS); wait for a result or interrupt`);
     }
+    const bytes = operationBytes(operation);
+    const refusal = this.buffers.reserve("queued", bytes, `this ${operation.kind}`);
+    if (refusal) return this.refuse(operation, refusal.code, refusal.message);
+    this.held.set(operation, bytes);
     this.queue.push(operation);
     this.queuedAt.set(operation.id, performance.now());
     void this.runNext();
@@ -371,31 +394,77 @@ export class Session {
     // A frame with neither `more` nor `offset` is a whole payload; an unfinished upload (its
     // client gave up on it) must not swallow it.
     if (!frame.more && frame.offset === undefined) {
-      this.uploads.delete(target);
+      this.dropUpload(target);
       const text = typeof frame.payload === "string" ? frame.payload : JSON.stringify(frame.payload);
       const json = frame.json === true || typeof frame.payload !== "string";
       return this.enqueue({ kind: "add_context", id, target, index: frame.index ?? null, text, json, arrivedAt: receivedAt });
     }
-    const upload = this.uploads.get(target);
     if (typeof frame.payload !== "string") {
-      this.uploads.delete(target);
+      this.dropUpload(target);
       return this.fail(id, "bad_request", `${frame.type}: a chunk must be a string; the upload in progress was dropped`);
     }
-    const current = upload ?? { arrivedAt: receivedAt, index: frame.index ?? null, json: frame.json === true, parts: [], length: 0 };
+    let current = this.uploads.get(target);
+    if (!current) {
+      current = { id, arrivedAt: receivedAt, index: frame.index ?? null, json: frame.json === true, parts: [], length: 0 };
+      this.uploads.set(target, current);
+    }
     if (frame.offset !== undefined && frame.offset !== current.length) {
-      this.uploads.delete(target);
-      return this.fail(id, "bad_request", `${frame.type}: a chunk at offset ${frame.offset} arrived where ${current.length} was expected (a chunk was lost); the upload was dropped, send it again`);
+      const expected = current.length;
+      this.dropUpload(target);
+      return this.fail(id, "bad_request", `${frame.type}: a chunk at offset ${frame.offset} arrived where ${expected} was expected (a chunk was lost); the upload was dropped, send it again`);
+    }
+    const refusal = this.buffers.reserve("upload", frame.payload.length, `${frame.type}: the upload`);
+    if (refusal) {
+      this.dropUpload(target);
+      return this.fail(id, refusal.code, `${refusal.message}; the upload was dropped`);
     }
     current.parts.push(frame.payload);
     current.length += frame.payload.length;
     const limit = this.settings.limits.memory_mb * 1024 * 1024;
     if (current.length > limit) {
-      this.uploads.delete(target);
+      this.dropUpload(target);
       return this.fail(id, "too_large", `${frame.type}: the payload is over ${limit} characters, the session's memory limit (SESSION_MEMORY_MB); the upload was dropped`);
     }
-    if (frame.more) return void this.uploads.set(target, current);
-    this.uploads.delete(target);
+    if (frame.more) return this.awaitChunk(target, current);
+    this.dropUpload(target);
     this.enqueue({ kind: "add_context", id, target, index: current.index, text: current.parts.join(""), json: current.json, arrivedAt: current.arrivedAt });
+  }
+
+  /** Keeps an unfinished upload for its next chunk, UPLOAD_IDLE_TIMEOUT at most: its client may be gone for good. */
+  private awaitChunk(target: ContextKind, upload: Upload): void {
+    clearTimeout(upload.idle);
+    upload.idle = setTimeout(() => {
+      this.dropUpload(target);
+      this.log.info("upload_dropped", { session_id: this.id, tenant: this.owner.tenant, kind: target, chars: upload.length });
+      const seconds = this.settings.uploadIdleMs / 1000;
+      this.fail(upload.id, "bad_request", `the ${target} upload was dropped after ${seconds} s without a chunk (UPLOAD_IDLE_TIMEOUT); send it again from offset 0`);
+    }, this.settings.uploadIdleMs);
+    upload.idle.unref();
+  }
+
+  /** Forgets the upload in progress, if any, and the bytes it held. */
+  private dropUpload(target: ContextKind): void {
+    const upload = this.uploads.get(target);
+    if (!upload) return;
+    clearTimeout(upload.idle);
+    this.uploads.delete(target);
+    this.buffers.release("upload", upload.length);
+  }
+
+  /** Queued or running work is done with: the bytes it held go back to the budget. */
+  private letGo(operation: Operation | undefined): void {
+    const bytes = operation && this.held.get(operation);
+    if (operation === undefined || bytes === undefined) return;
+    this.held.delete(operation);
+    this.buffers.release("queued", bytes);
+  }
+
+  /** The session is over: whatever it held goes back to the server's budget. */
+  private dropBuffers(): void {
+    for (const upload of this.uploads.values()) clearTimeout(upload.idle);
+    this.uploads.clear();
+    this.held.clear();
+    this.buffers.clear();
   }
 
   private interrupt(id: string | undefined, from: Attachment): void {
@@ -407,7 +476,8 @@ export class Session {
     if (index === -1) {
       return send(from, { type: "error", id, code: "bad_request", message: `no queued or running cell has id "${id}"` });
     }
-    this.queue.splice(index, 1);
+    const [cancelled] = this.queue.splice(index, 1);
+    this.letGo(cancelled);
     this.queuedAt.delete(id);
     this.countCell("cancelled");
     this.publishResult(id, resultWithoutRun({ type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" }, true));
@@ -432,6 +502,7 @@ export class Session {
       if (gated) this.gate.start();
     } catch (error) {
       if (!(error instanceof QuotaExceeded)) throw error;
+      this.letGo(operation);
       this.refuse(operation, "quota_exceeded", error.message);
       return this.runNext();
     }
@@ -447,6 +518,7 @@ export class Session {
       this.refuse(operation, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
     } finally {
       if (gated) this.gate.finish();
+      this.letGo(operation);
       this.running = null;
       this.lastActive = this.clock.now();
     }
@@ -531,7 +603,22 @@ export class Session {
     const seq = this.history.lastSeq + 1;
     const text = JSON.stringify({ ...frame, seq });
     this.history.record(seq, text);
+    this.buffers.set("replay", this.history.bytes);
     for (const connection of this.connections) connection.send(text);
+  }
+}
+
+/** What an operation holds while it waits: its code, its payload, or its variables (as JSON). */
+function operationBytes(operation: Operation): number {
+  switch (operation.kind) {
+    case "execute":
+      return operation.code.length;
+    case "add_context":
+      return operation.text.length;
+    case "set_vars":
+      return JSON.stringify(operation.vars).length;
+    case "reset":
+      return 0;
   }
 }
 
