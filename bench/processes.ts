@@ -211,6 +211,11 @@ export class ServerProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Its output so far (the newest part), also after it exited. */
+  get text(): string {
+    return this.output.value;
+  }
+
   /** The first match of pattern in the server's output, waiting for it up to timeoutMs. */
   waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
     return this.output.waitFor(pattern, timeoutMs, this.exited);

@@ -235,7 +235,8 @@ async function main(): Promise<void> {
   await (await import("./hibernation.ts")).runHibernationBench({ finishBy: started + 5 * 60_000 }); // issue 5's part, within 5 minutes in all
   await (await import("./context.ts")).runContextBench(); // issue 7's part
   await (await import("./forwarding.ts")).runForwardingBench(); // issue 8's part
-  await (await import("./flood.ts")).runFloodBench(); // issue 12's part
+  await (await import("./flood.ts")).runFloodBench(); // issue 12's part: one client floods, another's cells
+  await (await import("./drain.ts")).runDrainBench(); // issue 12's part: SIGTERM to exit with sessions saved
 }
 
 runBench(main, WATCHDOG_MS, progress);

@@ -81,6 +81,8 @@ export class App {
       hibernateAfterMs: config.lifecycle.hibernateAfter * 1000,
       checkpointAfterMs: config.lifecycle.checkpointAfter * 1000,
       drainTimeoutMs: config.lifecycle.drainTimeout * 1000,
+      // A cell gets its kill grace; set_vars or add_context, a sandbox's call deadline.
+      interruptedWorkMs: config.sandbox.killGraceMs + config.sandbox.callTimeoutMs,
       sharedStore: config.store.redisUrl !== null,
       retentionMs: config.server.sessionRetention * 1000,
       heartbeatTtlMs: config.store.heartbeatTtlMs,

@@ -286,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxOutputBytes: read.integer("MAX_OUTPUT_BYTES", 1024 * 1024, 0, 1024 * 1024 * 1024),
       killGraceMs: read.integer("KILL_GRACE_MS", 2000, 10, 600_000),
       bootTimeoutMs: read.integer("SANDBOX_BOOT_TIMEOUT_MS", 60_000, 1000, 600_000),
+      callTimeoutMs: read.integer("SANDBOX_CALL_TIMEOUT_MS", 10_000, 100, 600_000),
     },
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -19,6 +19,11 @@ export interface SandboxLimits {
   /** How long an interrupted cell has to end before its process is killed. */
   killGraceMs: number;
   bootTimeoutMs: number;
+  /**
+   * How long a snapshot, set_vars or add_context may go unanswered, on top of a time per MiB it
+   * carries (see callDeadlineMs), before the sandbox is taken for hung and killed.
+   */
+  callTimeoutMs: number;
 }
 
 export interface SandboxEnvironment {
@@ -41,6 +46,7 @@ export const EXIT_CAUSES = [
   "interpreter_fatal",
   "protocol_violation", // it sent something that is not a valid frame
   "boot_failed",
+  "unresponsive", // it did not answer a snapshot, set_vars or add_context within its deadline
   "crashed", // it died on its own for any other reason
 ] as const;
 export type ExitCause = (typeof EXIT_CAUSES)[number];
@@ -48,7 +54,10 @@ export type ExitCause = (typeof EXIT_CAUSES)[number];
 export interface SandboxExit {
   cause: ExitCause;
   detail: string;
-  /** Whether a cell (or set_vars) was running: its result already says the state is gone. */
+  /**
+   * Whether a cell was running: its result already says the state is gone. (set_vars and
+   * add_context answer only with their error: the next cell's result says it.)
+   */
   duringCell?: boolean;
 }
 
@@ -109,6 +118,10 @@ const INTERRUPT_REPEAT_MS = 100;
 // heap, which the heap cap bounds.
 const FRAME_HEADROOM_BYTES = 64 * 1024 * 1024;
 const PAGE_BYTES = 4096;
+// A call's deadline grows with what it carries: a snapshot copies the heap (measured: ~5 ms a MiB
+// on a loaded two-core machine), add_context parses its payload. Four times that, for headroom.
+const CALL_MS_PER_MIB = 20;
+const MIB = 1024 * 1024;
 
 export class Sandbox {
   readonly exited: Promise<SandboxExit>;
@@ -119,7 +132,7 @@ export class Sandbox {
   private lastOutput: RunningCell | null = null;
   /** set_vars and add_context waiting for the guest to apply them, by id. */
   private applying = new Map<number, (error: CellError | null) => void>();
-  private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void } | null = null;
+  private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void; timer: NodeJS.Timeout } | null = null;
   private readonly process: GuestProcess;
   private readonly watchdog: NodeJS.Timeout;
   private readonly booted: Promise<void>;
@@ -173,7 +186,7 @@ export class Sandbox {
       this.cause = ended;
       env.onExit?.(ended);
       failBoot(new Error(`sandbox failed to boot (${ended.cause}): ${ended.detail}`));
-      const duringCell = this.running !== null || this.applying.size > 0;
+      const duringCell = this.running !== null;
       this.finishRunning(ended);
       return { ...ended, duringCell };
     });
@@ -230,19 +243,33 @@ export class Sandbox {
   snapshot(): Promise<Uint8Array> {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
     if (this.running || this.snapshotting) return Promise.reject(new SandboxBusy("a snapshot is taken only between cells"));
+    // The heap it copies is at most the cap.
+    const deadlineMs = this.callDeadlineMs(this.env.limits.memoryMb);
     return new Promise((resolve, reject) => {
-      this.snapshotting = { resolve, reject };
+      // Missed: the kill rejects it, in finishRunning.
+      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not answer a snapshot within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
+      this.snapshotting = { resolve, reject, timer };
       this.process.send({ type: "snapshot" });
     });
   }
 
-  private apply(message: (id: number) => HostMessage, body?: Uint8Array): Promise<CellError | null> {
+  private apply(message: (id: number) => Extract<HostMessage, { type: "set_vars" | "add_context" }>, body?: Uint8Array): Promise<CellError | null> {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
-    const id = ++this.nextCell;
+    const request = message(++this.nextCell);
+    const deadlineMs = this.callDeadlineMs((body?.byteLength ?? 0) / MIB);
     return new Promise((resolve) => {
-      this.applying.set(id, resolve);
-      this.process.send(message(id), body);
+      // Missed: the kill settles this call (and any other) as state lost, in finishRunning.
+      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not apply ${request.type} within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
+      this.applying.set(request.cell, (error) => {
+        clearTimeout(timer);
+        resolve(error);
+      });
+      this.process.send(request, body);
     });
+  }
+
+  private callDeadlineMs(carriedMib: number): number {
+    return this.env.limits.callTimeoutMs + Math.ceil(carriedMib * CALL_MS_PER_MIB);
   }
 
   /** Stops the process; resolves once it has exited. */
@@ -288,6 +315,7 @@ export class Sandbox {
       case "snapshot_failed": {
         const waiting = this.snapshotting;
         this.snapshotting = null;
+        if (waiting) clearTimeout(waiting.timer);
         if (message.type === "snapshot" && body?.byteLength === message.bytes) return waiting?.resolve(body);
         return waiting?.reject(new SnapshotFailed(message.type === "snapshot_failed" ? message.message : "the snapshot arrived incomplete"));
       }
@@ -337,7 +365,8 @@ export class Sandbox {
   }
 
   private finishRunning(exit: SandboxExit): void {
-    this.snapshotting?.reject(new SandboxGone(`the sandbox ended (${exit.cause}) while taking a snapshot`));
+    if (this.snapshotting) clearTimeout(this.snapshotting.timer);
+    this.snapshotting?.reject(new SandboxGone(`the sandbox ended while taking a snapshot (${exit.cause}: ${exit.detail})`));
     this.snapshotting = null;
     for (const resolve of this.applying.values()) resolve(lostStateError(exit));
     this.applying.clear();

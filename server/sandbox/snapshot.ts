@@ -87,7 +87,7 @@ async function secondGeneration(files: RuntimeFiles, cacheDir: string, first: Ui
       files,
       cacheDir,
       snapshotPath: files.bootstrap, // restored from `first`; keeps the read allowlist inside the guest code
-      limits: { memoryMb: 2048, jsHeapMb: BUILD_JS_HEAP_MB, watchdogHeadroomMb: 1024, maxOutputBytes: 0, killGraceMs: 1000, bootTimeoutMs: 120_000 },
+      limits: { memoryMb: 2048, jsHeapMb: BUILD_JS_HEAP_MB, watchdogHeadroomMb: 1024, maxOutputBytes: 0, killGraceMs: 1000, bootTimeoutMs: 120_000, callTimeoutMs: 120_000 },
       log,
     },
     first,

@@ -34,6 +34,11 @@ export interface RegistryOptions {
   /** How long a drain lets running cells finish. */
   drainTimeoutMs: number;
   /**
+   * How long work interrupted by a drain may take to end (the sandbox's kill grace and call
+   * deadline): a session still busy past it has a hung sandbox, and is lost.
+   */
+  interruptedWorkMs: number;
+  /**
    * Whether other servers share the store: then a draining server hibernates its sessions for
    * them to wake; alone (the in-memory store), its sessions end with it.
    */
@@ -98,7 +103,10 @@ export class SessionRegistry {
   /** Sessions ending because a drain could not save them: recorded as lost, not evicted. */
   private readonly losing = new Set<string>();
   private readonly timers: NodeJS.Timeout[];
-  private sweeping = false;
+  /** Each session's housekeeping in progress: a session's next sweep waits for none but its own. */
+  private readonly housekeeping = new Map<string, Promise<void>>();
+  /** Snapshots taken at once (sweeps and drain alike): each briefly holds a second copy of a sandbox's heap, and the codec takes a core. */
+  private readonly snapshotSlots = concurrency(SNAPSHOT_CONCURRENCY);
   /** Shutting down: no session is opened or woken here any more. */
   private draining = false;
 
@@ -184,19 +192,24 @@ export class SessionRegistry {
       .map((record) => this.live.get(record.id)?.summary() ?? summaryOf(record));
   }
 
-  /** Evicts sessions past their idle or lifetime limits, hibernates quiet ones, tells the store. */
+  /**
+   * Evicts sessions past their idle or lifetime limits, hibernates quiet ones, tells the store.
+   * Each session on its own: one whose sandbox is slow to answer (until its call deadline kills
+   * it) holds up only itself, and is skipped by sweeps until it is done.
+   */
   async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
-    try {
-      const now = this.options.clock.now();
-      for (const session of [...this.live.values()]) await this.sweepOne(session, now);
-      for (const [id, ended] of this.ended) {
-        if (now - ended.at >= this.options.retentionMs) this.ended.delete(id);
-      }
-    } finally {
-      this.sweeping = false;
+    const now = this.options.clock.now();
+    for (const [id, ended] of this.ended) {
+      if (now - ended.at >= this.options.retentionMs) this.ended.delete(id);
     }
+    await Promise.all(
+      [...this.live.values()].map((session) => {
+        if (this.housekeeping.has(session.id)) return;
+        const work = this.sweepOne(session, now).finally(() => this.housekeeping.delete(session.id));
+        this.housekeeping.set(session.id, work);
+        return work;
+      }),
+    );
   }
 
   /**
@@ -215,30 +228,31 @@ export class SessionRegistry {
       return;
     }
     for (const session of sessions) session.drain();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs)));
-    // Each session leaves as soon as it is idle, so saving overlaps waiting; two at a time, since
-    // each snapshot briefly holds a second copy of a sandbox's heap and the codec takes a core.
-    const saving = concurrency(DRAIN_SAVE_CONCURRENCY);
+    // Each session leaves as soon as it is idle, so saving overlaps waiting. Every wait here is
+    // bounded: by DRAIN_TIMEOUT, then by the interrupted work's own deadlines, then by the
+    // snapshot's (a sandbox that misses it is killed, and its session is lost).
     await Promise.all(
       sessions.map(async (session) => {
-        await Promise.race([session.idle(), deadline]);
-        session.interruptRunning();
-        await session.idle();
-        await saving(() => this.leave(session));
+        const cellsDone = await within(session.idle(), this.options.drainTimeoutMs);
+        if (!cellsDone) session.interruptRunning();
+        const stopped = cellsDone || (await within(session.idle(), this.options.interruptedWorkMs));
+        await this.housekeeping.get(session.id); // a sweep's hibernation or checkpoint under way
+        await this.snapshotSlots(() => this.leave(session, stopped ? null : `its work did not stop within ${this.options.interruptedWorkMs} ms of its interrupt`));
       }),
     );
-    clearTimeout(timer);
   }
 
-  /** Hibernates a session if it is live, and lets go of it; ends it as lost if it cannot be saved. */
-  private async leave(session: Session): Promise<void> {
+  /**
+   * Hibernates a session if it is live, and lets go of it; ends it as lost if it cannot be saved
+   * (or `unsaveable` says why it cannot be).
+   */
+  private async leave(session: Session, unsaveable: string | null): Promise<void> {
     const { store, pod, log } = this.options;
     if (session.endedBy !== null) return; // closed by its client meanwhile
     // An empty session moves as a record alone (hibernated, no snapshot): it wakes fresh.
     const fresh = session.empty ? { state: "hibernated" as const, snapshotKey: null } : {};
     if (!session.hibernated && !session.empty) {
-      const failure = await this.hibernate(session);
+      const failure = unsaveable ?? (await this.hibernate(session));
       if (failure !== null) {
         this.losing.add(session.id);
         log.warn("session_lost_at_drain", { session_id: session.id, tenant: session.owner.tenant, reason: failure });
@@ -258,9 +272,9 @@ export class SessionRegistry {
     if (idleSince !== null && now - idleSince >= idleTimeoutMs) return session.end("idle");
     await this.recordActivity(session);
     if (hibernateAfterMs > 0 && idleSince !== null && now - idleSince >= hibernateAfterMs && this.unhibernatable.get(session.id) !== session.lastActiveAt) {
-      await this.hibernate(session);
+      await this.snapshotSlots(() => this.hibernate(session));
     } else if (this.options.checkpointAfterMs > 0 && idleSince !== null && now - idleSince >= this.options.checkpointAfterMs && this.checkpointed.get(session.id) !== session.lastActiveAt) {
-      await this.checkpoint(session);
+      await this.snapshotSlots(() => this.checkpoint(session));
     }
   }
 
@@ -450,7 +464,18 @@ export class SessionRegistry {
   }
 }
 
-const DRAIN_SAVE_CONCURRENCY = 2;
+const SNAPSHOT_CONCURRENCY = 2;
+
+/** Whether `promise` settled within `ms` (it goes on either way). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A hibernation's snapshot was taken but could not be stored. */
 class SnapshotNotStored extends Error {}

@@ -2,6 +2,7 @@
 import { after } from "node:test";
 import { loadConfig } from "../../server/config.ts";
 import { silentLogger, type Logger } from "../../server/log.ts";
+import type { Metrics } from "../../server/metrics.ts";
 import { startSandboxRuntime, type SandboxRuntime } from "../../server/sandbox/runtime.ts";
 import type { CellRequest, CellResult, Sandbox, SandboxLimits } from "../../server/sandbox/sandbox.ts";
 
@@ -9,6 +10,8 @@ export interface TestRuntimeOptions {
   limits?: Partial<SandboxLimits>;
   poolSize?: number;
   log?: Logger;
+  /** Counts the runtime's boots and exits by cause. */
+  metrics?: Metrics;
 }
 
 /**
@@ -22,6 +25,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
     poolSize: options.poolSize ?? 1,
     limits: { ...config.sandbox, ...options.limits },
     log: options.log ?? silentLogger,
+    metrics: options.metrics,
   });
   const handedOut: Sandbox[] = [];
   const take = runtime.pool.take.bind(runtime.pool);
