@@ -17,7 +17,7 @@ import { sendError, sendJson } from "./responses.ts";
 export interface ExecuteContext {
   registry: SessionRegistry;
   quotas: TenantQuotas;
-  sandboxes: { sourceFor(key: string): SandboxSource };
+  sandboxes: { sourceFor(owner: Pick<Identity, "tenant" | "user">): SandboxSource };
   llm: LlmService;
   log: Logger;
   metrics: Metrics;
@@ -84,7 +84,7 @@ async function runOnce(caller: Identity, code: string, vars: Record<string, unkn
   const queued = performance.now();
   let sandbox;
   try {
-    sandbox = await context.sandboxes.sourceFor(tenant).take();
+    sandbox = await context.sandboxes.sourceFor(caller).take();
   } catch (error) {
     quotas.finishCell(tenant);
     metrics.cell(tenant, "refused");
@@ -99,7 +99,7 @@ async function runOnce(caller: Identity, code: string, vars: Record<string, unkn
     const seconds = Math.min(timeout ?? context.executionTimeout, context.maxExecutionTimeout);
     const started = performance.now();
     metrics.cellStarted(tenant, (started - queued) / 1000);
-    const result = await context.llm.forSession(tenant).forCell((llm) => sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all", llm }));
+    const result = await context.llm.forSession(caller).forCell((llm) => sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all", llm }));
     const ran = (performance.now() - started) / 1000;
     const outcome = cellOutcome(result);
     metrics.cell(tenant, outcome, ran);

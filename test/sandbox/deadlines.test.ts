@@ -56,7 +56,7 @@ test("time.sleep sleeps without burning CPU", async () => {
 
 test("a cell that defeats the interrupt is killed; the session continues on a fresh interpreter", async () => {
   const exits: string[] = [];
-  const interpreter = new Interpreter(runtime.sourceFor("test"), (exit) => exits.push(exit.cause));
+  const interpreter = new Interpreter(runtime.sourceFor({ tenant: "test", user: "test" }), (exit) => exits.push(exit.cause));
   await interpreter.execute({ code: "lost = 1", timeoutMs: 5000, locals: "none" });
   const result = await interpreter.execute({
     code: "import time\nprint('before')\nwhile True:\n    try:\n        time.sleep(10)\n    except KeyboardInterrupt:\n        pass",
@@ -87,7 +87,7 @@ test("an ignored explicit interrupt kills with KeyboardInterrupt and state_prese
 });
 
 test("reset gives the same interpreter a fresh sandbox", async () => {
-  const interpreter = new Interpreter(runtime.sourceFor("test"));
+  const interpreter = new Interpreter(runtime.sourceFor({ tenant: "test", user: "test" }));
   await interpreter.execute({ code: "before_reset = 1", timeoutMs: 5000, locals: "none" });
   await interpreter.reset();
   const result = await interpreter.execute({ code: "'before_reset' in globals()", timeoutMs: 5000, locals: "none" });
@@ -96,7 +96,7 @@ test("reset gives the same interpreter a fresh sandbox", async () => {
 });
 
 test("a sandbox that dies between cells: the next cell says the state is gone", async () => {
-  const interpreter = new Interpreter(runtime.sourceFor("test"));
+  const interpreter = new Interpreter(runtime.sourceFor({ tenant: "test", user: "test" }));
   await interpreter.execute({ code: "before = 1", timeoutMs: 5000, locals: "none" });
   const pid = interpreter.live!.pid!;
   const exited = interpreter.live!.exited;
