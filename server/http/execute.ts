@@ -8,6 +8,7 @@ import type { LlmService } from "../llm/service.ts";
 import { codeFields, type Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
+import { PoolTimeout } from "../sandbox/pool.ts";
 import type { CellResult } from "../sandbox/sandbox.ts";
 import { HeldElsewhere, type SessionRegistry } from "../sessions/registry.ts";
 import { cellOutcome, type Outcome } from "../sessions/session.ts";
@@ -88,6 +89,7 @@ async function runOnce(caller: Identity, code: string, vars: Record<string, unkn
   } catch (error) {
     quotas.finishCell(tenant);
     metrics.cell(tenant, "refused");
+    if (error instanceof PoolTimeout) return { error: { code: "busy", message: error.message } };
     throw error;
   }
   try {
