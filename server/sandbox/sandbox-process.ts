@@ -95,6 +95,8 @@ export class SandboxProcess {
   private nextWorker = 0;
   private retiring = false;
   private memoryLimit: string | null = null;
+  /** Bytes on its pipe that were no frame of its own: which interpreter wrote them cannot be known. */
+  private violation: string | null = null;
   private ended = false;
 
   constructor(private readonly env: ProcessEnvironment) {
@@ -108,7 +110,11 @@ export class SandboxProcess {
       }),
       limits.memoryMb * 1024 * 1024 + FRAME_HEADROOM_BYTES,
       ({ worker, message }, body) => this.receive(worker, message, body),
-      () => this.guest.kill(), // the process's own frames are broken: nothing in it can be trusted
+      (error) => {
+        // The process's own frames are broken: none of its interpreters can be trusted.
+        this.violation ??= error.message;
+        this.guest.kill();
+      },
       (worker, problem) => this.invalid(worker, problem),
     );
     this.watchdog = setInterval(() => void this.checkMemory(), WATCHDOG_INTERVAL_MS);
@@ -116,7 +122,10 @@ export class SandboxProcess {
     this.exited = this.guest.exited.then((exit) => {
       this.ended = true;
       clearInterval(this.watchdog);
-      for (const channel of this.channels.values()) channel.end({ process: exit, memoryLimit: this.memoryLimit });
+      for (const channel of this.channels.values()) {
+        channel.violation ??= this.violation;
+        channel.end({ process: exit, memoryLimit: this.memoryLimit });
+      }
       this.channels.clear();
       return exit;
     });

@@ -58,8 +58,11 @@ test("a failed boot is logged and retried with backoff; the pool recovers", asyn
       log,
     }),
   );
+  while (attempts < 2) await tick(1);
+  assert.equal(typeof pool.failingSince, "number", "failing since the first failed boot (readiness reads this)");
   const taken = await pool.take();
   assert.equal(taken.attempt, 4, "the first boot that succeeded");
+  assert.equal(pool.failingSince, null);
   const failures = events.filter((event) => event.event === "sandbox_boot_failed");
   assert.deepEqual(failures.map((event) => event.retry_in_ms), [10, 20, 40], "exponential backoff");
   assert.equal(pool.consecutiveFailures, 0);

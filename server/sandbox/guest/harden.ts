@@ -3,7 +3,7 @@
 // on Object.prototype, the worker's global object), and restoring a snapshot runs Python of the
 // session's own making (Pyodide's bootstrap calls into the restored heap). So:
 //  1. withdraw(), before Pyodide is even imported: every global that reaches outside this thread
-//     goes (the Deno namespace and Node's `process`, with the process's stdin and stdout; spawning
+//     goes (the Deno namespace, Node's `process` and the console, with the process's stdin and stdout; spawning
 //     workers from data: URLs; the Cache API's and web storage's disk; sockets). Pyodide then
 //     takes this worker for a browser's, and its loader gets a fetch that serves only the files
 //     handed to it from memory. Permissions are revoked before the snapshot is loaded.
@@ -47,6 +47,9 @@ function define(name: string, value: unknown, final: boolean): void {
  */
 export function withdraw(files: ReadonlyMap<string, Uint8Array>): void {
   for (const name of WITHDRAWN_GLOBALS) define(name, undefined, true);
+  // A worker's console writes to the process's stdout, the host protocol's pipe, and stderr.
+  const silent = () => {};
+  define("console", Object.freeze(Object.fromEntries(Object.keys(console).map((method) => [method, silent]))), true);
   const storage = (globalThis.navigator as { storage?: unknown } | undefined)?.storage;
   if (storage !== undefined) Object.defineProperty(globalThis.navigator, "storage", { value: undefined, configurable: false });
   define(

@@ -204,6 +204,12 @@ async function boot(init: WorkerInit): Promise<void> {
   // Standard input is the host protocol's pipe; Python must never read it.
   pyodide.setStdin({ error: true });
   pyodide.setInterruptBuffer(interruptWord);
+  // Python reaches this object (pyodide_js): it must not swap the streams for Pyodide's defaults,
+  // which buffer without bound in this worker's JavaScript heap (its exhaustion aborts the whole
+  // process) or, under Node, write to the host protocol's pipe.
+  for (const name of ["setStdout", "setStderr", "setStdin", "setInterruptBuffer"] as const) {
+    Object.defineProperty(pyodide, name, { value: () => {}, writable: false, configurable: false });
+  }
   // Pyodide keeps its config, and with it the snapshot's bytes: 30 MiB resident for nothing.
   pyodide._api.config._loadSnapshot = undefined;
   collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
