@@ -32,8 +32,8 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
   });
   const handedOut: Sandbox[] = [];
   const take = runtime.pool.take.bind(runtime.pool);
-  runtime.pool.take = async () => {
-    const sandbox = await take();
+  runtime.pool.take = async (...args) => {
+    const sandbox = await take(...args);
     handedOut.push(sandbox);
     return sandbox;
   };
