@@ -2,6 +2,7 @@
 // thread that serves every session: what they say, their order and their refusals are unchanged.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { WebSocket, WebSocketServer } from "ws";
 import { parseClientFrame } from "../../protocol/index.ts";
 import type { FrameParser } from "../../server/http/frame-parser.ts";
 import { FrameParser as Pool, OFF_THREAD_BYTES } from "../../server/http/frame-parser.ts";
@@ -94,6 +95,41 @@ test("many frames around large ones keep their order on one connection", { timeo
   }
   assert.deepEqual(answered, sent, "pongs come in the order of their pings");
   assert.equal(parses.count, 3, "the three large pings went to the pool");
+  await raw.end();
+});
+
+test("while a connection's large frame is parsed its socket is not read: what queues behind it stays small, then all is answered in order", { timeout: 120_000 }, async () => {
+  const raw = await session();
+  const clients = (server.app as unknown as { sockets: WebSocketServer }).sockets.clients;
+  const ours = [...clients].at(-1) as WebSocket;
+  let read = 0;
+  ours.on("message", (data: Buffer) => (read += data.length));
+  const original = parser.parse;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  parser.parse = async (data) => {
+    parser.parse = original;
+    await held;
+    return original.call(parser, data);
+  };
+  const big = JSON.stringify({ type: "ping", id: "big" }) + " ".repeat(MIB);
+  raw.send(big);
+  const ids = Array.from({ length: 6000 }, (_, i) => `s${i}`);
+  // 48 MiB of small frames: more than the kernel's socket buffers take on loopback.
+  for (const id of ids) raw.send(JSON.stringify({ type: "ping", id }) + " ".repeat(8 * 1024));
+  // Until the client has nothing more it can hand to the socket.
+  for (let last = -1, same = 0; same < 10; ) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const now = raw.socket.bufferedAmount;
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  assert.equal(raw.frames.length, 0, "nothing was answered ahead of the large frame");
+  assert.ok(read - big.length <= MIB, `${read - big.length} bytes were read behind the large frame while it was parsed`);
+  release();
+  const answered: string[] = [];
+  for (let i = 0; i <= ids.length; i++) answered.push(((await raw.next("pong", 60_000)) as { id: string }).id);
+  assert.deepEqual(answered, ["big", ...ids]);
   await raw.end();
 });
 
