@@ -11,6 +11,7 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
 import { handleExecute } from "./http/execute.ts";
+import { FrameParser } from "./http/frame-parser.ts";
 import { RateLimiter } from "./http/rate-limit.ts";
 import { connect } from "./http/websocket.ts";
 import type { Logger } from "./log.ts";
@@ -52,6 +53,7 @@ export class App {
   private readonly llm: LlmService;
   private readonly forwarder: Forwarder;
   private readonly rates: RateLimiter;
+  private readonly parser: FrameParser;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
@@ -68,6 +70,7 @@ export class App {
     };
     this.quotas = new TenantQuotas(config.tenantLimits, deps.clock);
     this.rates = new RateLimiter(config.server.rateLimits);
+    this.parser = new FrameParser({ maxFrameBytes: config.server.maxFrameBytes, thresholdBytes: config.server.offThreadParseBytes ?? undefined });
     const buffers = new BufferBudget(config.server.buffers);
     deps.metrics.observeBuffers(() => buffers.usage());
     this.forwarder = new Forwarder(config.store.podName);
@@ -147,6 +150,7 @@ export class App {
     this.server.closeIdleConnections();
     this.metricsServer?.closeAllConnections();
     await this.deps.sandboxes.close();
+    await this.parser.close();
     await closed;
   }
 
@@ -287,7 +291,7 @@ export class App {
     const { verifier, clock, log, metrics } = this.deps;
     const allowance = this.rates.for(identity);
     this.sockets.handleUpgrade(request, socket, head, (ws) => {
-      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance });
+      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance, parser: this.parser });
     });
   }
 }

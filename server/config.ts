@@ -27,6 +27,8 @@ export interface ServerConfig {
   uploadIdleTimeout: number;
   /** Frames and bytes a client (tenant and user) may send. */
   rateLimits: RateLimits;
+  /** Text frames from this many bytes are parsed by a worker thread; null: the default (http/frame-parser.ts); Infinity: never. */
+  offThreadParseBytes: number | null;
 }
 
 /** How tokens are verified: exactly one key source, or development mode when none is set. */
@@ -237,6 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
       byteRate: read.integer("BYTE_RATE_MB", 32, 0, 1024 * 1024) * MIB,
       byteBurst: read.integer("BYTE_BURST_MB", 256, 1, 1024 * 1024) * MIB,
     },
+    offThreadParseBytes: readOffThreadParse(read),
   };
   const { rateLimits } = server;
   if (rateLimits.byteRate > 0 && rateLimits.byteBurst < server.maxFrameBytes) {
@@ -291,6 +294,13 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+/** PARSE_OFF_THREAD_KB: unset is the default threshold, 0 parses every frame on the serving thread. */
+function readOffThreadParse(read: EnvReader): number | null {
+  if (read.string("PARSE_OFF_THREAD_KB", "") === "") return null;
+  const kib = read.integer("PARSE_OFF_THREAD_KB", 0, 0, 1024 * 1024);
+  return kib === 0 ? Infinity : kib * 1024;
 }
 
 function readMetricsPort(read: EnvReader, mainPort: number): number | null {
