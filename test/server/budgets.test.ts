@@ -6,6 +6,7 @@ import WebSocket from "ws";
 import { ReplSession } from "../../client/index.ts";
 import { PROTOCOL } from "../../protocol/index.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
+import { loadConfig } from "../../server/config.ts";
 import { startTestServer } from "../helpers/server.ts";
 
 const MIB = 1024 * 1024;
@@ -22,6 +23,8 @@ const server = await startTestServer({
   BYTE_RATE_MB: "1",
   BYTE_BURST_MB: "128",
 });
+// With the default rate limits: what the SDK does in normal use is never cut.
+const defaults = await startTestServer({ SESSION_MEMORY_MB: "1024" });
 // Rate limits belong to an identity: each test sends as a user of its own.
 const tokenFor = (user: string) => server.token({ user });
 
@@ -208,4 +211,18 @@ test("a byte flood closes the flooding connection with 1008 naming the limit bef
   assert.ok(answered <= 16, `${answered} frames past the 128 MiB burst were parsed`);
   assert.equal((await other.execute("'still served'")).value, "'still served'");
   await other.close();
+});
+
+test("with the default limits the SDK's normal use is never cut: a 50 MiB add_context, then cells back to back past FRAME_BURST", { timeout: 300_000 }, async () => {
+  const { frameBurst } = loadConfig({}).server.rateLimits;
+  const session = await ReplSession.open(defaults.url, { token: await defaults.token({ user: "closed-loop" }), reconnect: false });
+  let closed: unknown = "open";
+  session.on("closed", (error) => (closed = error));
+  const payload = "wasm-repl context ".repeat(Math.ceil((50 * MIB) / 18)).slice(0, 50 * MIB);
+  assert.equal((await session.addContext(payload, { index: 0 })).success, true);
+  const cells = 3 * frameBurst;
+  for (let i = 0; i < cells; i++) assert.equal((await session.execute(String(i), { locals: "none" })).value, String(i));
+  assert.equal((await session.execute("len(context_0)")).value, String(payload.length));
+  assert.equal(closed, "open", "the connection was closed");
+  await session.close();
 });
