@@ -3,11 +3,12 @@
 // after parsing), and with large add_context payloads it must parse and pass on. The other
 // session runs a paced stream, a cell every PACE_MS, each timed from when it was due to be sent:
 // a cell sent late because the one before it was stuck counts the wait (no coordinated omission),
-// so a freeze counts for every cell it delayed. Four servers in one run: the rate limits
+// so a freeze counts for every cell it delayed. Five servers in one run: the rate limits
 // (FRAME_RATE, BYTE_RATE_MB: their defaults) with large frames parsed by workers, the same with
-// every frame parsed on the serving thread (PARSE_OFF_THREAD_KB=0, as before), and no rate limits
-// with and without the workers. The flooder is a child process (bench/flooder.ts) that reconnects
-// whenever it is closed. Part of `npm run bench`; alone: `npx tsx bench/flood.ts`.
+// ws unmasking in plain JS (as without the optional `bufferutil`), the same with every frame
+// parsed on the serving thread (PARSE_OFF_THREAD_KB=0, as before), and no rate limits with and
+// without the workers. The flooder is a child process (bench/flooder.ts) at the lowest priority
+// that reconnects whenever it is closed. `npx tsx bench/flood.ts NAME...` runs only the servers so named. Part of `npm run bench`; alone: `npx tsx bench/flood.ts`.
 import { fork, type ChildProcess } from "node:child_process";
 import { setPriority } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
