@@ -3,12 +3,14 @@
 // after parsing), and with large add_context payloads it must parse and pass on. The other
 // session runs a paced stream, a cell every PACE_MS, each timed from when it was due to be sent:
 // a cell sent late because the one before it was stuck counts the wait (no coordinated omission),
-// so a freeze counts for every cell it delayed. Four servers in one run: the rate limits
+// so a freeze counts for every cell it delayed. Five servers in one run: the rate limits
 // (FRAME_RATE, BYTE_RATE_MB: their defaults) with large frames parsed by workers, the same with
-// every frame parsed on the serving thread (PARSE_OFF_THREAD_KB=0, as before), and no rate limits
-// with and without the workers. The flooder is a child process (bench/flooder.ts) that reconnects
-// whenever it is closed. Part of `npm run bench`; alone: `npx tsx bench/flood.ts`.
+// ws unmasking in plain JS (as without the optional `bufferutil`), the same with every frame
+// parsed on the serving thread (PARSE_OFF_THREAD_KB=0, as before), and no rate limits with and
+// without the workers. The flooder is a child process (bench/flooder.ts) at the lowest priority
+// that reconnects whenever it is closed. `npx tsx bench/flood.ts NAME...` runs only the servers so named. Part of `npm run bench`; alone: `npx tsx bench/flood.ts`.
 import { fork, type ChildProcess } from "node:child_process";
+import { setPriority } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ReplSession } from "../client/session.ts";
 import { runBench } from "./processes.ts";
@@ -25,8 +27,11 @@ const FLOODS = ["none", "ping", "large", "context"] as const;
 type Flood = (typeof FLOODS)[number];
 const NO_LIMITS = { FRAME_RATE: "0", BYTE_RATE_MB: "0" };
 const ON_THREAD = { PARSE_OFF_THREAD_KB: "0" };
+/** ws unmasks in plain JS without the optional `bufferutil` (~300 ms a 60 MiB frame, ~18 ms with it). */
+const JS_UNMASK = { WS_NO_BUFFER_UTIL: "1" };
 const CONFIGURATIONS: { name: string; settings: Record<string, string> }[] = [
   { name: "limits, workers", settings: {} },
+  { name: "limits, workers, JS unmask", settings: JS_UNMASK },
   { name: "limits, on thread", settings: ON_THREAD },
   { name: "no limits, workers", settings: NO_LIMITS },
   { name: "no limits, on thread", settings: { ...NO_LIMITS, ...ON_THREAD } },
@@ -80,8 +85,14 @@ function summarizeCells(cells: { due: number; latency: number }[]): Pick<Row, "c
   return { cells: cells.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), slowWindows, windows: windows.size };
 }
 
+/**
+ * At the lowest priority: an attacker's CPU is not the server's, and on a small machine a flooder
+ * at full speed would otherwise take a core from the server it floods.
+ */
 function startFlooder(url: string, token: string, kind: Exclude<Flood, "none">): ChildProcess {
-  return fork(fileURLToPath(new URL("./flooder.ts", import.meta.url)), [url, token, kind], { execArgv: ["--import", "tsx"], stdio: "ignore" });
+  const flooder = fork(fileURLToPath(new URL("./flooder.ts", import.meta.url)), [url, token, kind], { execArgv: ["--import", "tsx"], stdio: "ignore" });
+  setPriority(flooder.pid!, 19);
+  return flooder;
 }
 
 async function stopFlooder(flooder: ChildProcess): Promise<void> {
@@ -116,7 +127,9 @@ async function measure(configuration: (typeof CONFIGURATIONS)[number]): Promise<
 
 export async function runFloodBench(): Promise<void> {
   const rows: Row[] = [];
-  for (const configuration of CONFIGURATIONS) rows.push(...(await measure(configuration)));
+  // `npx tsx bench/flood.ts "limits, workers"`: only the configurations so named.
+  const only = process.argv.slice(2).filter((name) => CONFIGURATIONS.some((configuration) => configuration.name === name));
+  for (const configuration of CONFIGURATIONS) if (only.length === 0 || only.includes(configuration.name)) rows.push(...(await measure(configuration)));
   console.log(
     `\nflood benchmark: another session's trivial cell (locals "none"), one due every ${PACE_MS} ms and timed from when it was due, ${PHASE_MS / 1000} s per row, while one client floods (and reconnects when closed); slow windows: 1-s windows with a cell over ${TARGET_P99_MS} ms`,
   );

@@ -273,6 +273,13 @@ export class App {
     let session;
     try {
       identity = await this.authenticate(request, id === undefined ? "sessions:create" : "sessions:read");
+      // A client just closed for its rate is refused until its allowance refills: before a session
+      // is opened or woken for it, and before it can send a frame.
+      const cut = this.rates.for(identity).refusal();
+      if (cut) {
+        const seconds = (cut.retryAfterMs / 1000).toFixed(1);
+        return refuseUpgrade(socket, "quota_exceeded", `rate limit: ${cut.limit}; a connection of this client was closed for it, and its connections are refused until its allowance refills (in ${seconds} s)`);
+      }
       session = id === undefined ? await this.registry.open(identity) : await this.registry.find(id, identity, wasForwarded(request));
     } catch (error) {
       if (error instanceof HeldElsewhere) {

@@ -214,6 +214,8 @@ export class EnvReader {
   }
 }
 
+const DEFAULT_BYTE_BURST = 64 * MIB;
+
 export function loadConfig(env: Env = process.env): Config {
   const read = new EnvReader(env);
   const server: ServerConfig = {
@@ -234,14 +236,18 @@ export function loadConfig(env: Env = process.env): Config {
     },
     uploadIdleTimeout: read.seconds("UPLOAD_IDLE_TIMEOUT", 60),
     rateLimits: {
-      frameRate: read.integer("FRAME_RATE", 2000, 0),
-      frameBurst: read.integer("FRAME_BURST", 10000, 1),
+      // A burst is what the serving thread spends on one client before closing it: ~300 small
+      // frames are a few tens of ms; one largest frame (ws copies, unmasks and checks it there) ~50 ms.
+      frameRate: read.integer("FRAME_RATE", 1000, 0),
+      frameBurst: read.integer("FRAME_BURST", 300, 1),
       byteRate: read.integer("BYTE_RATE_MB", 32, 0, 1024 * 1024) * MIB,
-      byteBurst: read.integer("BYTE_BURST_MB", 256, 1, 1024 * 1024) * MIB,
+      byteBurst: read.integer("BYTE_BURST_MB", 0, 0, 1024 * 1024) * MIB,
     },
     offThreadParseBytes: readOffThreadParse(read),
   };
   const { rateLimits } = server;
+  // Unset (or 0): 64 MiB (the SDK's 50 MiB add_context, in chunks whatever MAX_FRAME_BYTES), or one largest frame if more.
+  if (rateLimits.byteBurst === 0) rateLimits.byteBurst = Math.max(DEFAULT_BYTE_BURST, Math.ceil(server.maxFrameBytes / MIB) * MIB);
   if (rateLimits.byteRate > 0 && rateLimits.byteBurst < server.maxFrameBytes) {
     read.problems.push(`BYTE_BURST_MB=${rateLimits.byteBurst / MIB} is below MAX_FRAME_BYTES=${server.maxFrameBytes}: the largest frame allowed would always close its connection; raise BYTE_BURST_MB or lower MAX_FRAME_BYTES`);
   }

@@ -149,12 +149,14 @@ export class FrameParser {
 
 /**
  * A connection's frames in arrival order: small ones are parsed at once unless a large one is
- * ahead of them; a large one goes to the pool, and the socket is paused until it is answered.
+ * ahead of them; a large one goes to the pool, and the socket is paused until it is answered
+ * (and stays paused once `halt` was called).
  * `handle` gets null for a binary frame (not part of the protocol).
  */
 export function inOrder(socket: WebSocket, parser: FrameParser, handle: (parsed: ParseOutcome | null, receivedAt: number) => void) {
   const pending: { data: RawData; isBinary: boolean; receivedAt: number }[] = [];
   let parsing = false;
+  let halted = false;
   const drain = () => {
     while (!parsing && pending.length > 0) {
       const { data, isBinary, receivedAt } = pending.shift()!;
@@ -172,7 +174,7 @@ export function inOrder(socket: WebSocket, parser: FrameParser, handle: (parsed:
             handle(outcome, receivedAt);
           } finally {
             drain();
-            if (!parsing) socket.resume();
+            if (!parsing && !halted) socket.resume();
           }
         });
       }
@@ -182,6 +184,10 @@ export function inOrder(socket: WebSocket, parser: FrameParser, handle: (parsed:
     push(data: RawData, isBinary: boolean, receivedAt: number): void {
       pending.push({ data, isBinary, receivedAt });
       drain();
+    },
+    /** The connection is being closed: its socket stays paused (frames already taken are still handled). */
+    halt(): void {
+      halted = true;
     },
   };
 }

@@ -112,9 +112,14 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
     if (overLimit) return closeForRate(overLimit);
     frames.push(data, isBinary, receivedAt);
   });
-  // Before the frame is parsed: parsing is the cost the limit spares the other sessions.
+  // Before the frame is parsed: parsing is the cost the limit spares the other sessions. The
+  // socket is no longer read (ws would still assemble, unmask and check every frame behind it),
+  // and the identity's next connections are refused until its buckets are full (app.ts).
   const closeForRate = (limit: string) => {
     rateLimited = true;
+    allowance.cut(limit);
+    frames.halt();
+    socket.pause();
     log.info("rate_limited", { session_id: session.id, tenant: identity.tenant, limit });
     socket.close(CLOSE.policy, `rate limit: ${limit}`.slice(0, MAX_CLOSE_REASON));
     setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();

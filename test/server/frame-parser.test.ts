@@ -10,7 +10,8 @@ import { RawSocket } from "../helpers/raw-socket.ts";
 import { startTestServer } from "../helpers/server.ts";
 
 const MIB = 1024 * 1024;
-const server = await startTestServer({ MAX_OUTPUT_BYTES: String(4 * MIB) });
+// Order and refusals, not rate limits (budgets.test.ts): some tests send thousands of frames.
+const server = await startTestServer({ MAX_OUTPUT_BYTES: String(4 * MIB), FRAME_RATE: "0", BYTE_RATE_MB: "0" });
 // The app's pool, to watch it work and to make one of its workers fail.
 const parser = (server.app as unknown as { parser: FrameParser }).parser;
 const BIG = 2 * MIB;
