@@ -11,6 +11,7 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
 import { handleExecute } from "./http/execute.ts";
+import { FrameParser } from "./http/frame-parser.ts";
 import { RateLimiter } from "./http/rate-limit.ts";
 import { connect } from "./http/websocket.ts";
 import type { Logger } from "./log.ts";
@@ -52,6 +53,7 @@ export class App {
   private readonly llm: LlmService;
   private readonly forwarder: Forwarder;
   private readonly rates: RateLimiter;
+  private readonly parser: FrameParser;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
@@ -68,6 +70,7 @@ export class App {
     };
     this.quotas = new TenantQuotas(config.tenantLimits, deps.clock);
     this.rates = new RateLimiter(config.server.rateLimits);
+    this.parser = new FrameParser({ maxFrameBytes: config.server.maxFrameBytes, thresholdBytes: config.server.offThreadParseBytes ?? undefined });
     const buffers = new BufferBudget(config.server.buffers);
     deps.metrics.observeBuffers(() => buffers.usage());
     this.forwarder = new Forwarder(config.store.podName);
@@ -147,6 +150,7 @@ export class App {
     this.server.closeIdleConnections();
     this.metricsServer?.closeAllConnections();
     await this.deps.sandboxes.close();
+    await this.parser.close();
     await closed;
   }
 
@@ -273,6 +277,13 @@ export class App {
     let session;
     try {
       identity = await this.authenticate(request, id === undefined ? "sessions:create" : "sessions:read");
+      // A client just closed for its rate is refused until its allowance refills: before a session
+      // is opened or woken for it, and before it can send a frame.
+      const cut = this.rates.for(identity).refusal();
+      if (cut) {
+        const seconds = (cut.retryAfterMs / 1000).toFixed(1);
+        return refuseUpgrade(socket, "quota_exceeded", `rate limit: ${cut.limit}; a connection of this client was closed for it, and its connections are refused until its allowance refills (in ${seconds} s)`);
+      }
       session = id === undefined ? await this.registry.open(identity) : await this.registry.find(id, identity, wasForwarded(request));
     } catch (error) {
       if (error instanceof HeldElsewhere) {
@@ -291,7 +302,7 @@ export class App {
     const { verifier, clock, log, metrics } = this.deps;
     const allowance = this.rates.for(identity);
     this.sockets.handleUpgrade(request, socket, head, (ws) => {
-      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance });
+      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance, parser: this.parser });
     });
   }
 }

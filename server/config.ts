@@ -28,6 +28,8 @@ export interface ServerConfig {
   uploadIdleTimeout: number;
   /** Frames and bytes a client (tenant and user) may send. */
   rateLimits: RateLimits;
+  /** Text frames from this many bytes are parsed by a worker thread; null: the default (http/frame-parser.ts); Infinity: never. */
+  offThreadParseBytes: number | null;
 }
 
 /** How tokens are verified: exactly one key source, or development mode when none is set. */
@@ -214,6 +216,8 @@ export class EnvReader {
   }
 }
 
+const DEFAULT_BYTE_BURST = 64 * MIB;
+
 export function loadConfig(env: Env = process.env): Config {
   const read = new EnvReader(env);
   const server: ServerConfig = {
@@ -234,13 +238,18 @@ export function loadConfig(env: Env = process.env): Config {
     },
     uploadIdleTimeout: read.seconds("UPLOAD_IDLE_TIMEOUT", 60),
     rateLimits: {
-      frameRate: read.integer("FRAME_RATE", 2000, 0),
-      frameBurst: read.integer("FRAME_BURST", 10000, 1),
+      // A burst is what the serving thread spends on one client before closing it: ~300 small
+      // frames are a few tens of ms; one largest frame (ws copies, unmasks and checks it there) ~50 ms.
+      frameRate: read.integer("FRAME_RATE", 1000, 0),
+      frameBurst: read.integer("FRAME_BURST", 300, 1),
       byteRate: read.integer("BYTE_RATE_MB", 32, 0, 1024 * 1024) * MIB,
-      byteBurst: read.integer("BYTE_BURST_MB", 256, 1, 1024 * 1024) * MIB,
+      byteBurst: read.integer("BYTE_BURST_MB", 0, 0, 1024 * 1024) * MIB,
     },
+    offThreadParseBytes: readOffThreadParse(read),
   };
   const { rateLimits } = server;
+  // Unset (or 0): 64 MiB (the SDK's 50 MiB add_context, in chunks whatever MAX_FRAME_BYTES), or one largest frame if more.
+  if (rateLimits.byteBurst === 0) rateLimits.byteBurst = Math.max(DEFAULT_BYTE_BURST, Math.ceil(server.maxFrameBytes / MIB) * MIB);
   if (rateLimits.byteRate > 0 && rateLimits.byteBurst < server.maxFrameBytes) {
     read.problems.push(`BYTE_BURST_MB=${rateLimits.byteBurst / MIB} is below MAX_FRAME_BYTES=${server.maxFrameBytes}: the largest frame allowed would always close its connection; raise BYTE_BURST_MB or lower MAX_FRAME_BYTES`);
   }
@@ -301,6 +310,13 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+/** PARSE_OFF_THREAD_KB: unset is the default threshold, 0 parses every frame on the serving thread. */
+function readOffThreadParse(read: EnvReader): number | null {
+  if (read.string("PARSE_OFF_THREAD_KB", "") === "") return null;
+  const kib = read.integer("PARSE_OFF_THREAD_KB", 0, 0, 1024 * 1024);
+  return kib === 0 ? Infinity : kib * 1024;
 }
 
 function readMetricsPort(read: EnvReader, mainPort: number): number | null {

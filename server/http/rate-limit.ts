@@ -2,7 +2,8 @@
 // frame costs the event loop that serves all sessions (a 64 MiB frame is ~200 ms of toString and
 // JSON.parse), so past a burst the connection is closed (1008) before its frame is parsed.
 // The buckets belong to the identity (tenant and user), not to the connection: a client that
-// reconnects after being closed finds them as empty as it left them.
+// reconnects after being closed finds them as empty as it left them, and until they are full
+// again its connections are refused before they open (a reconnect storm costs no frames).
 
 export interface RateLimits {
   /** Frames per second; 0: no limit. */
@@ -39,6 +40,12 @@ class TokenBucket {
     return this.rate === 0 || this.tokens >= this.burst;
   }
 
+  /** Milliseconds until it is back to its burst. */
+  get msToFull(): number {
+    this.refill();
+    return this.rate === 0 ? 0 : Math.max(0, ((this.burst - this.tokens) / this.rate) * 1000);
+  }
+
   private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.rate);
@@ -50,6 +57,8 @@ class TokenBucket {
 export class Allowance {
   private readonly frames: TokenBucket;
   private readonly bytes: TokenBucket;
+  /** The limit a connection was closed for, until both buckets are full again. */
+  private broken: string | null = null;
 
   constructor(private readonly limits: RateLimits) {
     this.frames = new TokenBucket(limits.frameRate, limits.frameBurst);
@@ -60,6 +69,20 @@ export class Allowance {
     const { frameRate, frameBurst, byteRate, byteBurst } = this.limits;
     if (!this.frames.take(1)) return `more than ${frameBurst} frames at once or ${frameRate} a second (FRAME_BURST, FRAME_RATE)`;
     if (!this.bytes.take(bytes)) return `more than ${mib(byteBurst)} MiB at once or ${mib(byteRate)} MiB a second (BYTE_BURST_MB, BYTE_RATE_MB)`;
+    return null;
+  }
+
+  /** A connection was closed for `limit`: the identity's next connections are refused until its buckets are full. */
+  cut(limit: string): void {
+    this.broken = limit;
+  }
+
+  /** While the identity is cut: the limit it broke and how long until it may connect again; else null. */
+  refusal(): { limit: string; retryAfterMs: number } | null {
+    if (this.broken === null) return null;
+    const retryAfterMs = Math.ceil(Math.max(this.frames.msToFull, this.bytes.msToFull));
+    if (retryAfterMs > 0) return { limit: this.broken, retryAfterMs };
+    this.broken = null;
     return null;
   }
 

@@ -4,13 +4,14 @@
 // the client sends a fresh one (`auth`). What it has not read yet counts against its session's
 // buffer budget (see sessions/buffers.ts); what it sends, against its rate limits (rate-limit.ts).
 import type { RawData, WebSocket } from "ws";
-import { CLOSE, parseClientFrame, type AuthenticatedFrame, type ClientFrame, type ErrorFrame } from "../../protocol/index.ts";
+import { CLOSE, type AuthenticatedFrame, type ClientFrame, type ErrorFrame } from "../../protocol/index.ts";
 import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
+import { inOrder, type FrameParser } from "./frame-parser.ts";
 import type { Allowance } from "./rate-limit.ts";
 /** setTimeout's largest delay; a later expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -28,6 +29,8 @@ export interface ConnectionContext {
   metrics: Metrics;
   /** What the connection's identity may still send (shared by its connections). */
   allowance: Allowance;
+  /** Parses large frames off the serving thread (shared by all connections). */
+  parser: FrameParser;
 }
 
 /** Every frame the server writes is a JSON object whose first member is its type. */
@@ -95,20 +98,28 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
     session.receive(frame, attachment, receivedAt);
   };
 
+  // In arrival order; a large frame is parsed by a worker while this socket is not read (frame-parser.ts).
+  const frames = inOrder(socket, context.parser, (parsed, receivedAt) => {
+    metrics.frame(parsed?.ok ? parsed.frame.type : undefined, "in");
+    if (parsed === null) return refuse("binary frames are not part of the protocol; send JSON text frames");
+    if (!parsed.ok) return "code" in parsed ? reply({ type: "error", code: parsed.code, message: parsed.message }) : refuse(parsed.message);
+    handle(parsed.frame, receivedAt);
+  });
   socket.on("message", (data, isBinary) => {
     const receivedAt = performance.now();
     if (rateLimited) return;
     const overLimit = allowance.admit(frameBytes(data));
     if (overLimit) return closeForRate(overLimit);
-    const parsed = isBinary ? null : parseClientFrame(data.toString());
-    metrics.frame(parsed?.ok ? parsed.frame.type : undefined, "in");
-    if (parsed === null) return refuse("binary frames are not part of the protocol; send JSON text frames");
-    if (!parsed.ok) return refuse(parsed.message);
-    handle(parsed.frame, receivedAt);
+    frames.push(data, isBinary, receivedAt);
   });
-  // Before the frame is parsed: parsing is the cost the limit spares the other sessions.
+  // Before the frame is parsed: parsing is the cost the limit spares the other sessions. The
+  // socket is no longer read (ws would still assemble, unmask and check every frame behind it),
+  // and the identity's next connections are refused until its buckets are full (app.ts).
   const closeForRate = (limit: string) => {
     rateLimited = true;
+    allowance.cut(limit);
+    frames.halt();
+    socket.pause();
     log.info("rate_limited", { session_id: session.id, tenant: identity.tenant, limit });
     socket.close(CLOSE.policy, `rate limit: ${limit}`.slice(0, MAX_CLOSE_REASON));
     setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();

@@ -6,6 +6,7 @@ import WebSocket from "ws";
 import { ReplSession } from "../../client/index.ts";
 import { PROTOCOL } from "../../protocol/index.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
+import { loadConfig } from "../../server/config.ts";
 import { startTestServer } from "../helpers/server.ts";
 
 const MIB = 1024 * 1024;
@@ -22,6 +23,8 @@ const server = await startTestServer({
   BYTE_RATE_MB: "1",
   BYTE_BURST_MB: "128",
 });
+// With the default rate limits: what the SDK does in normal use is never cut.
+const defaults = await startTestServer({ SESSION_MEMORY_MB: "1024" });
 // Rate limits belong to an identity: each test sends as a user of its own.
 const tokenFor = (user: string) => server.token({ user });
 
@@ -88,6 +91,23 @@ test("a session takes MAX_CONNECTIONS_PER_SESSION connections; one more is refus
   await first.end();
 });
 
+/** Whether an upgrade is accepted (then closed at once), or the HTTP answer refusing it. */
+function upgrade(path: string, token: string): Promise<"open" | { status: number; body: { code: string; message: string } }> {
+  const socket = new WebSocket(server.url.replace(/^http/, "ws") + path, [PROTOCOL], { headers: { authorization: `Bearer ${token}` } });
+  return new Promise((resolve) => {
+    socket.on("open", () => {
+      socket.terminate();
+      resolve("open");
+    });
+    socket.on("error", () => {});
+    socket.on("unexpected-response", (_request, response) => {
+      let text = "";
+      response.on("data", (chunk: Buffer) => (text += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+  });
+}
+
 /** The HTTP answer to an upgrade the server refuses. */
 function upgradeRefusal(path: string, token: string): Promise<{ status: number; body: { code: string; message: string } }> {
   const socket = new WebSocket(server.url.replace(/^http/, "ws") + path, [PROTOCOL], { headers: { authorization: `Bearer ${token}` } });
@@ -152,6 +172,33 @@ test("a ping flood closes the flooding connection with 1008 naming the limit; an
   await other.close();
 });
 
+test("a client closed for its rate is refused reconnecting (429 quota_exceeded naming the limit) until its allowance refills, then let in", { timeout: 180_000 }, async () => {
+  const token = await tokenFor("storm");
+  const flooder = await RawSocket.connect(server.url, "/v1/sessions", token);
+  const path = `/v1/sessions/${flooder.welcome.session_id}`;
+  for (let i = 0; i < 1000 && flooder.socket.readyState === flooder.socket.OPEN; i++) flooder.send({ type: "ping" });
+  assert.equal((await flooder.closed).code, 1008);
+  for (const target of [path, "/v1/sessions"]) {
+    const refused = await upgrade(target, token);
+    assert.ok(refused !== "open", `a connection to ${target} was accepted while the client's allowance was empty`);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.code, "quota_exceeded");
+    assert.match(refused.body.message, /rate limit: .*\(FRAME_BURST, FRAME_RATE\).*refused until its allowance refills \(in \d+(\.\d)? s\)/);
+  }
+  const bystander = await RawSocket.connect(server.url, "/v1/sessions", await tokenFor("storm-neighbour"));
+  await bystander.end();
+  // FRAME_BURST / FRAME_RATE: 4 s to refill; then the same client gets back to its session.
+  let outcome: Awaited<ReturnType<typeof upgrade>> = await upgrade(path, token);
+  for (let attempt = 0; outcome !== "open" && attempt < 600; attempt++) {
+    assert.equal(outcome.body.code, "quota_exceeded");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    outcome = await upgrade(path, token);
+  }
+  assert.equal(outcome, "open", "the client was never let in again");
+  const back = await RawSocket.connect(server.url, path, token);
+  await back.end();
+});
+
 test("a byte flood closes the flooding connection with 1008 naming the limit before parsing what is past it", { timeout: 180_000 }, async () => {
   const other = await ReplSession.open(server.url, { token: await tokenFor("bystander-2") });
   const flooder = await RawSocket.connect(server.url, "/v1/sessions", await tokenFor("bytes"));
@@ -164,4 +211,18 @@ test("a byte flood closes the flooding connection with 1008 naming the limit bef
   assert.ok(answered <= 16, `${answered} frames past the 128 MiB burst were parsed`);
   assert.equal((await other.execute("'still served'")).value, "'still served'");
   await other.close();
+});
+
+test("with the default limits the SDK's normal use is never cut: a 50 MiB add_context, then cells back to back past FRAME_BURST", { timeout: 300_000 }, async () => {
+  const { frameBurst } = loadConfig({}).server.rateLimits;
+  const session = await ReplSession.open(defaults.url, { token: await defaults.token({ user: "closed-loop" }), reconnect: false });
+  let closed: unknown = "open";
+  session.on("closed", (error) => (closed = error));
+  const payload = "wasm-repl context ".repeat(Math.ceil((50 * MIB) / 18)).slice(0, 50 * MIB);
+  assert.equal((await session.addContext(payload, { index: 0 })).success, true);
+  const cells = 3 * frameBurst;
+  for (let i = 0; i < cells; i++) assert.equal((await session.execute(String(i), { locals: "none" })).value, String(i));
+  assert.equal((await session.execute("len(context_0)")).value, String(payload.length));
+  assert.equal(closed, "open", "the connection was closed");
+  await session.close();
 });
