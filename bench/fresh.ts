@@ -54,7 +54,9 @@ interface Server {
 }
 
 async function start(root: string, settings: Record<string, string>): Promise<Server> {
-  const { server, url, secret } = await launchServer({ POOL_SIZE: "2", LOG_LEVEL: "warn", ...settings }, { root });
+  // Quotas are a policy, not what this measures: the burst opens 50 sessions of one user at once.
+  const quotas = { MAX_SESSIONS: "200", TENANT_MAX_SESSIONS: "200", TENANT_OPEN_RATE: "10000", TENANT_MAX_RUNNING: "64" };
+  const { server, url, secret } = await launchServer({ POOL_SIZE: "2", LOG_LEVEL: "warn", ...quotas, ...settings }, { root });
   // The pool fills, the base snapshot is read: measure from a settled server.
   await waitForQuiet(server.pid, { maxCoreShare: 0.1, windowMs: 500, timeoutMs: 60_000 });
   return { url, pid: server.pid, token: (name) => benchToken(secret, name), stop: () => server.stop() };
