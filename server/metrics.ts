@@ -7,6 +7,7 @@
 import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
 import { CLIENT_FRAME_TYPES, type EvictionReason, type ServerFrame } from "../protocol/index.ts";
 import type { AuthFailure } from "./auth/identity.ts";
+import { BOUNDARIES, type Boundary } from "./boundary.ts";
 import { EXIT_CAUSES, type ExitCause } from "./sandbox/sandbox.ts";
 
 export interface MetricsOptions {
@@ -78,6 +79,8 @@ export class Metrics {
   readonly llmTokens: Counter<"model" | "kind">;
   /** Requests for a session another server holds, passed to it. */
   readonly forwarded: Counter<"kind" | "outcome">;
+  /** Failures an error boundary caught (see boundary.ts): bugs, each answered for its one request. */
+  readonly internalErrors: Counter<"where">;
 
   constructor(options: MetricsOptions) {
     this.tenants = new Set(options.tenants);
@@ -200,6 +203,12 @@ export class Metrics {
       labelNames: ["kind", "outcome"] as const,
       registers,
     });
+    this.internalErrors = new Counter({
+      name: `${PREFIX}internal_errors_total`,
+      help: "Unexpected failures caught by an error boundary (answered 500 or error internal, or logged), by where: request, upgrade, metrics, frame, timer, process",
+      labelNames: ["where"] as const,
+      registers,
+    });
 
     // Known label values start at zero, so rates and absences read right from the first scrape.
     for (const tenant of tenantValues) {
@@ -209,6 +218,7 @@ export class Metrics {
     for (const cause of EXIT_CAUSES) this.sandboxExits.inc({ cause }, 0);
     for (const reason of HIBERNATION_FAILURES) this.hibernationFailures.inc({ reason }, 0);
     for (const kind of ["read", "write", "outage"] satisfies StoreErrorKind[]) this.storeErrors.inc({ kind }, 0);
+    for (const where of BOUNDARIES) this.internalErrors.inc({ where }, 0);
   }
 
   /** The tenant as a label value: its name when allowlisted, otherwise "other". */
@@ -292,6 +302,10 @@ export class Metrics {
 
   woken(tenant: string): void {
     this.wakes.inc({ tenant: this.tenant(tenant) });
+  }
+
+  internalError(where: Boundary): void {
+    this.internalErrors.inc({ where });
   }
 
   /** For the LLM work of issue 7. */
