@@ -263,6 +263,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 export const CLOSE = {
   normal: 1000,
   tooLarge: 1009,
+  /** The server failed on a bug while attaching the connection (it is logged); reconnect. */
+  internal: 1011,
   restarting: 1012,
   /** The client did not read its frames fast enough; reconnect with `since`. */
   slowConsumer: 4008,

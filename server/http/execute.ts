@@ -44,7 +44,14 @@ interface ExecuteBody {
 const BODY = { code: string, context: optional(jsonObject), timeout: optional(positive), session_id: optional(string) };
 
 export async function handleExecute(request: IncomingMessage, response: ServerResponse, caller: Identity, context: ExecuteContext): Promise<void> {
-  const body = await readBody(request, context.maxBodyBytes);
+  let body;
+  try {
+    body = await readBody(request, context.maxBodyBytes);
+  } catch (error) {
+    // The client went away mid-body: there is no one to answer, and nothing failed here.
+    if (request.destroyed) return;
+    throw error;
+  }
   if (body === null) return sendError(response, "too_large", `the request body is over ${context.maxBodyBytes} bytes (MAX_FRAME_BYTES)`);
   const json = parseJson(body.toString("utf8"));
   if (!json.ok) return sendError(response, "bad_request", `the body ${json.message}; send {"code": "...", "context": {}, "timeout": 30}`);

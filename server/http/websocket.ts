@@ -2,10 +2,11 @@
 // token's scopes and handed to the session; frames out are written unless the client stopped
 // reading. The connection lives as long as its token: it closes at the token's expiry unless
 // the client sends a fresh one (`auth`).
-import type { WebSocket } from "ws";
+import type { RawData, WebSocket } from "ws";
 import { CLOSE, parseClientFrame, type AuthenticatedFrame, type ClientFrame, type ErrorFrame } from "../../protocol/index.ts";
 import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
+import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -55,7 +56,8 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   const armExpiry = () => {
     clearTimeout(expiry);
     const left = identity.expiresAt - clock.now();
-    expiry = setTimeout(() => (clock.now() >= identity.expiresAt ? socket.close(CLOSE.tokenExpired, "token_expired") : armExpiry()), Math.max(0, Math.min(left, MAX_TIMER_MS)));
+    const expire = () => (clock.now() >= identity.expiresAt ? socket.close(CLOSE.tokenExpired, "token_expired") : armExpiry());
+    expiry = setTimeout(guard(context, "timer", expire), Math.max(0, Math.min(left, MAX_TIMER_MS)));
   };
 
   const reauthenticate = async (token: string) => {
@@ -76,25 +78,33 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   };
 
   const handle = (frame: ClientFrame, receivedAt: number) => {
-    if (frame.type === "auth") return void reauthenticate(frame.token);
+    if (frame.type === "auth") return reauthenticate(frame.token);
     if (frame.type !== "ping") {
       try {
         requireScope(identity, "sessions:execute");
       } catch (error) {
-        return reply({ type: "error", ...("id" in frame && frame.id !== undefined && { id: frame.id }), code: "forbidden", message: (error as Error).message });
+        return reply({ type: "error", ...idOf(frame), code: "forbidden", message: (error as Error).message });
       }
     }
     session.receive(frame, attachment, receivedAt);
   };
 
-  socket.on("message", (data, isBinary) => {
+  const parse = (data: RawData, isBinary: boolean) => (isBinary ? null : parseClientFrame(data.toString()));
+  const receive = (data: RawData, isBinary: boolean) => {
     const receivedAt = performance.now();
-    const parsed = isBinary ? null : parseClientFrame(data.toString());
+    const parsed = parse(data, isBinary);
     metrics.frame(parsed?.ok ? parsed.frame.type : undefined, "in");
     if (parsed === null) return refuse("binary frames are not part of the protocol; send JSON text frames");
     if (!parsed.ok) return refuse(parsed.message);
-    handle(parsed.frame, receivedAt);
-  });
+    return handle(parsed.frame, receivedAt);
+  };
+  // A bug handling one frame answers that frame (with its cell's id, so a client waiting on the
+  // cell hears of it); the connection and the session go on.
+  const failed = (data: RawData, isBinary: boolean) => {
+    const parsed = parse(data, isBinary);
+    reply({ type: "error", ...(parsed?.ok && idOf(parsed.frame)), code: "internal", message: "the server failed while handling this frame (a bug, logged with its stack); the session goes on" });
+  };
+  socket.on("message", guard(context, "frame", receive, failed));
   metrics.wsConnections.inc();
   let detached = false;
   const detach = () => {
@@ -109,4 +119,8 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   socket.on("error", detach);
   armExpiry();
   session.attach(attachment, context.resumed, context.since);
+}
+
+function idOf(frame: ClientFrame): { id?: string } {
+  return "id" in frame && frame.id !== undefined ? { id: frame.id } : {};
 }
