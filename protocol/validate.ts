@@ -1,6 +1,6 @@
 // Runtime validation of client frames. Every refusal says which field is wrong and what it wants.
 import type { ClientFrame } from "./frames.ts";
-import { parseJson, preview } from "./json.ts";
+import { jsonDepthProblem, parseJson, preview } from "./json.ts";
 import { boolean, boundedString, count, fieldProblem, jsonObject, oneOf, optional, positive, present, string, type Check } from "./schema.ts";
 
 export type Parsed = { ok: true; frame: ClientFrame } | { ok: false; message: string };
@@ -39,5 +39,9 @@ export function parseClientFrame(data: string): Parsed {
   if ((fields.more === true || fields.json === true) && typeof fields.payload !== "string") {
     return { ok: false, message: `${type}.payload must be a string when more or json is set (chunks and JSON text are strings)` };
   }
+  // JSON text in a payload is a JSON input too (decoded in Python, whose parser recursion can end
+  // the sandbox); a chunked one is checked once joined (see the session's receivePayload).
+  const deep = fields.json === true && fields.more !== true && fields.offset === undefined && jsonDepthProblem(fields.payload as string);
+  if (deep) return { ok: false, message: `${type}.payload is JSON text that ${deep}` };
   return { ok: true, frame: fields as unknown as ClientFrame };
 }
