@@ -12,7 +12,7 @@ import { Metrics } from "../server/metrics.ts";
 
 function recorder() {
   const lines: Record<string, unknown>[] = [];
-  const metrics = new Metrics({ tenants: [] });
+  const metrics = new Metrics({ tenants: [], models: [] });
   return { lines, metrics, reporter: { log: createLogger("info", (line) => lines.push(JSON.parse(line))), metrics } };
 }
 
@@ -68,7 +68,7 @@ test("the process boundary logs and counts a stray rejection and exception, and 
     import { installProcessBoundary } from "./server/boundary.ts";
     import { createLogger } from "./server/log.ts";
     import { Metrics } from "./server/metrics.ts";
-    const metrics = new Metrics({ tenants: [] });
+    const metrics = new Metrics({ tenants: [], models: [] });
     installProcessBoundary({ log: createLogger("info"), metrics });
     Promise.reject(new Error("a stray rejection"));
     setTimeout(() => { throw new Error("a throw in a timer"); });
