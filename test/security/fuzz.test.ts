@@ -17,7 +17,7 @@ const token = await server.token();
 const metricsAddress = server.app.metricsServer!.address();
 const metricsUrl = `http://127.0.0.1:${typeof metricsAddress === "object" && metricsAddress ? metricsAddress.port : 0}`;
 /** A fixed seed per run would hide nothing new; a failure prints its seed and path to replay. */
-const RUNS = { numRuns: 150 };
+const RUNS = { numRuns: 200 };
 
 /** The server still answers, and nothing so far reached an error boundary. */
 async function assertServing(): Promise<void> {
@@ -51,13 +51,16 @@ const target = fc.oneof(
   fc.constantFrom("*", "", "health", "http://", "http://[/v1/sessions", "http://x:99999/"),
   fc.integer({ min: 1000, max: 70_000 }).map((length) => "/" + "a".repeat(length)),
 );
-const method = fc.oneof(fc.constantFrom("GET", "POST", "DELETE", "PUT", "HEAD", "OPTIONS", "CONNECT", "TRACE", "PATCH", "get"), fc.string({ maxLength: 10 }));
-const version = fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 extra", "", "HTTP/9", "http/1.1");
+// Mostly well-formed, with one part or another broken: a request Node's parser refuses never
+// reaches our handlers, so those are the minority.
+const method = fc.oneof({ arbitrary: fc.constantFrom("GET", "POST", "DELETE", "PUT", "HEAD", "OPTIONS", "PATCH"), weight: 8 }, fc.constantFrom("CONNECT", "TRACE", "get"), fc.string({ maxLength: 10 }));
+const version = fc.oneof({ arbitrary: fc.constantFrom("HTTP/1.1", "HTTP/1.0"), weight: 8 }, fc.constantFrom("HTTP/2.0", "HTTP/1.1 extra", "", "HTTP/9", "http/1.1"));
 const headerName = fc.oneof(
-  fc.constantFrom("Host", "Content-Length", "Transfer-Encoding", "Authorization", "Content-Type", "Connection", "Upgrade", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "X-Forwarded-By"),
+  { weight: 8, arbitrary: fc.constantFrom("Host", "Content-Length", "Transfer-Encoding", "Authorization", "Content-Type", "Connection", "Upgrade", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "X-Forwarded-By") },
   fc.string({ unit: "binary-ascii", minLength: 1, maxLength: 20 }),
 );
 const headerValue = fc.oneof(
+  nasty.map((text) => text.replace(/[\r\n\0]/g, "")),
   nasty,
   fc.constantFrom("chunked", "-1", "99999999999999999999", "0", "Bearer", "Bearer x.y.z", "websocket", "Upgrade", "wasm-repl.v1, bearer.x", "13", "dGhlIHNhbXBsZSBub25jZQ=="),
   fc.constant(`Bearer ${token}`),
@@ -65,7 +68,7 @@ const headerValue = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 30 }).map((bytes) => Buffer.from(bytes).toString("latin1")),
 );
 /** Duplicates come from drawing the same name twice. */
-const headers = fc.array(fc.tuple(headerName, headerValue), { maxLength: 8 }).map((pairs) => pairs.map(([name, value]) => `${name}: ${value}\r\n`).join(""));
+const headers = fc.array(fc.tuple(headerName, headerValue), { maxLength: 5 }).map((pairs) => pairs.map(([name, value]) => `${name}: ${value}\r\n`).join(""));
 const body = fc.oneof(
   fc.constant(""),
   nasty,
@@ -75,7 +78,7 @@ const body = fc.oneof(
   fc.jsonValue({ maxDepth: 5 }).map((value) => JSON.stringify({ code: value, context: value, timeout: value })),
   fc.constantFrom('{"code": "1", "timeout": 1e309}', '{"code": "1", "timeout": -0}', '{"code": "1", "session_id": "nope"}', "0\r\n\r\n", "zz\r\nxx\r\n"),
 );
-const request = fc.record({ method, target, version, headers, body, lineEnd: fc.constantFrom("\r\n", "\n", "\r") }).map(
+const request = fc.record({ method, target, version, headers, body, lineEnd: fc.oneof({ arbitrary: fc.constant("\r\n"), weight: 8 }, fc.constantFrom("\n", "\r")) }).map(
   ({ method, target, version, headers, body, lineEnd }) => Buffer.from(`${method} ${target} ${version}${lineEnd}${headers}${lineEnd}${body}`, "latin1"),
 );
 
