@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { GuestProcess, type ProcessExit } from "./guest-process.ts";
 import { launchCommand, type RuntimeFiles } from "./launch.ts";
 import type { CellError, ContextKind, Frame, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
+import { guard } from "../boundary.ts";
 import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
 
@@ -178,7 +179,7 @@ export class Sandbox {
       (error) => this.stop({ cause: "protocol_violation", detail: error.message }),
     );
     if (snapshot) this.process.send({ type: "restore" }, snapshot);
-    this.watchdog = setInterval(() => void this.checkMemory(), WATCHDOG_INTERVAL_MS);
+    this.watchdog = setInterval(guard(env, "timer", () => this.checkMemory()), WATCHDOG_INTERVAL_MS);
     this.exited = this.process.exited.then((exit) => {
       clearTimeout(bootTimer);
       clearInterval(this.watchdog);
