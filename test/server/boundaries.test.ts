@@ -13,7 +13,16 @@ import { startTestServer } from "../helpers/server.ts";
 /** Frames of 8 MiB, so that an upload past V8's longest string takes 64 of them. */
 const CHUNK_CHARS = 8 * 1024 * 1024;
 // SESSION_MEMORY_MB above 512 lets an upload pass the memory check up to V8's longest string.
-const server = await startTestServer({ METRICS_PORT: "0", SESSION_MEMORY_MB: "1024", MAX_FRAME_BYTES: String(CHUNK_CHARS + 4096) });
+// The longest-string bound must be reached before the other limits on what a client may send.
+const server = await startTestServer({
+  METRICS_PORT: "0",
+  SESSION_MEMORY_MB: "1024",
+  MAX_FRAME_BYTES: String(CHUNK_CHARS + 4096),
+  SESSION_BUFFER_MB: "2048",
+  SERVER_BUFFER_MB: "2048",
+  FRAME_RATE: "0",
+  BYTE_RATE_MB: "0",
+});
 const token = await server.token();
 const metricsAddress = server.app.metricsServer!.address();
 const metricsUrl = `http://127.0.0.1:${typeof metricsAddress === "object" && metricsAddress ? metricsAddress.port : 0}`;
