@@ -265,6 +265,8 @@ export const CLOSE = {
   /** Past a rate limit (FRAME_RATE, BYTE_RATE_MB); the reason names it. */
   policy: 1008,
   tooLarge: 1009,
+  /** The server failed on a bug while attaching the connection (it is logged); reconnect. */
+  internal: 1011,
   restarting: 1012,
   tokenExpired: 4001,
 } as const;

@@ -1,5 +1,6 @@
 // A few composable checks for untrusted JSON. A check returns null when the value fits, or what
 // it should have been ("must be ..."), so every refusal can name the field and the expectation.
+import { preview } from "./json.ts";
 
 export type Check = (value: unknown) => string | null;
 
@@ -65,7 +66,7 @@ export function fieldProblem(value: Record<string, unknown>, fields: Record<stri
   for (const [name, check] of Object.entries(fields)) {
     const problem = check(value[name]);
     if (problem) {
-      const got = value[name] === undefined ? "it is missing" : `got ${JSON.stringify(value[name])?.slice(0, 60)}`;
+      const got = value[name] === undefined ? "it is missing" : `got ${preview(value[name])}`;
       return `${name} ${problem}; ${got}`;
     }
   }

@@ -2,14 +2,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
 import { CLOSE, PROTOCOL, type SessionLimits } from "../protocol/index.ts";
 import { bearerToken } from "./auth/credentials.ts";
 import { AuthError, requireScope, type Identity, type Scope } from "./auth/identity.ts";
 import type { TokenVerifier } from "./auth/tokens.ts";
+import { guard } from "./boundary.ts";
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
-import { refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
+import { failRequest, failUpgrade, refuseUpgrade, sendError, sendJson } from "./http/responses.ts";
+import { badTarget, requestTarget } from "./http/target.ts";
 import { handleExecute } from "./http/execute.ts";
 import { FrameParser } from "./http/frame-parser.ts";
 import { RateLimiter } from "./http/rate-limit.ts";
@@ -106,16 +108,25 @@ export class App {
       // The token may ride in the subprotocol list; the protocol answered is always ours.
       handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
     });
-    this.server = createServer((request, response) => void this.route(request, response));
-    this.server.on("upgrade", (request, socket, head) => void this.upgrade(request, socket, head));
+    // Each request and upgrade runs in an error boundary: a bug fails that one with a 500.
+    this.server = createServer(guard(deps, "request", (request, response) => this.route(request, response), (_request, response) => failRequest(response)));
+    this.server.on("upgrade", guard(deps, "upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head), (_request, socket) => failUpgrade(socket)));
     this.metricsServer =
       config.metrics.port === null
         ? null
-        : createServer((request, response) => {
-            const path = new URL(request.url ?? "/", "http://localhost").pathname;
-            if (request.method === "GET" && path === "/metrics") return void this.serveMetrics(response);
-            sendError(response, "not_found", `no route for ${request.method} ${path}; this port serves GET /metrics`);
-          });
+        : createServer(
+            guard(
+              deps,
+              "metrics",
+              (request, response) => {
+                const path = requestTarget(request.url)?.pathname;
+                if (path === undefined) return sendError(response, "bad_request", badTarget(request.url));
+                if (request.method === "GET" && path === "/metrics") return this.serveMetrics(response);
+                sendError(response, "not_found", `no route for ${request.method} ${path}; this port serves GET /metrics`);
+              },
+              (_request, response) => failRequest(response),
+            ),
+          );
   }
 
   async listen(): Promise<AddressInfo> {
@@ -155,7 +166,8 @@ export class App {
   }
 
   private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const path = requestTarget(request.url)?.pathname;
+    if (path === undefined) return sendError(response, "bad_request", badTarget(request.url));
     const { method } = request;
     if (method === "GET" && path === "/health") return sendJson(response, 200, { status: "ok" });
     // Unauthenticated: Prometheus scrapes it (the guide's annotations: port 8000, path /metrics).
@@ -263,7 +275,8 @@ export class App {
 
   private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on("error", () => socket.destroy());
-    const url = new URL(request.url ?? "/", "http://localhost");
+    const url = requestTarget(request.url);
+    if (url === null) return refuseUpgrade(socket, "bad_request", badTarget(request.url));
     const id = SESSION_PATH.exec(url.pathname)?.[1];
     if (id === undefined && !SESSIONS_PATH.test(url.pathname)) {
       return refuseUpgrade(socket, "bad_request", `no WebSocket endpoint at ${url.pathname}; use /v1/sessions or /v1/sessions/{id}`);
@@ -301,9 +314,10 @@ export class App {
     }
     const { verifier, clock, log, metrics } = this.deps;
     const allowance = this.rates.for(identity);
-    this.sockets.handleUpgrade(request, socket, head, (ws) => {
+    // Past here the socket is a WebSocket: a bug attaching it closes it with 1011, not an HTTP 500.
+    const attach = (ws: WebSocket) =>
       connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance, parser: this.parser });
-    });
+    this.sockets.handleUpgrade(request, socket, head, guard(this.deps, "upgrade", attach, (ws) => ws.close(CLOSE.internal, "internal error")));
   }
 }
 

@@ -1,5 +1,6 @@
 // `npm start`: reads the configuration, prepares the sandboxes, serves until SIGTERM or SIGINT.
 import { SCOPES } from "./auth/identity.ts";
+import { installProcessBoundary } from "./boundary.ts";
 import { composeServer } from "./compose.ts";
 import { systemClock } from "./clock.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
@@ -19,7 +20,10 @@ function readConfig(): Config {
 
 const config = readConfig();
 const log = createLogger(config.logLevel);
-const { app, auth, shutdown } = await composeServer(config, log, systemClock);
+const { app, auth, metrics, shutdown } = await composeServer(config, log, systemClock);
+// From here on a stray failure is logged and counted, not fatal (see boundary.ts); one while
+// starting up still ends the process, which then never served anyone.
+installProcessBoundary({ log, metrics });
 const address = await app.listen();
 const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 const metricsAddress = app.metricsServer?.address();

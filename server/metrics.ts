@@ -3,16 +3,20 @@
 // Metrics object; gauges of state kept elsewhere (sessions, the warm pool, the store's queue) are
 // read when scraped, from sources bound with observe*().
 // Every label is a bounded set: tenants only from the METRICS_TENANTS allowlist (others are
-// "other"), never a session id, a user or anything a client chooses freely.
+// "other"), models only the configured ones (others are "other"), never a session id, a user or
+// anything a client chooses freely.
 import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
 import { CLIENT_FRAME_TYPES, type EvictionReason, type ServerFrame } from "../protocol/index.ts";
 import type { AuthFailure } from "./auth/identity.ts";
+import { BOUNDARIES, type Boundary } from "./boundary.ts";
 import { EXIT_CAUSES, type ExitCause } from "./sandbox/sandbox.ts";
 import { BUFFER_KINDS, type BufferKind } from "./sessions/buffers.ts";
 
 export interface MetricsOptions {
   /** Tenants reported by name; every other tenant is reported as "other". */
   tenants: readonly string[];
+  /** Models reported by name (LLM_MODEL, LLM_SUB_MODEL); any other a cell asks for is "other". */
+  models: readonly string[];
 }
 
 export const CELL_OUTCOMES = ["ok", "error", "timeout", "killed", "cancelled", "refused"] as const;
@@ -37,6 +41,7 @@ void serverTypesComplete;
 const FRAME_TYPES: ReadonlySet<string> = new Set<string>([...CLIENT_FRAME_TYPES, ...SERVER_FRAME_TYPES]);
 
 export const OTHER_TENANT = "other";
+export const OTHER_MODEL = "other";
 const MISNAMED_DEFAULT_METRICS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
 const PREFIX = "wasm_repl_";
 
@@ -54,6 +59,7 @@ export interface SessionCount {
 export class Metrics {
   readonly registry = new Registry();
   private readonly tenants: ReadonlySet<string>;
+  private readonly models: ReadonlySet<string>;
   private sessionSource: () => Iterable<SessionCount> = () => [];
   private poolSource: () => { available: number; processes: number } = () => ({ available: 0, processes: 0 });
   private bufferSource: () => Readonly<Partial<Record<BufferKind, number>>> = () => ({});
@@ -75,15 +81,17 @@ export class Metrics {
   readonly hibernationFailures: Counter<"reason">;
   readonly wakes: Counter<"tenant">;
   readonly snapshotStored: Histogram;
-  // Defined here for the LLM work (issue 7: llm_query), which increments them. `model` must come
-  // from configuration (LLM_MODEL, or a configured list), never from a caller's free choice.
+  // `model` is a configured model or "other": Python chooses the name it passes to llm_query.
   readonly llmCalls: Counter<"model" | "outcome">;
   readonly llmTokens: Counter<"model" | "kind">;
   /** Requests for a session another server holds, passed to it. */
   readonly forwarded: Counter<"kind" | "outcome">;
+  /** Failures an error boundary caught (see boundary.ts): bugs, each answered for its one request. */
+  readonly internalErrors: Counter<"where">;
 
   constructor(options: MetricsOptions) {
     this.tenants = new Set(options.tenants);
+    this.models = new Set(options.models);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     // Gauges prom-client names *_total, which promtool refuses; each is the sum of the per-type
@@ -228,6 +236,12 @@ export class Metrics {
       labelNames: ["kind", "outcome"] as const,
       registers,
     });
+    this.internalErrors = new Counter({
+      name: `${PREFIX}internal_errors_total`,
+      help: "Unexpected failures caught by an error boundary (answered 500 or error internal, or logged), by where: request, upgrade, metrics, frame, timer, process",
+      labelNames: ["where"] as const,
+      registers,
+    });
 
     // Known label values start at zero, so rates and absences read right from the first scrape.
     for (const tenant of tenantValues) {
@@ -237,6 +251,7 @@ export class Metrics {
     for (const cause of EXIT_CAUSES) this.sandboxExits.inc({ cause }, 0);
     for (const reason of HIBERNATION_FAILURES) this.hibernationFailures.inc({ reason }, 0);
     for (const kind of ["read", "write", "outage"] satisfies StoreErrorKind[]) this.storeErrors.inc({ kind }, 0);
+    for (const where of BOUNDARIES) this.internalErrors.inc({ where }, 0);
   }
 
   /** The tenant as a label value: its name when allowlisted, otherwise "other". */
@@ -331,8 +346,13 @@ export class Metrics {
     this.wakes.inc({ tenant: this.tenant(tenant) });
   }
 
-  /** For the LLM work of issue 7. */
-  llmCall(model: string, outcome: "ok" | "error", tokens?: { prompt: number; completion: number }): void {
+  internalError(where: Boundary): void {
+    this.internalErrors.inc({ where });
+  }
+
+  /** A model call; `model` as asked for, reported as "other" unless it is a configured model. */
+  llmCall(requested: string, outcome: "ok" | "error", tokens?: { prompt: number; completion: number }): void {
+    const model = this.models.has(requested) ? requested : OTHER_MODEL;
     this.llmCalls.inc({ model, outcome });
     if (!tokens) return;
     this.llmTokens.inc({ model, kind: "prompt" }, tokens.prompt);

@@ -3,6 +3,7 @@
 // ALLOW_QUERY_TOKEN is on, `?access_token=` (it ends up in proxy logs).
 import type { IncomingMessage } from "node:http";
 import { BEARER_SUBPROTOCOL_PREFIX } from "../../protocol/index.ts";
+import { requestTarget } from "../http/target.ts";
 import { AuthError } from "./identity.ts";
 
 export function bearerToken(request: IncomingMessage, allowQueryToken: boolean): string {
@@ -15,8 +16,8 @@ export function bearerToken(request: IncomingMessage, allowQueryToken: boolean):
   const offered = (request.headers["sec-websocket-protocol"] ?? "").split(",").map((item) => item.trim());
   const carried = offered.find((item) => item.startsWith(BEARER_SUBPROTOCOL_PREFIX));
   if (carried) return carried.slice(BEARER_SUBPROTOCOL_PREFIX.length);
-  const query = new URL(request.url ?? "/", "http://localhost").searchParams.get("access_token");
-  if (query !== null) {
+  const query = requestTarget(request.url)?.searchParams.get("access_token");
+  if (query != null) {
     if (allowQueryToken) return query;
     throw new AuthError("unauthorized", "query_token_disabled", "tokens in the URL (access_token) are disabled on this server (ALLOW_QUERY_TOKEN); send an Authorization header or the bearer subprotocol");
   }

@@ -2,6 +2,7 @@
 // {success, stdout, stderr, locals, execution_time, error} out. Without session_id the code runs
 // in a fresh sandbox that is discarded after; with one, in that persistent session.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseJson } from "../../protocol/json.ts";
 import { fieldProblem, jsonObject, optional, positive, string } from "../../protocol/schema.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { LlmService } from "../llm/service.ts";
@@ -44,14 +45,18 @@ interface ExecuteBody {
 const BODY = { code: string, context: optional(jsonObject), timeout: optional(positive), session_id: optional(string) };
 
 export async function handleExecute(request: IncomingMessage, response: ServerResponse, caller: Identity, context: ExecuteContext): Promise<void> {
-  const body = await readBody(request, context.maxBodyBytes);
-  if (body === null) return sendError(response, "too_large", `the request body is over ${context.maxBodyBytes} bytes (MAX_FRAME_BYTES)`);
-  let parsed: unknown;
+  let body;
   try {
-    parsed = JSON.parse(body.toString("utf8"));
+    body = await readBody(request, context.maxBodyBytes);
   } catch (error) {
-    return sendError(response, "bad_request", `the body is not valid JSON (${(error as Error).message}); send {"code": "...", "context": {}, "timeout": 30}`);
+    // The client went away mid-body: there is no one to answer, and nothing failed here.
+    if (request.destroyed) return;
+    throw error;
   }
+  if (body === null) return sendError(response, "too_large", `the request body is over ${context.maxBodyBytes} bytes (MAX_FRAME_BYTES)`);
+  const json = parseJson(body.toString("utf8"));
+  if (!json.ok) return sendError(response, "bad_request", `the body ${json.message}; send {"code": "...", "context": {}, "timeout": 30}`);
+  const parsed = json.value;
   if (jsonObject(parsed)) return sendError(response, "bad_request", "the body must be a JSON object with a \"code\" field");
   const problem = fieldProblem(parsed as Record<string, unknown>, BODY);
   if (problem) return sendError(response, "bad_request", problem);

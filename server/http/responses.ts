@@ -27,6 +27,23 @@ export function refuseUpgrade(socket: Duplex, code: ErrorCode, message: string, 
   );
 }
 
+/**
+ * The answer to a request a bug failed (an error boundary caught it): 500 when nothing was sent
+ * yet; otherwise the connection is cut, since a half-sent answer cannot be mended.
+ */
+export function failRequest(response: ServerResponse): void {
+  if (response.headersSent) response.destroy();
+  else sendError(response, "internal", FAILED);
+}
+
+/** The same for an upgrade that failed before the socket was handed to the WebSocket server. */
+export function failUpgrade(socket: Duplex): void {
+  if (socket.writable) refuseUpgrade(socket, "internal", FAILED);
+  else socket.destroy();
+}
+
+const FAILED = "the server failed while handling this request (a bug, logged with its stack); other requests are unaffected: retry, or report it";
+
 function errorBody(code: ErrorCode, message: string, reason: string | undefined): ErrorBody {
   return reason === undefined ? { code, message } : { code, message, reason };
 }

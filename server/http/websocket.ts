@@ -7,11 +7,12 @@ import type { RawData, WebSocket } from "ws";
 import { CLOSE, type AuthenticatedFrame, type ClientFrame, type ErrorFrame } from "../../protocol/index.ts";
 import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
+import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
-import { inOrder, type FrameParser } from "./frame-parser.ts";
+import { inOrder, type FrameParser, type ParseOutcome } from "./frame-parser.ts";
 import type { Allowance } from "./rate-limit.ts";
 /** setTimeout's largest delay; a later expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -66,7 +67,8 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   const armExpiry = () => {
     clearTimeout(expiry);
     const left = identity.expiresAt - clock.now();
-    expiry = setTimeout(() => (clock.now() >= identity.expiresAt ? socket.close(CLOSE.tokenExpired, "token_expired") : armExpiry()), Math.max(0, Math.min(left, MAX_TIMER_MS)));
+    const expire = () => (clock.now() >= identity.expiresAt ? socket.close(CLOSE.tokenExpired, "token_expired") : armExpiry());
+    expiry = setTimeout(guard(context, "timer", expire), Math.max(0, Math.min(left, MAX_TIMER_MS)));
   };
 
   const reauthenticate = async (token: string) => {
@@ -87,31 +89,36 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   };
 
   const handle = (frame: ClientFrame, receivedAt: number) => {
-    if (frame.type === "auth") return void reauthenticate(frame.token);
+    if (frame.type === "auth") return reauthenticate(frame.token);
     if (frame.type !== "ping") {
       try {
         requireScope(identity, "sessions:execute");
       } catch (error) {
-        return reply({ type: "error", ...("id" in frame && frame.id !== undefined && { id: frame.id }), code: "forbidden", message: (error as Error).message });
+        return reply({ type: "error", ...idOf(frame), code: "forbidden", message: (error as Error).message });
       }
     }
     session.receive(frame, attachment, receivedAt);
   };
 
   // In arrival order; a large frame is parsed by a worker while this socket is not read (frame-parser.ts).
-  const frames = inOrder(socket, context.parser, (parsed, receivedAt) => {
+  // A bug handling one frame answers that frame (with its cell's id, so a client waiting on the
+  // cell hears of it); the connection and the session go on.
+  const onParsed = (parsed: ParseOutcome | null, receivedAt: number) => {
     metrics.frame(parsed?.ok ? parsed.frame.type : undefined, "in");
     if (parsed === null) return refuse("binary frames are not part of the protocol; send JSON text frames");
     if (!parsed.ok) return "code" in parsed ? reply({ type: "error", code: parsed.code, message: parsed.message }) : refuse(parsed.message);
     handle(parsed.frame, receivedAt);
-  });
-  socket.on("message", (data, isBinary) => {
+  };
+  const failed = (parsed: ParseOutcome | null) => reply({ type: "error", ...(parsed?.ok && idOf(parsed.frame)), code: "internal", message: INTERNAL_FRAME_ERROR });
+  const frames = inOrder(socket, context.parser, guard(context, "frame", onParsed, failed));
+  const receive = (data: RawData, isBinary: boolean) => {
     const receivedAt = performance.now();
     if (rateLimited) return;
     const overLimit = allowance.admit(frameBytes(data));
     if (overLimit) return closeForRate(overLimit);
     frames.push(data, isBinary, receivedAt);
-  });
+  };
+  socket.on("message", guard(context, "frame", receive, () => reply({ type: "error", code: "internal", message: INTERNAL_FRAME_ERROR })));
   // Before the frame is parsed: parsing is the cost the limit spares the other sessions. The
   // socket is no longer read (ws would still assemble, unmask and check every frame behind it),
   // and the identity's next connections are refused until its buckets are full (app.ts).
@@ -143,7 +150,12 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
 
 /** A close frame's reason is at most 123 bytes. */
 const MAX_CLOSE_REASON = 123;
+const INTERNAL_FRAME_ERROR = "the server failed while handling this frame (a bug, logged with its stack); the session goes on";
 
 function frameBytes(data: RawData): number {
   return Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
+}
+
+function idOf(frame: ClientFrame): { id?: string } {
+  return "id" in frame && frame.id !== undefined ? { id: frame.id } : {};
 }

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { ErrorCode, EvictionReason, SessionSummary } from "../../protocol/index.ts";
 import { mayAccess, type Identity } from "../auth/identity.ts";
+import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import { concurrency } from "../concurrency.ts";
 import type { TenantLimits } from "../config.ts";
@@ -113,8 +114,8 @@ export class SessionRegistry {
   constructor(private readonly options: RegistryOptions) {
     // Sweeping a few times per idle period keeps eviction within a fraction of the timeout.
     const shortest = Math.min(options.idleTimeoutMs, options.maxLifetimeMs, options.hibernateAfterMs || Infinity, options.checkpointAfterMs || Infinity);
-    const sweep = setInterval(() => void this.sweep(), Math.min(5000, Math.max(50, shortest / 4)));
-    const heartbeat = setInterval(() => void this.heartbeat(), Math.max(50, options.heartbeatTtlMs / 3));
+    const sweep = setInterval(guard(options, "timer", () => this.sweep()), Math.min(5000, Math.max(50, shortest / 4)));
+    const heartbeat = setInterval(guard(options, "timer", () => this.heartbeat()), Math.max(50, options.heartbeatTtlMs / 3));
     this.timers = [sweep, heartbeat];
     for (const timer of this.timers) timer.unref();
     void this.heartbeat();

@@ -16,7 +16,8 @@ import type {
   SessionSummary,
   StreamFrame,
 } from "../../protocol/index.ts";
-import { CLOSE } from "../../protocol/index.ts";
+import { constants } from "node:buffer";
+import { CLOSE, jsonDepthProblem } from "../../protocol/index.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
 import { codeFields, type Logger } from "../log.ts";
@@ -421,14 +422,17 @@ export class Session {
     }
     current.parts.push(frame.payload);
     current.length += frame.payload.length;
-    const limit = this.settings.limits.memory_mb * 1024 * 1024;
-    if (current.length > limit) {
+    const limit = uploadLimit(this.settings.limits.memory_mb);
+    if (current.length > limit.characters) {
       this.dropUpload(target);
-      return this.fail(id, "too_large", `${frame.type}: the payload is over ${limit} characters, the session's memory limit (SESSION_MEMORY_MB); the upload was dropped`);
+      return this.fail(id, "too_large", `${frame.type}: the payload is over ${limit.characters} characters, ${limit.name}; the upload was dropped`);
     }
     if (frame.more) return this.awaitChunk(target, current);
     this.dropUpload(target);
-    this.enqueue({ kind: "add_context", id, target, index: current.index, text: current.parts.join(""), json: current.json, arrivedAt: current.arrivedAt });
+    const text = current.parts.join("");
+    const deep = current.json && jsonDepthProblem(text);
+    if (deep) return this.fail(id, "bad_request", `${frame.type}: the payload is JSON text that ${deep}; the upload was dropped`);
+    this.enqueue({ kind: "add_context", id, target, index: current.index, text, json: current.json, arrivedAt: current.arrivedAt });
   }
 
   /** Keeps an unfinished upload for its next chunk, UPLOAD_IDLE_TIMEOUT at most: its client may be gone for good. */
@@ -635,4 +639,15 @@ export function cellOutcome(result: CellResult): CellOutcome {
   if (result.error?.type === "TimeoutError") return "timeout";
   // An interrupt from a client (or one that arrived before the cell started).
   return result.error?.type === "KeyboardInterrupt" ? "cancelled" : "error";
+}
+
+/**
+ * The most characters an upload may join to: the session's memory (SESSION_MEMORY_MB, in
+ * characters), but never past the longest string V8 can make, where joining would throw.
+ */
+function uploadLimit(memoryMb: number): { characters: number; name: string } {
+  const memory = memoryMb * 1024 * 1024;
+  return memory < constants.MAX_STRING_LENGTH
+    ? { characters: memory, name: "the session's memory limit (SESSION_MEMORY_MB)" }
+    : { characters: constants.MAX_STRING_LENGTH, name: "the longest string the server can hold" };
 }

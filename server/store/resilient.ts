@@ -27,6 +27,7 @@
 //   looked for after an outage this server noticed.
 // - Writes still queued when the process exits are lost (close() makes one last attempt).
 import { EventEmitter } from "node:events";
+import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -284,7 +285,7 @@ export class QueueingStore extends EventEmitter<QueueingStoreEvents> implements 
   private scheduleReconcile(): void {
     if (this.closed || this.retryTimer) return;
     // Not unref'd: queued writes are worth keeping the process alive for, until close().
-    this.retryTimer = setTimeout(() => void this.attemptReconcile(), this.retryDelayMs);
+    this.retryTimer = setTimeout(guard(this.options, "timer", () => this.attemptReconcile()), this.retryDelayMs);
   }
 
   private async attemptReconcile(): Promise<void> {

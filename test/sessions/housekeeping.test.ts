@@ -32,10 +32,10 @@ const IDLE_TIMEOUT_MS = 60_000;
 const HANG_GUARD_MS = 60_000;
 
 // A deadline no healthy snapshot comes near, to show that the others do not wait for it...
-const patientMetrics = new Metrics({ tenants: [] });
+const patientMetrics = new Metrics({ tenants: [], models: [] });
 const patient = await startTestRuntime({ limits: { memoryMb: MEMORY_MB, callTimeoutMs: 120_000 }, metrics: patientMetrics });
 // ...and one short enough for a test to see the hung sandbox killed at it.
-const promptMetrics = new Metrics({ tenants: [] });
+const promptMetrics = new Metrics({ tenants: [], models: [] });
 const prompt = await startTestRuntime({ limits: { memoryMb: MEMORY_MB, callTimeoutMs: 2000 }, metrics: promptMetrics });
 
 interface Harness {
