@@ -50,8 +50,8 @@ export interface InterpreterChannel {
 type FrameHandler = (message: GuestMessage, body: Uint8Array | null) => void;
 
 const WATCHDOG_INTERVAL_MS = 250;
-/** A worker not gone this long after its kill means the process does not answer: it is killed whole. */
-const KILL_CONFIRM_MS = 5000;
+/** A worker not gone this long after its kill (terminating one takes milliseconds) means the process does not answer: it is killed whole. */
+const KILL_CONFIRM_MS = 1000;
 const PAGE_BYTES = 4096;
 // Beyond results and output, an interpreter sends snapshots of its heap, which the cap bounds.
 const FRAME_HEADROOM_BYTES = 64 * 1024 * 1024;
