@@ -176,7 +176,7 @@ async function cycle(kind: SessionKind, source: SandboxSource, hibernator: Hiber
     await runCell(interpreter, kind.check);
     const wakeMs = since(wakeStarted);
     const woken = interpreter.live;
-    const memory = await woken?.memory();
+    const memory = await woken?.host.memory();
     return { ...timing, hibernateMs, wakeMs, restoreGuestMs: woken?.bootMs ?? 0, wokenRssMib: (memory?.rssBytes ?? 0) / MIB };
   } finally {
     await interpreter.close();

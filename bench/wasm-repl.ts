@@ -106,14 +106,15 @@ class WasmReplDriver implements Driver {
 /** A server as a child process, with a secret of its own unless given one; `settings` on top of serverEnv's. */
 export async function launchServer(
   settings: Record<string, string>,
-  { name = "wasm-repl", secret = randomBytes(32).toString("hex") }: { name?: string; secret?: string } = {},
+  { name = "wasm-repl", secret = randomBytes(32).toString("hex"), root = REPO_ROOT }: { name?: string; secret?: string; root?: string } = {},
 ): Promise<{ server: ServerProcess; url: string; secret: Uint8Array }> {
   const server = new ServerProcess({
     name,
     command: process.execPath,
     args: ["--import", "tsx", "server/main.ts"],
     env: serverEnv(secret, settings),
-    cwd: REPO_ROOT,
+    // Another checkout's server (the bench's baseline) runs from its own tree.
+    cwd: root,
   });
   try {
     const [, url] = await server.waitForOutput(/listening on (http:\/\/[^\s)]+)/, START_TIMEOUT_MS);

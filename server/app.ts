@@ -240,7 +240,11 @@ export class App {
 
   private async notReadyReason(): Promise<string | null> {
     if (this.draining) return "the server is shutting down";
-    if (this.deps.sandboxes.pool.available === 0) return "no warm sandbox is available yet";
+    // An empty pool only makes requests wait; a pod that cannot start interpreters at all cannot serve.
+    const failingSince = this.deps.sandboxes.pool.failingSince;
+    if (failingSince !== null && performance.now() - failingSince >= BOOT_FAILURE_UNREADY_MS) {
+      return `no interpreter could be started for ${Math.round((performance.now() - failingSince) / 1000)} s (${this.deps.sandboxes.pool.consecutiveFailures} boots failed in a row); see the server's log`;
+    }
     try {
       await this.deps.store.ping();
     } catch (error) {
@@ -316,6 +320,9 @@ export class App {
     this.sockets.handleUpgrade(request, socket, head, guard(this.deps, "upgrade", attach, (ws) => ws.close(CLOSE.internal, "internal error")));
   }
 }
+
+/** How long every boot must have failed before the pod says it is not ready. */
+const BOOT_FAILURE_UNREADY_MS = 30_000;
 
 function unreachable(owner: HeldElsewhere): string {
   return `the server holding this session (${owner.pod}) is not answering; retry shortly: if it stopped, the session is recovered or reported lost once its heartbeat expires`;

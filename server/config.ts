@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { RateLimits } from "./http/rate-limit.ts";
 import type { LogLevel } from "./log.ts";
 import type { BufferLimits } from "./sessions/buffers.ts";
+import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./sandbox/pool-settings.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
 import { loadStoreConfig, type StoreConfig } from "./store/config.ts";
 
@@ -110,6 +111,7 @@ export interface Config {
   /** Where the base snapshot and Deno's transpile cache live; must be writable. */
   cacheDir: string;
   poolSize: number;
+  pool: PoolSettings;
   sandbox: SandboxLimits;
 }
 
@@ -288,6 +290,14 @@ export function loadConfig(env: Env = process.env): Config {
     llm: readLlm(read),
     cacheDir: read.string("CACHE_DIR", DEFAULT_CACHE_DIR),
     poolSize: read.integer("POOL_SIZE", 2, 0, 256),
+    pool: {
+      maxPerIdentity: read.integer("POOL_MAX_PER_IDENTITY", DEFAULT_POOL_SETTINGS.maxPerIdentity, 0, 256),
+      max: read.integer("POOL_MAX", DEFAULT_POOL_SETTINGS.max, 0, 4096),
+      waitTimeoutMs: read.seconds("POOL_WAIT_TIMEOUT", DEFAULT_POOL_SETTINGS.waitTimeoutMs / 1000) * 1000,
+      interpretersPerProcess: read.integer("INTERPRETERS_PER_PROCESS", DEFAULT_POOL_SETTINGS.interpretersPerProcess, 1, 256),
+      recycleAfter: read.integer("PROCESS_RECYCLE_AFTER", DEFAULT_POOL_SETTINGS.recycleAfter, 1, 1_000_000),
+      idleIdentityMs: read.seconds("POOL_IDLE_IDENTITY", DEFAULT_POOL_SETTINGS.idleIdentityMs / 1000) * 1000,
+    },
     sandbox: {
       memoryMb: read.integer("SESSION_MEMORY_MB", 512, 64, 4096),
       jsHeapMb: read.integer("SANDBOX_JS_HEAP_MB", 256, 16, 4096),

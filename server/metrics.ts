@@ -61,7 +61,7 @@ export class Metrics {
   private readonly tenants: ReadonlySet<string>;
   private readonly models: ReadonlySet<string>;
   private sessionSource: () => Iterable<SessionCount> = () => [];
-  private poolSource: () => number = () => 0;
+  private poolSource: () => { available: number; processes: number } = () => ({ available: 0, processes: 0 });
   private bufferSource: () => Readonly<Partial<Record<BufferKind, number>>> = () => ({});
   private storeSource: () => { pendingWrites: number; available: boolean } = () => ({ pendingWrites: 0, available: true });
 
@@ -71,6 +71,7 @@ export class Metrics {
   readonly cellDuration: Histogram<"tenant">;
   readonly queueWait: Histogram<"tenant">;
   readonly sandboxBoot: Histogram<"source">;
+  private readonly poolWaits: Histogram<"outcome">;
   readonly sandboxExits: Counter<"cause">;
   readonly wsConnections: Gauge;
   readonly wsFrames: Counter<"type" | "direction">;
@@ -146,11 +147,26 @@ export class Metrics {
     });
     new Gauge({
       name: `${PREFIX}pool_available_sandboxes`,
-      help: "Booted sandboxes waiting in the warm pool",
+      help: "Booted interpreters waiting in the warm pool, for any identity",
       registers,
       collect() {
-        this.set(self.poolSource());
+        this.set(self.poolSource().available);
       },
+    });
+    new Gauge({
+      name: `${PREFIX}sandbox_processes`,
+      help: "Sandbox processes running (each hosts interpreters of one identity)",
+      registers,
+      collect() {
+        this.set(self.poolSource().processes);
+      },
+    });
+    this.poolWaits = new Histogram({
+      name: `${PREFIX}pool_wait_seconds`,
+      help: "How long a request for an interpreter waited because none was ready, by outcome (served, or timeout: refused busy)",
+      labelNames: ["outcome"] as const,
+      buckets: BOOT_BUCKETS,
+      registers,
     });
     this.sandboxExits = new Counter({
       name: `${PREFIX}sandbox_exits_total`,
@@ -262,8 +278,8 @@ export class Metrics {
     this.bufferSource = usage;
   }
 
-  observePool(available: () => number): void {
-    this.poolSource = available;
+  observePool(source: () => { available: number; processes: number }): void {
+    this.poolSource = source;
   }
 
   observeStore(source: () => { pendingWrites: number; available: boolean }): void {
@@ -293,6 +309,11 @@ export class Metrics {
 
   sandboxBooted(source: SandboxSource, seconds: number): void {
     this.sandboxBoot.observe({ source }, seconds);
+  }
+
+  /** A take of an interpreter that found none ready; its count is the histogram's. */
+  poolWaited(seconds: number, outcome: "served" | "timeout"): void {
+    this.poolWaits.observe({ outcome }, seconds);
   }
 
   sandboxExited(cause: ExitCause): void {

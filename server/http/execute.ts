@@ -9,6 +9,7 @@ import type { LlmService } from "../llm/service.ts";
 import { codeFields, type Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
+import { PoolTimeout } from "../sandbox/pool.ts";
 import type { CellResult } from "../sandbox/sandbox.ts";
 import { HeldElsewhere, type SessionRegistry } from "../sessions/registry.ts";
 import { cellOutcome, type Outcome } from "../sessions/session.ts";
@@ -18,7 +19,7 @@ import { sendError, sendJson } from "./responses.ts";
 export interface ExecuteContext {
   registry: SessionRegistry;
   quotas: TenantQuotas;
-  sandboxes: { sourceFor(key: string): SandboxSource };
+  sandboxes: { sourceFor(owner: Pick<Identity, "tenant" | "user">): SandboxSource };
   llm: LlmService;
   log: Logger;
   metrics: Metrics;
@@ -89,10 +90,11 @@ async function runOnce(caller: Identity, code: string, vars: Record<string, unkn
   const queued = performance.now();
   let sandbox;
   try {
-    sandbox = await context.sandboxes.sourceFor(tenant).take();
+    sandbox = await context.sandboxes.sourceFor(caller).take();
   } catch (error) {
     quotas.finishCell(tenant);
     metrics.cell(tenant, "refused");
+    if (error instanceof PoolTimeout) return { error: { code: "busy", message: error.message } };
     throw error;
   }
   try {
@@ -104,7 +106,7 @@ async function runOnce(caller: Identity, code: string, vars: Record<string, unkn
     const seconds = Math.min(timeout ?? context.executionTimeout, context.maxExecutionTimeout);
     const started = performance.now();
     metrics.cellStarted(tenant, (started - queued) / 1000);
-    const result = await context.llm.forSession(tenant).forCell((llm) => sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all", llm }));
+    const result = await context.llm.forSession(caller).forCell((llm) => sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all", llm }));
     const ran = (performance.now() - started) / 1000;
     const outcome = cellOutcome(result);
     metrics.cell(tenant, outcome, ran);

@@ -2,11 +2,14 @@
 // gateway, with a budget of its own, for each session.
 import { openAIChatModel, type ChatModel } from "../../client/rlm/model.ts";
 import type { LlmConfig } from "../config.ts";
+import type { Identity } from "../auth/identity.ts";
 import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
 import { LlmBudget } from "./budget.ts";
 import { ChildRlmRunner } from "./child-rlm.ts";
 import { LlmGateway, type LlmSettings } from "./gateway.ts";
+
+type Owner = Pick<Identity, "tenant" | "user">;
 
 export class LlmService {
   private readonly model: ChatModel | null;
@@ -15,8 +18,8 @@ export class LlmService {
   constructor(
     private readonly config: LlmConfig,
     private readonly metrics: Metrics,
-    /** Sandboxes for child RLMs, shared fairly by tenant like sessions'. */
-    private readonly sandboxes: { sourceFor(key: string): SandboxSource },
+    /** Interpreters for child RLMs: the session's identity's, like the session's own. */
+    private readonly sandboxes: { sourceFor(owner: Owner): SandboxSource },
     /** The timeout of a child RLM's cells. */
     private readonly cellTimeoutMs: number,
   ) {
@@ -25,11 +28,11 @@ export class LlmService {
     this.settings = { model: config.model, subModel: config.subModel, maxDepth: config.maxDepth };
   }
 
-  /** The gateway of a new session (depth 0) of `tenant`, with a budget of its own. */
-  forSession(tenant: string): LlmGateway {
+  /** The gateway of a new session (depth 0) of `owner`, with a budget of its own. */
+  forSession(owner: Owner): LlmGateway {
     const { maxConcurrency, maxCalls, maxTokens, timeout, maxChildren, maxIterations, maxOutputChars } = this.config;
     const budget = new LlmBudget({ maxConcurrency, maxCalls, maxTokens, timeoutMs: timeout * 1000 });
-    const children = new ChildRlmRunner(this.sandboxes.sourceFor(tenant), { maxConcurrent: maxChildren, maxIterations, maxOutputChars, cellTimeoutMs: this.cellTimeoutMs });
+    const children = new ChildRlmRunner(this.sandboxes.sourceFor(owner), { maxConcurrent: maxChildren, maxIterations, maxOutputChars, cellTimeoutMs: this.cellTimeoutMs });
     return new LlmGateway(this.model, this.settings, budget, 0, this.metrics, children);
   }
 }

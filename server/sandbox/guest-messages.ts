@@ -27,12 +27,20 @@ const SCHEMAS: Record<GuestMessage["type"], Record<string, Check>> = {
   snapshot: { bytes: count },
   snapshot_failed: { message: string },
   fatal: { cause: oneOf(["boot_failed", "memory_limit", "stack_overflow", "interpreter_fatal"]), message: string },
+  exited: {},
 };
 
-/** The message, typed, or a description of why it is not a valid guest message. */
-export function checkGuestMessage(message: Record<string, unknown>): GuestMessage | string {
-  const type = message.type;
+/** A message and the interpreter (worker) of the process that sent it. */
+export interface GuestEnvelope {
+  worker: number;
+  message: GuestMessage;
+}
+
+/** The message, typed, with its worker; or a description of why it is not a valid guest message. */
+export function checkGuestMessage(frame: Record<string, unknown>): GuestEnvelope | string {
+  const { type, worker, ...rest } = frame;
   if (typeof type !== "string" || !Object.hasOwn(SCHEMAS, type)) return `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`;
-  const problem = fieldProblem(message, SCHEMAS[type as GuestMessage["type"]], ["type"]);
-  return problem ? `${type}.${problem}` : (message as unknown as GuestMessage);
+  if (count(worker) !== null) return `${type}.worker ${count(worker)}`;
+  const problem = fieldProblem(rest, SCHEMAS[type as GuestMessage["type"]]);
+  return problem ? `${type}.${problem}` : { worker: worker as number, message: { type, ...rest } as unknown as GuestMessage };
 }

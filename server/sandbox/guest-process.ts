@@ -1,8 +1,9 @@
 // One Deno sandbox process seen from the host: spawn it, exchange frames, observe its exit.
+// Frames name the interpreter (worker) of the process they are for or from.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { checkGuestMessage } from "./guest-messages.ts";
-import { encodeFrameHead, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type Frame, type GuestMessage, type HostMessage } from "./ipc.ts";
+import { checkGuestMessage, type GuestEnvelope } from "./guest-messages.ts";
+import { encodeFrameHead, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type HostFrame } from "./ipc.ts";
 import type { LaunchCommand } from "./launch.ts";
 
 export interface ProcessExit {
@@ -23,12 +24,17 @@ export class GuestProcess {
   /**
    * @param maxFrameBytes the largest frame the guest may send; anything larger is a broken or
    *   hostile guest, refused before it is buffered.
+   * @param onProtocolError a frame that is not a frame (no key, too large, not JSON): the process
+   *   itself is broken, and nothing more is read from it.
+   * @param onInvalidMessage a well-framed message whose content does not fit: its worker (whose
+   *   Python wrote that content) is broken, the process and its other workers are not.
    */
   constructor(
     launch: LaunchCommand,
     maxFrameBytes: number,
-    onFrame: (frame: Frame<GuestMessage>) => void,
+    onFrame: (envelope: GuestEnvelope, body: Uint8Array | null) => void,
     onProtocolError: (error: Error) => void,
+    onInvalidMessage: (worker: number, problem: string) => void,
   ) {
     this.child = spawn(launch.command, launch.args, {
       env: launch.env,
@@ -43,8 +49,9 @@ export class GuestProcess {
       try {
         for (const { message, body } of decoder.push(chunk)) {
           const checked = checkGuestMessage(message);
-          if (typeof checked === "string") throw new Error(`invalid message from the sandbox: ${checked}`);
-          onFrame({ message: checked, body });
+          if (typeof checked !== "string") onFrame(checked, body);
+          else if (Number.isSafeInteger(message.worker)) onInvalidMessage(message.worker as number, `invalid message from the sandbox: ${checked}`);
+          else throw new Error(`invalid message from the sandbox: ${checked}`);
         }
       } catch (error) {
         this.alive = false;
@@ -73,7 +80,7 @@ export class GuestProcess {
     return this.child.pid;
   }
 
-  send(message: HostMessage, body?: Uint8Array): void {
+  send(message: HostFrame, body?: Uint8Array): void {
     if (!this.alive) return;
     this.child.stdin!.write(encodeFrameHead(message, body?.byteLength ?? 0));
     if (body) this.child.stdin!.write(body);

@@ -8,16 +8,23 @@
 // fd 1), so frames from the guest carry a random key that only the host and the guest's main
 // thread know: bytes Python forges lack it, and the host treats them as a protocol violation.
 
-/** How the host starts a guest (passed as its only argument). */
-export interface GuestSettings {
-  /**
-   * "build" makes the base snapshot and exits; "boot" restores the base snapshot and serves
-   * cells; "restore" does the same from a session's snapshot the host sends (`restore` frame).
-   */
-  mode: "boot" | "build" | "restore";
+/**
+ * How the host starts a sandbox process (passed as its only argument). "build" makes the base
+ * snapshot and exits; "serve" hosts interpreters, each on a worker of its own, all of one
+ * identity (see sandbox-process.ts), until the host closes stdin.
+ */
+export interface ProcessSettings {
+  mode: "build" | "serve";
   indexURL: string;
+  /** The base snapshot every fresh interpreter is restored from (serve); unused by build. */
   snapshotPath: string;
   bootstrapPath: string;
+}
+
+/** One interpreter's start (the `spawn` frame): fresh from the base snapshot, or restored from a session's. */
+export interface InterpreterSettings {
+  /** The frame's body is a session's snapshot to restore; otherwise the base snapshot is used. */
+  restore: boolean;
   memoryCapBytes: number;
   maxOutputBytes: number;
 }
@@ -62,19 +69,26 @@ export interface LlmRequest {
 
 export const FRAME_KEY_BYTES = 16;
 
-/** Host to guest. */
+/** Host to an interpreter (every such frame names its worker, see WorkerFrame). */
 export type HostMessage =
-  | { type: "hello"; key: string } // always first: the key the guest's frames must carry
   | { type: "run"; cell: number; code: string; locals: LocalsMode }
   | { type: "set_vars"; cell: number; vars: Record<string, unknown> }
   // body: the payload's UTF-8 text (JSON text when `json`); answered by `applied`
   | { type: "add_context"; cell: number; kind: ContextKind; index: number | null; json: boolean }
   | { type: "llm_answer"; call: number; answers: string[] } // to the worker's waiting llm_request
   | { type: "interrupt" }
-  | { type: "restore" } // body: the session snapshot to boot from (restore mode, right after hello)
   | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
 
-/** Guest to host. */
+/** Host to the sandbox process: its key first, then interpreters to start and stop. */
+export type ProcessMessage =
+  | { type: "hello"; key: string } // always first: the key the guest's frames must carry
+  | ({ type: "spawn"; worker: number } & InterpreterSettings) // body: the snapshot when `restore`
+  | { type: "kill"; worker: number }; // answered by `exited` once the worker is gone
+
+/** Any frame the host sends: to the process, or to one of its interpreters. */
+export type HostFrame = ProcessMessage | (HostMessage & { worker: number });
+
+/** An interpreter to the host (the process adds `worker`: which interpreter it came from). */
 export type GuestMessage =
   | { type: "ready"; boot_ms: number; pyodide: string }
   | { type: "stream"; cell: number; name: StreamName; text: string }
@@ -83,7 +97,9 @@ export type GuestMessage =
   | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)
   | { type: "snapshot"; bytes: number } // body: the snapshot
   | { type: "snapshot_failed"; message: string }
-  | { type: "fatal"; cause: FatalCause; message: string };
+  | { type: "fatal"; cause: FatalCause; message: string }
+  // from the process: the worker ended (after a kill, or a fatal error); nothing follows from it
+  | { type: "exited" };
 
 /** Why a guest gave up; the host adds causes it observes from outside (see sandbox.ts). */
 export type FatalCause = "boot_failed" | "memory_limit" | "stack_overflow" | "interpreter_fatal";

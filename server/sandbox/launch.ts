@@ -2,7 +2,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { GuestSettings } from "./ipc.ts";
+import type { ProcessSettings } from "./ipc.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -43,11 +43,13 @@ export interface LaunchCommand {
 }
 
 /**
- * Deny by default: no prompt, reads only of Pyodide, the guest code and the snapshot (the guest
- * revokes even those once loaded); no net, write, env, run, ffi or sys; no eval.
+ * Deny by default: no prompt, reads only of Pyodide, the guest code and the snapshot (every
+ * interpreter's worker revokes even those before it loads a snapshot); no net, write, env, run,
+ * ffi or sys; no eval. Workers get permissions of their own (--unstable-worker-options), so a
+ * worker's revocation leaves the process able to start the next one.
  * The environment is built from scratch so no server secret can leak into it.
  */
-export function launchCommand(files: RuntimeFiles, cacheDir: string, jsHeapMb: number, settings: GuestSettings): LaunchCommand {
+export function launchCommand(files: RuntimeFiles, cacheDir: string, jsHeapMb: number, settings: ProcessSettings): LaunchCommand {
   const readable = [files.pyodideDir, files.sandboxDir, settings.snapshotPath].join(",");
   return {
     command: files.deno,
@@ -59,8 +61,11 @@ export function launchCommand(files: RuntimeFiles, cacheDir: string, jsHeapMb: n
       "--no-remote",
       "--no-npm",
       "--quiet",
+      "--unstable-worker-options",
       `--allow-read=${readable}`,
-      `--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=${jsHeapMb},--expose-gc`,
+      // --max-old-space-size bounds each worker's isolate. One garbage-collector thread: the
+      // parallel ones cost each new interpreter about a third more CPU than they save.
+      `--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=${jsHeapMb},--expose-gc,--single-threaded-gc`,
       files.guestMain,
       JSON.stringify(settings),
     ],

@@ -1,17 +1,23 @@
-// Everything the server needs to hand out sandboxes: the runtime files, the base snapshot
-// (built when missing) and the warm pool.
+// Everything the server needs to hand out interpreters: the runtime files, the base snapshot
+// (built when missing), the sandbox processes by identity, and the pool of ready interpreters.
 import { availableParallelism } from "node:os";
-import type { SandboxSource } from "./interpreter.ts";
-import { locateRuntimeFiles } from "./launch.ts";
-import { SandboxPool } from "./pool.ts";
-import { Sandbox, type SandboxEnvironment, type SandboxLimits } from "./sandbox.ts";
-import { ensureBaseSnapshot } from "./snapshot.ts";
+import type { Identity } from "../auth/identity.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { SandboxHosts } from "./hosts.ts";
+import type { SandboxSource } from "./interpreter.ts";
+import { locateRuntimeFiles } from "./launch.ts";
+import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.ts";
+import { SandboxPool } from "./pool.ts";
+import type { ProcessEnvironment, SandboxProcess } from "./sandbox-process.ts";
+import { Sandbox, type SandboxEnvironment, type SandboxExit, type SandboxLimits } from "./sandbox.ts";
+import { ensureBaseSnapshot } from "./snapshot.ts";
 
 export interface SandboxRuntimeOptions {
   cacheDir: string;
+  /** POOL_SIZE: ready interpreters kept for identities not seen yet. */
   poolSize: number;
+  pool?: Partial<PoolSettings>;
   limits: SandboxLimits;
   log: Logger;
   /** Boot times, exits by cause and the pool's size; a server passes its own (tools and tests may not). */
@@ -19,57 +25,88 @@ export interface SandboxRuntimeOptions {
 }
 
 export interface SandboxRuntime {
-  environment: SandboxEnvironment;
+  environment: SandboxEnvironment & ProcessEnvironment;
   pool: SandboxPool<Sandbox>;
-  /** Boots a sandbox outside the pool (for measuring, or one-off work). */
+  hosts: SandboxHosts;
+  /** Boots an interpreter in a process of its own, outside the pool (for measuring, or one-off work). */
   start(): Promise<Sandbox>;
-  /** Boots a sandbox from a session's snapshot: the session wakes with every variable. */
+  /** Likewise, from a session's snapshot: the session wakes with every variable. */
   restore(snapshot: Uint8Array): Promise<Sandbox>;
-  /** Sandboxes for one session's interpreter; `key` (its tenant) shares the pool fairly. */
-  sourceFor(key: string): SandboxSource;
+  /** Interpreters for one identity: from the pool, and woken from snapshots, in its processes only. */
+  sourceFor(owner: Pick<Identity, "tenant" | "user">): SandboxSource;
   close(): Promise<void>;
+}
+
+/** The pool's and the processes' key: interpreters of different keys never share a process. */
+export function identityKey(owner: Pick<Identity, "tenant" | "user">): string {
+  return JSON.stringify([owner.tenant, owner.user]);
 }
 
 export async function startSandboxRuntime(options: SandboxRuntimeOptions): Promise<SandboxRuntime> {
   const files = locateRuntimeFiles();
   const snapshotPath = await ensureBaseSnapshot(files, options.cacheDir, options.log);
-  const { metrics } = options;
-  const environment: SandboxEnvironment = {
+  const settings = { ...DEFAULT_POOL_SETTINGS, ...options.pool };
+  const { metrics, log } = options;
+  const environment = {
     files,
     cacheDir: options.cacheDir,
     snapshotPath,
     limits: options.limits,
-    log: options.log,
-    ...(metrics && { onExit: (exit) => metrics.sandboxExited(exit.cause) }),
+    log,
+    ...(metrics && { onExit: (exit: SandboxExit) => metrics.sandboxExited(exit.cause) }),
   };
-  // Boot time as the server sees it: from spawning the process to its interpreter answering.
-  const start = async () => {
-    const began = performance.now();
-    const sandbox = await Sandbox.start(environment);
-    options.log.debug("sandbox_booted", { pid: sandbox.pid, boot_ms: Math.round(sandbox.bootMs) });
-    metrics?.sandboxBooted("base", (performance.now() - began) / 1000);
-    return sandbox;
-  };
-  const pool = new SandboxPool({
-    size: options.poolSize,
-    maxConcurrentBoots: Math.max(1, availableParallelism()),
-    start,
-    log: options.log,
+  const hosts = new SandboxHosts({
+    environment,
+    perProcess: settings.interpretersPerProcess,
+    recycleAfter: settings.recycleAfter,
+    idleMs: settings.idleIdentityMs,
   });
-  const restore = async (snapshot: Uint8Array) => {
+  // Boot time as the server sees it: from asking for an interpreter to its first answer.
+  const boot = async (host: SandboxProcess, snapshot?: Uint8Array) => {
     const began = performance.now();
-    const sandbox = await Sandbox.start(environment, snapshot);
-    options.log.debug("sandbox_restored", { pid: sandbox.pid, boot_ms: Math.round(sandbox.bootMs) });
-    metrics?.sandboxBooted("snapshot", (performance.now() - began) / 1000);
+    const booting = Sandbox.start(environment, host, snapshot);
+    void booting.then(
+      (sandbox) => sandbox.exited.then(() => hosts.released(host)),
+      () => hosts.released(host),
+    );
+    const sandbox = await booting;
+    log.debug(snapshot ? "sandbox_restored" : "sandbox_booted", { pid: sandbox.pid, boot_ms: Math.round(sandbox.bootMs) });
+    metrics?.sandboxBooted(snapshot ? "snapshot" : "base", (performance.now() - began) / 1000);
     return sandbox;
   };
-  metrics?.observePool(() => pool.available);
+  /** An interpreter whose process ends with it. */
+  const alone = (snapshot?: Uint8Array) => {
+    const host = hosts.hostFor(null);
+    const booting = boot(host, snapshot);
+    host.retire();
+    return booting;
+  };
+  const pool = new SandboxPool<Sandbox>({
+    size: options.poolSize,
+    maxPerKey: settings.maxPerIdentity,
+    max: settings.max,
+    maxConcurrentBoots: Math.max(1, availableParallelism()),
+    start: (key) => boot(hosts.hostFor(key)),
+    claim: (sandbox, key) => hosts.assign(sandbox.host, key),
+    waitTimeoutMs: settings.waitTimeoutMs,
+    idleKeyMs: settings.idleIdentityMs,
+    log,
+    ...(metrics && { onWait: (seconds, outcome) => metrics.poolWaited(seconds, outcome) }),
+  });
+  metrics?.observePool(() => ({ available: pool.available, processes: hosts.processes }));
   return {
     environment,
     pool,
-    start,
-    restore,
-    sourceFor: (key) => ({ take: () => pool.take(key), restore }),
-    close: () => pool.close(),
+    hosts,
+    start: () => alone(),
+    restore: (snapshot) => alone(snapshot),
+    sourceFor: (owner) => {
+      const key = identityKey(owner);
+      return { take: () => pool.take(key), restore: (snapshot) => boot(hosts.hostFor(key), snapshot) };
+    },
+    close: async () => {
+      await pool.close();
+      await hosts.close();
+    },
   };
 }

@@ -1,21 +1,14 @@
-// One sandbox seen from the host: a Deno process holding one Python interpreter.
-// It runs one cell at a time, enforces the cell's deadline in two stages (interrupt, then kill),
-// watches the process's memory, and reports every way the process can end.
-import { readFile } from "node:fs/promises";
-import { GuestProcess, type ProcessExit } from "./guest-process.ts";
-import { launchCommand, type RuntimeFiles } from "./launch.ts";
-import type { CellError, ContextKind, Frame, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
-import { guard } from "../boundary.ts";
+// One sandbox seen from the host: one Python interpreter, on a worker of a Deno process that
+// hosts interpreters of one identity (see sandbox-process.ts). It runs one cell at a time,
+// enforces the cell's deadline in two stages (interrupt, then kill), gives every other call a
+// deadline, and reports every way the interpreter can end.
+import type { ProcessExit } from "./guest-process.ts";
+import type { CellError, ContextKind, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
+import type { ChannelEnd, InterpreterChannel, ProcessLimits, SandboxProcess } from "./sandbox-process.ts";
 import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
 
-export interface SandboxLimits {
-  /** Cap of the interpreter's WebAssembly heap. */
-  memoryMb: number;
-  /** V8's heap (JavaScript objects Python creates through the FFI); past it V8 aborts the process. */
-  jsHeapMb: number;
-  /** Resident memory the process may use beyond the heap cap before the watchdog kills it. */
-  watchdogHeadroomMb: number;
+export interface SandboxLimits extends ProcessLimits {
   maxOutputBytes: number;
   /** How long an interrupted cell has to end before its process is killed. */
   killGraceMs: number;
@@ -28,9 +21,6 @@ export interface SandboxLimits {
 }
 
 export interface SandboxEnvironment {
-  files: RuntimeFiles;
-  cacheDir: string;
-  snapshotPath: string;
   limits: SandboxLimits;
   log: Logger;
   /** Told of every sandbox that ends, however it ends (boot failures included). */
@@ -113,12 +103,7 @@ interface RunningCell {
   resolve(result: CellResult): void;
 }
 
-const WATCHDOG_INTERVAL_MS = 250;
 const INTERRUPT_REPEAT_MS = 100;
-// Beyond results and output (bounded by MAX_OUTPUT_BYTES), a sandbox sends snapshots of its
-// heap, which the heap cap bounds.
-const FRAME_HEADROOM_BYTES = 64 * 1024 * 1024;
-const PAGE_BYTES = 4096;
 // A call's deadline grows with what it carries: a snapshot copies the heap (measured: ~5 ms a MiB
 // on a loaded two-core machine), add_context parses its payload. Four times that, for headroom.
 const CALL_MS_PER_MIB = 20;
@@ -134,22 +119,22 @@ export class Sandbox {
   /** set_vars and add_context waiting for the guest to apply them, by id. */
   private applying = new Map<number, (error: CellError | null) => void>();
   private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void; timer: NodeJS.Timeout } | null = null;
-  private readonly process: GuestProcess;
-  private readonly watchdog: NodeJS.Timeout;
+  private readonly channel: InterpreterChannel;
   private readonly booted: Promise<void>;
 
   /**
-   * Boots a sandbox from the base snapshot, or from a session's own snapshot (waking a
-   * hibernated session); resolves once its interpreter answers.
+   * Boots an interpreter in `host` from the base snapshot, or from a session's own snapshot
+   * (waking a hibernated session); resolves once it answers.
    */
-  static async start(env: SandboxEnvironment, snapshot?: Uint8Array): Promise<Sandbox> {
-    const sandbox = new Sandbox(env, snapshot);
+  static async start(env: SandboxEnvironment, host: SandboxProcess, snapshot?: Uint8Array): Promise<Sandbox> {
+    const sandbox = new Sandbox(env, host, snapshot);
     await sandbox.booted;
     return sandbox;
   }
 
   private constructor(
     private readonly env: SandboxEnvironment,
+    readonly host: SandboxProcess,
     snapshot?: Uint8Array,
   ) {
     const { limits } = env;
@@ -157,33 +142,22 @@ export class Sandbox {
     let failBoot!: (error: Error) => void;
     this.booted = new Promise((resolve, reject) => ((markBooted = resolve), (failBoot = reject)));
     const bootTimer = setTimeout(() => this.stop({ cause: "boot_failed", detail: `no answer within ${limits.bootTimeoutMs} ms` }), limits.bootTimeoutMs);
-    this.process = new GuestProcess(
-      launchCommand(env.files, env.cacheDir, limits.jsHeapMb, {
-        mode: snapshot ? "restore" : "boot",
-        indexURL: env.files.pyodideDir,
-        snapshotPath: env.snapshotPath,
-        bootstrapPath: env.files.bootstrap,
-        memoryCapBytes: limits.memoryMb * 1024 * 1024,
-        maxOutputBytes: limits.maxOutputBytes,
-      }),
-      limits.memoryMb * 1024 * 1024 + FRAME_HEADROOM_BYTES,
-      (frame) => {
-        if (frame.message.type === "ready") {
+    this.channel = host.start(
+      { memoryCapBytes: limits.memoryMb * MIB, maxOutputBytes: limits.maxOutputBytes },
+      (message, body) => {
+        if (message.type === "ready") {
           clearTimeout(bootTimer);
-          this.bootMs = frame.message.boot_ms;
+          this.bootMs = message.boot_ms;
           markBooted();
         } else {
-          this.receive(frame);
+          this.receive(message, body);
         }
       },
-      (error) => this.stop({ cause: "protocol_violation", detail: error.message }),
+      snapshot,
     );
-    if (snapshot) this.process.send({ type: "restore" }, snapshot);
-    this.watchdog = setInterval(guard(env, "timer", () => this.checkMemory()), WATCHDOG_INTERVAL_MS);
-    this.exited = this.process.exited.then((exit) => {
+    this.exited = this.channel.ended.then((end) => {
       clearTimeout(bootTimer);
-      clearInterval(this.watchdog);
-      const ended = this.cause ?? classifyExit(exit);
+      const ended = this.cause ?? classifyEnd(end);
       this.cause = ended;
       env.onExit?.(ended);
       failBoot(new Error(`sandbox failed to boot (${ended.cause}): ${ended.detail}`));
@@ -193,8 +167,9 @@ export class Sandbox {
     });
   }
 
+  /** The process the interpreter runs in (shared with others of its identity). */
   get pid(): number | undefined {
-    return this.process.pid;
+    return this.channel.pid;
   }
 
   get alive(): boolean {
@@ -213,7 +188,7 @@ export class Sandbox {
       this.running = cell;
       this.lastOutput = cell;
       cell.timers.push(setTimeout(() => this.stopCell(cell, "timeout"), request.timeoutMs));
-      this.process.send({ type: "run", cell: cell.id, code: request.code, locals: request.locals });
+      this.channel.send({ type: "run", cell: cell.id, code: request.code, locals: request.locals });
     });
   }
 
@@ -250,7 +225,8 @@ export class Sandbox {
       // Missed: the kill rejects it, in finishRunning.
       const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not answer a snapshot within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
       this.snapshotting = { resolve, reject, timer };
-      this.process.send({ type: "snapshot" });
+      this.channel.snapshotting = true;
+      this.channel.send({ type: "snapshot" });
     });
   }
 
@@ -265,7 +241,7 @@ export class Sandbox {
         clearTimeout(timer);
         resolve(error);
       });
-      this.process.send(request, body);
+      this.channel.send(request, body);
     });
   }
 
@@ -273,34 +249,23 @@ export class Sandbox {
     return this.env.limits.callTimeoutMs + Math.ceil(carriedMib * CALL_MS_PER_MIB);
   }
 
-  /** Stops the process; resolves once it has exited. */
+  /** Stops the interpreter; resolves once it has ended. */
   async close(): Promise<SandboxExit> {
     this.stop({ cause: "closed", detail: "closed by the server" });
     return this.exited;
   }
 
-  /** Resident and proportional memory of the process, from /proc (Linux). */
-  async memory(): Promise<{ rssBytes: number; pssBytes: number } | null> {
-    try {
-      const rollup = await readFile(`/proc/${this.pid}/smaps_rollup`, "utf8");
-      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0) * 1024;
-      return { rssBytes: field("Rss"), pssBytes: field("Pss") };
-    } catch {
-      return null;
-    }
-  }
-
   private stop(reason: SandboxExit): void {
     this.cause ??= reason;
-    this.process.kill();
+    this.channel.kill();
   }
 
   private stopCell(cell: RunningCell, reason: "timeout" | "interrupted"): void {
     if (cell.stopReason) return;
     cell.stopReason = reason;
-    this.process.send({ type: "interrupt" });
+    this.channel.send({ type: "interrupt" });
     // Pyodide can lose an interrupt written while it clears the previous one: repeat until the cell ends.
-    cell.timers.push(setInterval(() => this.process.send({ type: "interrupt" }), INTERRUPT_REPEAT_MS));
+    cell.timers.push(setInterval(() => this.channel.send({ type: "interrupt" }), INTERRUPT_REPEAT_MS));
     cell.timers.push(
       setTimeout(() => {
         if (this.running === cell) {
@@ -310,12 +275,13 @@ export class Sandbox {
     );
   }
 
-  private receive({ message, body }: Frame<GuestMessage>): void {
+  private receive(message: GuestMessage, body: Uint8Array | null): void {
     switch (message.type) {
       case "snapshot":
       case "snapshot_failed": {
         const waiting = this.snapshotting;
         this.snapshotting = null;
+        this.channel.snapshotting = false;
         if (waiting) clearTimeout(waiting.timer);
         if (message.type === "snapshot" && body?.byteLength === message.bytes) return waiting?.resolve(body);
         return waiting?.reject(new SnapshotFailed(message.type === "snapshot_failed" ? message.message : "the snapshot arrived incomplete"));
@@ -345,7 +311,7 @@ export class Sandbox {
     const answering = handler ? handler({ prompts, model, recursive }) : Promise.resolve(prompts.map(() => NO_LLM_ANSWER));
     void answering
       .catch((error: Error) => prompts.map(() => `Error: ${error.message}`))
-      .then((answers) => this.process.send({ type: "llm_answer", call, answers }));
+      .then((answers) => this.channel.send({ type: "llm_answer", call, answers }));
   }
 
   private output(cellId: number, name: StreamName, text: string): void {
@@ -389,27 +355,6 @@ export class Sandbox {
     cell.resolve(result);
   }
 
-  private async checkMemory(): Promise<void> {
-    if (!this.alive) return;
-    let statm: string;
-    try {
-      statm = await readFile(`/proc/${this.pid}/statm`, "utf8");
-    } catch {
-      return; // not Linux, or already gone
-    }
-    const rss = Number(statm.split(" ")[1]) * PAGE_BYTES;
-    // A snapshot holds a copy of the heap until it is sent: up to the heap cap more, for a moment.
-    const snapshotCopyMb = this.snapshotting ? this.env.limits.memoryMb : 0;
-    const limit = (this.env.limits.memoryMb + snapshotCopyMb + this.env.limits.watchdogHeadroomMb) * 1024 * 1024;
-    if (rss > limit) {
-      this.env.log.warn("sandbox_memory_limit", { pid: this.pid, rss_bytes: rss, limit_bytes: limit });
-      this.stop({ cause: "memory_limit", detail: `resident memory ${mib(rss)} MiB exceeded ${mib(limit)} MiB` });
-    }
-  }
-}
-
-function mib(bytes: number): number {
-  return Math.round(bytes / 1024 / 1024);
 }
 
 function timeoutError(timeoutMs: number, traceback: string): CellError {
@@ -420,6 +365,14 @@ function timeoutError(timeoutMs: number, traceback: string): CellError {
 function lostStateError(exit: SandboxExit): CellError {
   const type = exit.cause === "memory_limit" ? "MemoryError" : exit.cause === "stack_overflow" ? "RecursionError" : "SandboxError";
   return { type, message: `the sandbox ended (${exit.cause}): ${exit.detail.split("\n")[0]}`, traceback: "" };
+}
+
+/** Why an interpreter ended that the host did not end itself. */
+function classifyEnd(end: ChannelEnd): SandboxExit {
+  if (end.protocolViolation) return { cause: "protocol_violation", detail: end.protocolViolation };
+  if (end.memoryLimit) return { cause: "memory_limit", detail: `its sandbox process was killed: ${end.memoryLimit}` };
+  if (end.process) return classifyExit(end.process);
+  return { cause: "crashed", detail: "the interpreter's worker ended unexpectedly" };
 }
 
 function classifyExit(exit: ProcessExit): SandboxExit {

@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GuestProcess } from "./guest-process.ts";
-import { launchCommand, type RuntimeFiles } from "./launch.ts";
+import type { RuntimeFiles } from "./launch.ts";
+import { SandboxProcess, type ProcessEnvironment } from "./sandbox-process.ts";
 import { Sandbox } from "./sandbox.ts";
 import type { Logger } from "../log.ts";
 
@@ -22,7 +22,8 @@ export async function baseSnapshotKey(files: RuntimeFiles): Promise<string> {
 }
 
 const BUILD_JS_HEAP_MB = 512;
-const MAX_SNAPSHOT_FRAME_BYTES = 1024 * 1024 * 1024;
+/** The build's heap cap, and so the largest snapshot frame it may send. */
+const BUILD_HEAP_MB = 2048;
 const building = new Map<string, Promise<string>>();
 
 /** Path of the base snapshot, building it first when the cache has none for the current key. */
@@ -52,23 +53,12 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
   log.info("snapshot_build_started", { path });
   let snapshot: Uint8Array | null = null;
   let failure = "";
-  const guest = new GuestProcess(
-    launchCommand(files, cacheDir, BUILD_JS_HEAP_MB, {
-      mode: "build",
-      indexURL: files.pyodideDir,
-      snapshotPath: files.bootstrap, // no snapshot to read yet; keeps the read allowlist inside the guest code
-      bootstrapPath: files.bootstrap,
-      memoryCapBytes: 2 ** 32,
-      maxOutputBytes: 0,
-    }),
-    MAX_SNAPSHOT_FRAME_BYTES,
-    ({ message, body }) => {
-      if (message.type === "snapshot" && body) snapshot = body;
-      if (message.type === "fatal") failure = message.message;
-    },
-    (error) => (failure = error.message),
-  );
-  const exit = await guest.exited;
+  const builder = new SandboxProcess({ ...buildEnvironment(files, cacheDir), mode: "build" });
+  builder.start({ memoryCapBytes: 2 ** 32, maxOutputBytes: 0 }, (message, body) => {
+    if (message.type === "snapshot" && body) snapshot = body;
+    if (message.type === "fatal") failure = message.message;
+  });
+  const exit = await builder.exited;
   if (!snapshot) {
     throw new Error(`building the base snapshot failed (exit ${exit.code ?? exit.signal}): ${failure || exit.stderr}`);
   }
@@ -81,20 +71,19 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
   return path;
 }
 
+/** A process for the build: no snapshot to read yet (the bootstrap's path keeps the read allowlist inside the guest code). */
+function buildEnvironment(files: RuntimeFiles, cacheDir: string): ProcessEnvironment {
+  return { files, cacheDir, snapshotPath: files.bootstrap, limits: { memoryMb: BUILD_HEAP_MB, jsHeapMb: BUILD_JS_HEAP_MB, watchdogHeadroomMb: 1024 } };
+}
+
 async function secondGeneration(files: RuntimeFiles, cacheDir: string, first: Uint8Array, log: Logger): Promise<Uint8Array> {
-  const sandbox = await Sandbox.start(
-    {
-      files,
-      cacheDir,
-      snapshotPath: files.bootstrap, // restored from `first`; keeps the read allowlist inside the guest code
-      limits: { memoryMb: 2048, jsHeapMb: BUILD_JS_HEAP_MB, watchdogHeadroomMb: 1024, maxOutputBytes: 0, killGraceMs: 1000, bootTimeoutMs: 120_000, callTimeoutMs: 120_000 },
-      log,
-    },
-    first,
-  );
+  const environment = buildEnvironment(files, cacheDir);
+  const host = new SandboxProcess(environment);
   try {
+    const limits = { ...environment.limits, maxOutputBytes: 0, killGraceMs: 1000, bootTimeoutMs: 120_000, callTimeoutMs: 120_000 };
+    const sandbox = await Sandbox.start({ limits, log }, host, first);
     return await sandbox.snapshot();
   } finally {
-    await sandbox.close();
+    await host.close();
   }
 }

@@ -48,8 +48,8 @@ export interface RegistryOptions {
   retentionMs: number;
   heartbeatTtlMs: number;
   settings: SessionSettings;
-  /** Sandboxes for a session's interpreter; the key (a tenant) shares them fairly when scarce. */
-  sandboxes: { sourceFor(key: string): SandboxSource };
+  /** Interpreters for a session, in its owner's processes (see SandboxRuntime.sourceFor). */
+  sandboxes: { sourceFor(owner: Pick<Identity, "tenant" | "user">): SandboxSource };
   /** Each session's way to the model (llm_query). */
   llm: LlmService;
   quotas: TenantQuotas;
@@ -386,7 +386,7 @@ export class SessionRegistry {
     const { id, tenant, user } = record;
     const owner = { tenant, user };
     const interpreter = new Interpreter(
-      this.options.sandboxes.sourceFor(tenant),
+      this.options.sandboxes.sourceFor(owner),
       (exit) => log.warn("sandbox_ended", { session_id: id, tenant, cause: exit.cause, detail: exit.detail.slice(0, 300) }),
       hibernated,
     );
@@ -395,7 +395,7 @@ export class SessionRegistry {
     const session = new Session(id, owner, {
       interpreter,
       gate,
-      llm: this.options.llm.forSession(tenant),
+      llm: this.options.llm.forSession(owner),
       settings,
       clock,
       log,

@@ -25,6 +25,7 @@ import type { CellOutcome, Metrics } from "../metrics.ts";
 import type { LlmGateway } from "../llm/gateway.ts";
 import type { ContextKind } from "../sandbox/ipc.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
+import { PoolTimeout } from "../sandbox/pool.ts";
 import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
 import { QuotaExceeded } from "../tenancy/quotas.ts";
 import type { BufferBudget, SessionBuffers } from "./buffers.ts";
@@ -519,7 +520,8 @@ export class Session {
       await this.perform(operation);
     } catch (error) {
       this.log.error("operation_failed", { session_id: this.id, tenant: this.owner.tenant, cell_id: operation.id, error: (error as Error).message });
-      this.refuse(operation, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
+      if (error instanceof PoolTimeout) this.refuse(operation, "busy", error.message);
+      else this.refuse(operation, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
     } finally {
       if (gated) this.gate.finish();
       this.letGo(operation);

@@ -172,6 +172,39 @@ interface LoopingClient {
   loop: Promise<void>;
 }
 
+test("stateless /execute through haproxy, four clients at once, keeps every pod ready: none goes down, every request is answered", { timeout: 180_000 }, async () => {
+  await cluster.ensureAllUp();
+  const token = await cluster.token("loader");
+  // haproxy checks GET /ready every 500 ms and takes a pod out after 3 failures.
+  const notUp: string[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      for (const server of await cluster.proxyStats()) if (!server.name.endsWith("-fallback") && server.status !== "UP") notUp.push(`${server.name} ${server.status}`);
+      await sleep(100);
+    }
+  })();
+  const answers = await Promise.all(
+    Array.from({ length: 4 }, async (_, client) => {
+      const statuses: string[] = [];
+      for (let request = 0; request < 12; request++) {
+        const response = await fetch(`${cluster.url}/execute`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+          body: JSON.stringify({ code: `${client} * ${request}` }),
+        });
+        const body = (await response.json().catch(() => null)) as { value?: string } | null;
+        statuses.push(response.status === 200 && body?.value === String(client * request) ? "ok" : `${response.status} ${JSON.stringify(body)?.slice(0, 200)}`);
+      }
+      return statuses;
+    }),
+  );
+  sampling = false;
+  await sampler;
+  assert.deepEqual([...new Set(notUp)], [], "haproxy took a pod out while it served stateless requests");
+  assert.deepEqual(answers.flat().filter((status) => status !== "ok"), [], "every request got its answer");
+});
+
 test("with 20 clients running cells, SIGTERM to one pod loses no session and no variable", { timeout: 300_000 }, async (t) => {
   await cluster.ensureAllUp();
   const token = await cluster.token("bob");

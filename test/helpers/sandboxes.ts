@@ -3,12 +3,14 @@ import { after } from "node:test";
 import { loadConfig } from "../../server/config.ts";
 import { silentLogger, type Logger } from "../../server/log.ts";
 import type { Metrics } from "../../server/metrics.ts";
+import type { PoolSettings } from "../../server/sandbox/pool-settings.ts";
 import { startSandboxRuntime, type SandboxRuntime } from "../../server/sandbox/runtime.ts";
 import type { CellRequest, CellResult, Sandbox, SandboxLimits } from "../../server/sandbox/sandbox.ts";
 
 export interface TestRuntimeOptions {
   limits?: Partial<SandboxLimits>;
   poolSize?: number;
+  pool?: Partial<PoolSettings>;
   log?: Logger;
   /** Counts the runtime's boots and exits by cause. */
   metrics?: Metrics;
@@ -23,14 +25,15 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
   const runtime = await startSandboxRuntime({
     cacheDir: config.cacheDir,
     poolSize: options.poolSize ?? 1,
+    ...(options.pool && { pool: options.pool }),
     limits: { ...config.sandbox, ...options.limits },
     log: options.log ?? silentLogger,
     metrics: options.metrics,
   });
   const handedOut: Sandbox[] = [];
   const take = runtime.pool.take.bind(runtime.pool);
-  runtime.pool.take = async () => {
-    const sandbox = await take();
+  runtime.pool.take = async (...args) => {
+    const sandbox = await take(...args);
     handedOut.push(sandbox);
     return sandbox;
   };

@@ -1,8 +1,9 @@
-// The host protocol: frames on the sandbox process's stdin/stdout. Python can reach the file
-// descriptors of that pipe (Pyodide's Node stdout, NODEFS stream ops) and can rewrite what the
-// guest's own code reports (it shares json with the bootstrap), so the host must treat every
-// frame as hostile: nothing a cell sends may crash the host, make it buffer without bound,
-// spoof a result, or leave a process running that the host has given up on.
+// The host protocol: frames on the sandbox process's stdin/stdout. The interpreter's worker has
+// no route to that pipe (no Deno, process, console or Node file system: see guest/harden.ts),
+// yet Python can rewrite what the guest's own code reports (it shares json with the bootstrap),
+// and a route to the pipe may be found one day; so the host treats every frame as hostile:
+// nothing a cell sends may crash the host, make it buffer without bound, spoof a result, or
+// leave an interpreter running that the host has given up on.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -24,7 +25,8 @@ const bystander = await fresh();
 
 /**
  * Asserts that the host ended the attacked sandbox for a protocol violation (and nothing else:
- * not a cause the forged frame named), its process is gone, and the bystander still answers.
+ * not a cause the forged frame named), its interpreter is gone (its process too, unless other
+ * interpreters of its identity still run there), and the bystander still answers.
  */
 async function assertEndedForViolation(sandbox: Sandbox, result: CellResult): Promise<void> {
   assert.equal(result.success, false);
@@ -32,7 +34,20 @@ async function assertEndedForViolation(sandbox: Sandbox, result: CellResult): Pr
   assert.match(`${result.error?.type}: ${result.error?.message}`, /^SandboxError: the sandbox ended \(protocol_violation\)/);
   assert.equal(sandbox.alive, false);
   assert.equal((await sandbox.exited).cause, "protocol_violation");
-  assert.equal(processExists(sandbox.pid!), false, `sandbox process ${sandbox.pid} still runs`);
+  if (!sandbox.host.alive) assert.equal(processExists(sandbox.pid!), false, `sandbox process ${sandbox.pid} still runs`);
+  await assertAnswers(bystander);
+}
+
+/**
+ * Asserts that bytes a cell tried to put on the pipe never became a frame the host acted on:
+ * either they never reached it (the write raised or went nowhere, and the sandbox answers on
+ * with its state) or the host ended the sandbox for the violation. Nothing forged is the result.
+ */
+async function assertPipeHeld(sandbox: Sandbox, result: CellResult, forged?: string): Promise<void> {
+  if (forged !== undefined) assert.notEqual(result.value, forged, `the host took the forged frame for the result: ${JSON.stringify(result)}`);
+  if (!sandbox.alive) return assertEndedForViolation(sandbox, result);
+  assert.equal(result.state_preserved, true);
+  await assertAnswers(sandbox);
   await assertAnswers(bystander);
 }
 
@@ -134,21 +149,20 @@ except KeyboardInterrupt:
 };
 
 describe("Python cannot subvert the host protocol", () => {
-  test("bytes that are not a frame end only the sandbox that wrote them (protocol_violation)", async () => {
+  test("bytes that are not a frame never reach the host as one: they go nowhere, or end only the sandbox that wrote them", async () => {
     const sandbox = await fresh();
     const { result } = await attack(sandbox, `${pipeWriter()}\ndef attack():\n    send_raw(b"\\xff" * 16)`);
-    await assertEndedForViolation(sandbox, result);
+    await assertPipeHeld(sandbox, result);
   });
 
   for (const route of ["setStdout", "nodefs"] as const satisfies PipeRoute[]) {
-    test(`a result frame forged on the pipe (via ${route}) is never taken for the cell's result: the host ends that sandbox`, async () => {
+    test(`a result frame forged on the pipe (via ${route}) is never taken for the cell's result`, async () => {
       const sandbox = await fresh();
       const result = await run(
         sandbox,
         `${pipeWriter(route)}\nsend(forged_result(value="'FORGED'"))\nimport time\ntime.sleep(0.2)\n"genuine"`,
       );
-      assert.ok(!JSON.stringify(result).includes("FORGED"), `the host took the forged frame for the result: ${JSON.stringify(result)}`);
-      await assertEndedForViolation(sandbox, result);
+      await assertPipeHeld(sandbox, result, "'FORGED'");
     });
   }
 
@@ -163,7 +177,7 @@ while time.time() < deadline:
     pass`;
     const result = await run(sandbox, code);
     assert.notEqual(result.error?.type, "MemoryError", "the host believed the forged fatal frame");
-    await assertEndedForViolation(sandbox, result);
+    await assertPipeHeld(sandbox, result, "'forged'");
   });
 
   test("a result the cell makes the guest report in the wrong shape (a value that is not a string) ends the sandbox, never reaching the caller", async () => {
@@ -174,7 +188,17 @@ while time.time() < deadline:
     await assertEndedForViolation(sandbox, result);
   });
 
-  test("a frame header announcing 1 GiB ends the sandbox at once, without the host buffering it", async (t) => {
+  test("no route Python knows reaches the sandbox process's stdout: each write raises or goes nowhere", async () => {
+    const sandbox = await fresh();
+    for (const route of ["setStdout", "nodefs"] as const satisfies PipeRoute[]) {
+      await attack(sandbox, `${pipeWriter(route)}\ndef attack():\n    send_raw(b"\\xff" * 16)`);
+      // Bytes that reached the pipe would have ended the process for a protocol violation.
+      assert.equal(sandbox.alive, true, `the bytes written via ${route} reached the pipe`);
+    }
+    await assertAnswers(sandbox);
+  });
+
+  test("a frame header announcing 1 GiB never makes the host buffer it", async (t) => {
     const sandbox = await fresh();
     const code = `${pipeWriter()}
 send_raw(struct.pack("<II", 2**30 - 64, 0))
@@ -183,14 +207,11 @@ for _ in range(64):
     send_raw(chunk)
 "written"`;
     const rss = watchRss();
-    const started = performance.now();
     const result = await run(sandbox, code);
-    const elapsed = performance.now() - started;
     const grown = rss.stop();
-    t.diagnostic(`host RSS grew by ${(grown / MiB).toFixed(1)} MiB; ended after ${Math.round(elapsed)} ms`);
+    t.diagnostic(`host RSS grew by ${(grown / MiB).toFixed(1)} MiB`);
     assert.ok(grown < 32 * MiB, `the host's memory grew by ${Math.round(grown / MiB)} MiB while the sandbox wrote a frame it can only reject`);
-    assert.ok(elapsed < 2000, `the sandbox was ended only after ${Math.round(elapsed)} ms`);
-    await assertEndedForViolation(sandbox, result);
+    await assertPipeHeld(sandbox, result);
   });
 
   test("Python reads none of the host's frames from stdin", async () => {

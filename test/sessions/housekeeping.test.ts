@@ -53,16 +53,19 @@ function harness(runtime: SandboxRuntime, metrics: Metrics, options: Partial<Reg
   const logs: Array<Record<string, unknown>> = [];
   const log = createLogger("debug", (line) => logs.push(JSON.parse(line) as Record<string, unknown>));
   const pids = new Map<string, number>();
-  // The runtime's own sandboxes; only which tenant got which is noted.
+  // The runtime's own sandboxes; only which tenant got which process is noted.
   const sandboxes = {
-    sourceFor: (tenant: string) => ({
-      take: async () => {
-        const sandbox = await runtime.pool.take(tenant);
-        pids.set(tenant, sandbox.pid!);
-        return sandbox;
-      },
-      restore: runtime.restore,
-    }),
+    sourceFor: (owner: { tenant: string; user: string }) => {
+      const source = runtime.sourceFor(owner);
+      return {
+        take: async () => {
+          const sandbox = await source.take();
+          pids.set(owner.tenant, sandbox.pid!);
+          return sandbox;
+        },
+        restore: source.restore,
+      };
+    },
   };
   const limits: SessionLimits = {
     execution_timeout: 30,

@@ -1,16 +1,28 @@
-// Run in the interpreter's worker once Pyodide has loaded: Python can reach JavaScript objects
-// (and through tricks like a getter planted on Object.prototype, the worker's global object), so
-// what it could reach is made useless. Permissions already deny I/O; this removes what works
-// without permissions (spawning workers from data: URLs, the Cache API's disk, timers for
-// background work) and freezes the prototypes through which the global object leaks.
+// The interpreter's worker is locked down in two steps, both before Python can do anything a
+// cell could not: Python can reach JavaScript objects (and, through tricks like a getter planted
+// on Object.prototype, the worker's global object), and restoring a snapshot runs Python of the
+// session's own making (Pyodide's bootstrap calls into the restored heap). So:
+//  1. withdraw(), before Pyodide is even imported: every global that reaches outside this thread
+//     goes (the Deno namespace, Node's `process` and the console, with the process's stdin and stdout; spawning
+//     workers from data: URLs; the Cache API's and web storage's disk; sockets). Pyodide then
+//     takes this worker for a browser's, and its loader gets a fetch that serves only the files
+//     handed to it from memory. Permissions are revoked before the snapshot is loaded.
+//  2. harden(), once Pyodide has loaded: the loader's fetch goes too, and the prototypes through
+//     which the global object leaks are frozen.
 
-const REMOVED_GLOBALS = [
+/** Reach beyond this thread that needs no Deno permission, or that a permission alone would not stop. */
+const WITHDRAWN_GLOBALS = [
   "Deno",
+  "process",
   "Worker",
+  "SharedWorker",
   "caches",
+  "CacheStorage",
+  "Cache",
   "localStorage",
   "sessionStorage",
-  "fetch",
+  "indexedDB",
+  "Storage",
   "WebSocket",
   "WebSocketStream",
   "EventSource",
@@ -19,15 +31,40 @@ const REMOVED_GLOBALS = [
   "gc",
 ];
 
-export function harden(): void {
+
+function define(name: string, value: unknown, final: boolean): void {
   const global = globalThis as Record<string, unknown>;
-  for (const name of REMOVED_GLOBALS) {
-    try {
-      Object.defineProperty(global, name, { value: undefined, writable: false, configurable: false });
-    } catch {
-      delete global[name];
-    }
+  try {
+    Object.defineProperty(global, name, { value, writable: false, configurable: !final });
+  } catch {
+    delete global[name];
   }
+}
+
+/**
+ * Step 1. `files` maps URLs Pyodide's loader fetches to their bytes; anything else it (or Python)
+ * asks for is refused.
+ */
+export function withdraw(files: ReadonlyMap<string, Uint8Array>): void {
+  for (const name of WITHDRAWN_GLOBALS) define(name, undefined, true);
+  // A worker's console writes to the process's stdout, the host protocol's pipe, and stderr.
+  const silent = () => {};
+  define("console", Object.freeze(Object.fromEntries(Object.keys(console).map((method) => [method, silent]))), true);
+  const storage = (globalThis.navigator as { storage?: unknown } | undefined)?.storage;
+  if (storage !== undefined) Object.defineProperty(globalThis.navigator, "storage", { value: undefined, configurable: false });
+  define(
+    "fetch",
+    (input: unknown) => {
+      const bytes = files.get(String(input instanceof Request ? input.url : input));
+      return bytes ? Promise.resolve(new Response(bytes as Uint8Array<ArrayBuffer>)) : Promise.reject(new TypeError("fetch is not available in the sandbox"));
+    },
+    false,
+  );
+}
+
+/** Step 2. */
+export function harden(): void {
+  define("fetch", undefined, true);
   for (let prototype: object | null = globalThis; prototype; prototype = Object.getPrototypeOf(prototype)) {
     if (prototype !== globalThis) Object.freeze(prototype);
   }

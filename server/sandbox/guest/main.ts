@@ -1,23 +1,38 @@
-// The sandbox process's main thread: it speaks the framed protocol with the host over stdio,
-// relays cells to the interpreter worker, and writes interrupts into the shared word the
-// interpreter polls. It never runs Python, so it stays responsive while a cell runs.
-import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type GuestSettings, type HostMessage } from "../ipc.ts";
+// The sandbox process's main thread: it speaks the framed protocol with the host over stdio and
+// hosts interpreters of one identity, each on a worker of its own (one worker is one V8 isolate
+// and one WebAssembly memory, and serves one session or one request, never two). What every
+// interpreter needs is loaded once per process: the compiled WebAssembly module (V8 shares its
+// machine code, tiered-up code included, with every worker it is posted to), the base snapshot
+// in shared memory with its data pages listed, the standard library and the lock file.
+// This thread never runs Python, so it stays responsive while cells run: it relays frames and
+// writes interrupts into the shared word each interpreter polls.
+import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
 import { CallAnswerer, createCallBuffer } from "./host-calls.ts";
-import { revokeAllPermissions } from "./permissions.ts";
-import type { WorkerInit } from "./worker.ts";
+import { dataPageRuns } from "./restore.ts";
+import type { SharedRuntime, WorkerInit } from "./worker.ts";
 
 const SIGINT = 2;
 // The host is trusted; a session snapshot may be as large as the interpreter's heap cap.
 const MAX_HOST_FRAME = 2 ** 32 - 1;
 
-const settings = JSON.parse(Deno.args[0]!) as GuestSettings;
-const interrupt = new SharedArrayBuffer(4);
-const interruptWord = new Int32Array(interrupt);
-const calls = createCallBuffer();
-const answerer = new CallAnswerer(calls);
-/** Set by the host's hello; the worker, and so Python, never sees it. */
+const settings = JSON.parse(Deno.args[0]!) as ProcessSettings;
+const workerUrl = new URL("./worker.ts", import.meta.url).href;
+// What a worker may read: its own module graph and Pyodide's JavaScript, nothing else. Each
+// worker has permissions of its own (--unstable-worker-options): revoking them there, as every
+// worker does before it loads a snapshot, leaves this thread able to start the next one.
+const workerReads = [settings.indexURL, new URL(".", new URL("..", import.meta.url)).pathname];
+
+interface Interpreter {
+  worker: Worker;
+  interruptWord: Int32Array;
+  answerer: CallAnswerer;
+  /** Frames that came before the worker had its init (the shared runtime was still loading). */
+  pending: Array<{ message: HostFrame; body: Uint8Array | null }> | null;
+}
+
+const interpreters = new Map<number, Interpreter>();
+/** Set by the host's hello; no worker, and so no Python, ever sees it. */
 let frameKey: Uint8Array | null = null;
-let worker: Worker | null = null;
 
 function send(message: object, body?: Uint8Array): void {
   const frame = encodeFrame(message, body, frameKey!);
@@ -25,65 +40,114 @@ function send(message: object, body?: Uint8Array): void {
   while (written < frame.byteLength) written += Deno.stdout.writeSync(frame.subarray(written));
 }
 
-function die(message: GuestMessage, code: number): never {
-  send(message);
-  Deno.exit(code);
+async function loadSharedRuntime(): Promise<SharedRuntime> {
+  const path = (name: string) => `${settings.indexURL}${name}`;
+  const [wasm, stdlib, lock, snapshot] = await Promise.all([
+    Deno.readFile(path("pyodide.asm.wasm")),
+    Deno.readFile(path("python_stdlib.zip")),
+    Deno.readTextFile(path("pyodide-lock.json")),
+    Deno.readFile(settings.snapshotPath),
+  ]);
+  const base = new SharedArrayBuffer(snapshot.byteLength);
+  new Uint8Array(base).set(snapshot);
+  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock) };
 }
 
-function startWorker(snapshot?: Uint8Array<ArrayBuffer>): Worker {
-  const started = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
-  started.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
+// Loading starts at once: the host spawns interpreters into a process once it has started.
+const shared = settings.mode === "serve" ? loadSharedRuntime() : null;
+
+function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Array<ArrayBuffer> | null): void {
+  const worker = new Worker(workerUrl, { type: "module", deno: { permissions: { read: workerReads } } } as WorkerOptions);
+  const interrupt = new SharedArrayBuffer(4);
+  const calls = createCallBuffer();
+  const entry: Interpreter = { worker, interruptWord: new Int32Array(interrupt), answerer: new CallAnswerer(calls), pending: [] };
+  interpreters.set(id, entry);
+  worker.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
     const { data, ...message } = event.data;
-    if (message.type === "ready") revokeAllPermissions();
-    if (message.type === "fatal") die(message, 70);
-    send(message, data);
+    send({ ...message, worker: id }, data);
+    if (message.type === "fatal") end(id);
     if (message.type === "snapshot" && settings.mode === "build") Deno.exit(0);
   };
-  started.onerror = (event: ErrorEvent) => {
+  worker.onerror = (event: ErrorEvent) => {
     event.preventDefault();
-    die({ type: "fatal", cause: "interpreter_fatal", message: String(event.message) }, 70);
+    send({ type: "fatal", worker: id, cause: "interpreter_fatal", message: String(event.message) });
+    end(id);
   };
-  const init: WorkerInit = { type: "init", ...settings, interrupt, calls, ...(snapshot && { snapshot }) };
-  started.postMessage(init, snapshot ? [snapshot.buffer] : []);
-  return started;
+  const common = { type: "init" as const, indexURL: settings.indexURL, bootstrapPath: settings.bootstrapPath, interrupt, calls, ...interpreter };
+  if (!shared) {
+    worker.postMessage({ ...common, build: true } satisfies WorkerInit);
+    entry.pending = null;
+    return;
+  }
+  void shared.then(
+    (runtime) => {
+      if (interpreters.get(id) !== entry) return; // killed while the runtime loaded
+      const init: WorkerInit = { ...common, build: false, runtime, ...(snapshot && { snapshot }) };
+      worker.postMessage(init, snapshot ? [snapshot.buffer] : []);
+      for (const { message, body } of entry.pending!) deliver(entry, message, body);
+      entry.pending = null;
+    },
+    (error: Error) => {
+      send({ type: "fatal", worker: id, cause: "boot_failed", message: `the sandbox could not load Pyodide: ${error.message}` });
+      end(id);
+    },
+  );
 }
 
-/** The body in a buffer of its own, to hand to the worker without a copy (large bodies already are: see FrameDecoder). */
+/** Stops an interpreter's worker (a deadline, a kill, its own fatal error) and tells the host. */
+function end(id: number): void {
+  const entry = interpreters.get(id);
+  if (!entry) return;
+  interpreters.delete(id);
+  entry.worker.terminate();
+  send({ type: "exited", worker: id });
+}
+
+/** The body in a buffer of its own, to hand to a worker without a copy (large bodies already are: see FrameDecoder). */
 function owned(body: Uint8Array): Uint8Array<ArrayBuffer> {
   return (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : body.slice()) as Uint8Array<ArrayBuffer>;
 }
 
-function handle(message: HostMessage, body: Uint8Array | null): void {
-  if (message.type === "hello") {
-    frameKey ??= keyFromHex(message.key);
-    if (settings.mode !== "restore") worker ??= startWorker();
-    return;
-  }
-  if (message.type === "restore") {
-    if (body) worker ??= startWorker(owned(body));
-    return;
-  }
+function deliver(entry: Interpreter, message: HostFrame, body: Uint8Array | null): void {
   if (message.type === "interrupt") {
-    Atomics.store(interruptWord, 0, SIGINT);
-    Atomics.notify(interruptWord, 0); // wakes a sleeping time.sleep at once
-    answerer.wake(); // and a cell blocked on llm_query
+    Atomics.store(entry.interruptWord, 0, SIGINT);
+    Atomics.notify(entry.interruptWord, 0); // wakes a sleeping time.sleep at once
+    entry.answerer.wake(); // and a cell blocked on llm_query
     return;
   }
   if (message.type === "llm_answer") {
     // The worker is blocked in the call: it cannot receive a message, only read shared memory.
-    answerer.answer(message.call, JSON.stringify(message.answers));
+    entry.answerer.answer(message.call, JSON.stringify(message.answers));
     return;
   }
   if (message.type === "add_context") {
     const payload = owned(body ?? new Uint8Array());
-    worker?.postMessage({ ...message, payload }, [payload.buffer]);
+    entry.worker.postMessage({ ...message, payload }, [payload.buffer]);
     return;
   }
-  worker?.postMessage(message);
+  entry.worker.postMessage(message);
+}
+
+function handle(message: HostFrame, body: Uint8Array | null): void {
+  if (message.type === "hello") {
+    frameKey ??= keyFromHex(message.key);
+    return;
+  }
+  if (message.type === "spawn") {
+    const { type: _type, worker, ...interpreter } = message;
+    if (!interpreters.has(worker)) spawn(worker, interpreter, interpreter.restore && body ? owned(body) : null);
+    return;
+  }
+  if (message.type === "kill") return end(message.worker);
+  const entry = interpreters.get(message.worker);
+  // A frame for an interpreter that has ended: the host learns of that from `exited`.
+  if (!entry) return;
+  if (entry.pending && message.type !== "interrupt") entry.pending.push({ message, body });
+  else deliver(entry, message, body);
 }
 
 // The host's end of stdin closing means the host is gone (even if it was SIGKILLed): exit.
-const decoder = new FrameDecoder<HostMessage>(MAX_HOST_FRAME);
+const decoder = new FrameDecoder<HostFrame>(MAX_HOST_FRAME);
 for await (const chunk of Deno.stdin.readable) {
   for (const frame of decoder.push(chunk)) handle(frame.message, frame.body);
 }

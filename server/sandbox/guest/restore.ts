@@ -10,8 +10,12 @@ type ModuleFactory = (settings: object) => Promise<{ HEAP8: Int8Array; _malloc(b
 
 const GROWTH_STEP = 16 * 1024 * 1024;
 
-/** Wraps Pyodide's module factory: the heap fits `snapshotBytes`, and the copy skips zero pages. */
-export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: number): ModuleFactory {
+/**
+ * Wraps Pyodide's module factory: the heap fits the snapshot, and the copy skips zero pages.
+ * `pages` lists the snapshot's data pages when they are known already (the base snapshot, whose
+ * runs the process works out once); otherwise they are found while copying.
+ */
+export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: number, pages: Int32Array | null): ModuleFactory {
   return async (settings) => {
     const module = await factory(settings);
     // The blocks are never freed: the restore overwrites the whole heap, allocator state included.
@@ -26,25 +30,40 @@ export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: numb
       value(source: ArrayLike<number> & { byteLength?: number; subarray?: (start: number, end: number) => Int8Array }, offset = 0) {
         delete (heap as { set?: unknown }).set; // once: later writes are ordinary
         if (offset !== 0 || !(source instanceof Int8Array || source instanceof Uint8Array)) return heap.set(source, offset);
-        copyNonZeroPages(heap, new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+        const bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+        copyRuns(heap, bytes, pages ?? dataPageRuns(bytes));
       },
     });
     return module;
   };
 }
 
-function copyNonZeroPages(target: Int8Array, source: Uint8Array): void {
-  const words = source.byteOffset % 8 === 0 ? new BigUint64Array(source.buffer, source.byteOffset, Math.floor(source.byteLength / 8)) : null;
+/** The runs of pages of `bytes` that hold anything but zeros, as [first page, end page) pairs. */
+export function dataPageRuns(bytes: Uint8Array): Int32Array {
+  // 32-bit words: a BigUint64Array would allocate a BigInt per comparison.
+  const words = bytes.byteOffset % 4 === 0 ? new Int32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 4)) : null;
+  const runs: number[] = [];
+  const pageCount = Math.ceil(bytes.byteLength / PAGE);
+  for (let page = 0; page < pageCount; page++) {
+    const start = page * PAGE;
+    if (isZero(bytes, words, start, Math.min(start + PAGE, bytes.byteLength))) continue;
+    if (runs.length > 0 && runs[runs.length - 1] === page) runs[runs.length - 1] = page + 1;
+    else runs.push(page, page + 1);
+  }
+  return Int32Array.from(runs);
+}
+
+function copyRuns(target: Int8Array, source: Uint8Array, runs: Int32Array): void {
   const destination = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
-  for (let start = 0; start < source.byteLength; start += PAGE) {
-    const end = Math.min(start + PAGE, source.byteLength);
-    if (!isZero(source, words, start, end)) destination.set(source.subarray(start, end), start);
+  for (let index = 0; index < runs.length; index += 2) {
+    const start = runs[index]! * PAGE;
+    destination.set(source.subarray(start, Math.min(runs[index + 1]! * PAGE, source.byteLength)), start);
   }
 }
 
-function isZero(bytes: Uint8Array, words: BigUint64Array | null, start: number, end: number): boolean {
+function isZero(bytes: Uint8Array, words: Int32Array | null, start: number, end: number): boolean {
   if (words && end - start === PAGE) {
-    for (let index = start / 8; index < end / 8; index++) if (words[index] !== 0n) return false;
+    for (let index = start / 4; index < end / 4; index++) if (words[index] !== 0) return false;
     return true;
   }
   for (let index = start; index < end; index++) if (bytes[index] !== 0) return false;

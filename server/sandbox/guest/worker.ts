@@ -2,18 +2,35 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import type { GuestMessage, GuestSettings, HostMessage, LocalsMode, StreamName } from "../ipc.ts";
-import { harden } from "./harden.ts";
+import type { GuestMessage, HostMessage, InterpreterSettings, LocalsMode, StreamName } from "../ipc.ts";
+import { harden, withdraw } from "./harden.ts";
 import { CallWaiter } from "./host-calls.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
 
-export interface WorkerInit extends GuestSettings {
+/** What the sandbox process loads once and hands to every interpreter it starts (see main.ts). */
+export interface SharedRuntime {
+  /** pyodide.asm.wasm, compiled: instantiating it costs milliseconds, compiling it 100. */
+  module: WebAssembly.Module;
+  /** The base snapshot, shared by every worker: each copies only its data pages into its heap. */
+  base: SharedArrayBuffer;
+  basePages: Int32Array;
+  stdlib: Uint8Array;
+  lockFile: unknown;
+}
+
+export interface WorkerInit extends InterpreterSettings {
   type: "init";
+  /** Makes the base snapshot instead (read from Pyodide's files, with the bootstrap run once). */
+  build: boolean;
+  indexURL: string;
+  bootstrapPath: string;
   interrupt: SharedArrayBuffer;
   /** Where the main thread writes answers to llm_query (see host-calls.ts). */
   calls: SharedArrayBuffer;
-  /** Restore mode: the session snapshot to boot from. */
+  /** Absent only when building. */
+  runtime?: SharedRuntime;
+  /** A session's snapshot to restore (`restore`); otherwise the base snapshot. */
   snapshot?: Uint8Array;
 }
 
@@ -46,16 +63,20 @@ let droppedBytes = 0;
 
 // Bound now: after hardening, nothing on the global object is relied upon.
 const postToMain = self.postMessage.bind(self);
+// Taken before they are withdrawn (see harden.ts).
+const collectGarbage = (globalThis as { gc?: () => void }).gc; // --expose-gc
+const permissions = Deno.permissions;
 
 function post(message: GuestMessage, transfer: Transferable[] = []): void {
   postToMain(message, transfer);
 }
 
 /**
- * Refuses WebAssembly memory growth past the cap, so that an allocation past it fails inside
- * the allocator and Python raises MemoryError instead of the process being killed.
+ * Pyodide's main module comes from `precompiled` (the process compiled it once) when given, and
+ * its memory growth is refused past the cap, so that an allocation past it fails inside the
+ * allocator and Python raises MemoryError instead of the process being killed.
  */
-function capWasmMemory(capBytes: number): void {
+function instantiateWith(precompiled: WebAssembly.Module | null, capBytes: number): void {
   const wrapImports = (imports: WebAssembly.Imports | undefined) => {
     const env = imports?.env as Record<string, unknown> | undefined;
     const resize = env?.emscripten_resize_heap;
@@ -68,9 +89,12 @@ function capWasmMemory(capBytes: number): void {
   const instantiateStreaming = WebAssembly.instantiateStreaming;
   // deno-lint-ignore no-explicit-any
   (WebAssembly as any).instantiate = (source: any, imports?: WebAssembly.Imports) => instantiate(source, wrapImports(imports));
+  // Pyodide's loader streams only its main module (as a fetch response, under Deno).
   // deno-lint-ignore no-explicit-any
-  (WebAssembly as any).instantiateStreaming = (source: any, imports?: WebAssembly.Imports) =>
-    instantiateStreaming(source, wrapImports(imports));
+  (WebAssembly as any).instantiateStreaming = async (source: any, imports?: WebAssembly.Imports) => {
+    if (!precompiled) return instantiateStreaming(source, wrapImports(imports));
+    return { instance: await instantiate(precompiled, wrapImports(imports)), module: precompiled };
+  };
 }
 
 function outputWriter(name: StreamName) {
@@ -115,20 +139,20 @@ function hostLlm(requestJson: string): string {
   );
 }
 
+type LoadPyodide = (options: object) => Promise<Pyodide>;
+
 async function load(init: WorkerInit): Promise<Pyodide> {
-  const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as {
-    loadPyodide(options: object): Promise<Pyodide>;
-  };
   const common = {
-    indexURL: init.indexURL,
     // The `js` module is an empty object: Python gets no handle on this thread's globals.
     jsglobals: Object.freeze(Object.create(null)),
     env: { HOME: "/home/pyodide" },
     stdout: () => {},
     stderr: () => {},
   };
-  if (init.mode === "build") {
-    const fresh = await loadPyodide({ ...common, _makeSnapshot: true });
+  if (init.build) {
+    instantiateWith(null, init.memoryCapBytes);
+    const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as { loadPyodide: LoadPyodide };
+    const fresh = await loadPyodide({ ...common, indexURL: init.indexURL, _makeSnapshot: true });
     const source = await Deno.readTextFile(init.bootstrapPath);
     fresh.runPython(
       `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
@@ -137,14 +161,24 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     );
     return fresh;
   }
-  const snapshot = init.snapshot ?? (await Deno.readFile(init.snapshotPath));
-  const { default: createPyodideModule } = await import(`${init.indexURL}pyodide.asm.mjs`);
+  const runtime = init.runtime!;
+  // Restoring a snapshot runs Python from it (Pyodide's bootstrap calls into the restored heap):
+  // before that, this worker loses every way out of itself, and gets its files from memory.
+  const indexURL = new URL(init.indexURL, location.href).href;
+  withdraw(new Map([[`${indexURL}python_stdlib.zip`, runtime.stdlib], [`${indexURL}pyodide.asm.wasm`, new Uint8Array()]]));
+  const { loadPyodide } = (await import(`${indexURL}pyodide.mjs`)) as { loadPyodide: LoadPyodide };
+  const { default: createPyodideModule } = await import(`${indexURL}pyodide.asm.mjs`);
+  revokeAllPermissions(permissions);
+  instantiateWith(runtime.module, init.memoryCapBytes);
+  const snapshot = init.snapshot ?? new Uint8Array(runtime.base);
   return await loadPyodide({
     ...common,
+    indexURL,
+    lockFileContents: runtime.lockFile,
     // Every sandbox can be snapshotted again: that is how a session hibernates.
     _makeSnapshot: true,
     _loadSnapshot: snapshot,
-    createPyodideModule: sparseRestoreFactory(createPyodideModule, snapshot.byteLength),
+    createPyodideModule: sparseRestoreFactory(createPyodideModule, snapshot.byteLength, init.snapshot ? null : runtime.basePages),
   });
 }
 
@@ -159,9 +193,8 @@ async function boot(init: WorkerInit): Promise<void> {
   interruptWord = new Int32Array(init.interrupt);
   callWaiter = new CallWaiter(init.calls, interruptWord);
   maxOutputBytes = init.maxOutputBytes;
-  capWasmMemory(init.memoryCapBytes);
   pyodide = await load(init);
-  if (init.mode === "build") {
+  if (init.build) {
     const snapshot = pyodide.makeMemorySnapshot();
     postToMain({ type: "snapshot", bytes: snapshot.byteLength, data: snapshot }, [snapshot.buffer]);
     return;
@@ -171,18 +204,25 @@ async function boot(init: WorkerInit): Promise<void> {
   // Standard input is the host protocol's pipe; Python must never read it.
   pyodide.setStdin({ error: true });
   pyodide.setInterruptBuffer(interruptWord);
+  // Python reaches this object (pyodide_js): it must not swap the streams for Pyodide's defaults,
+  // which buffer without bound in this worker's JavaScript heap (its exhaustion aborts the whole
+  // process) or, under Node, write to the host protocol's pipe.
+  for (const name of ["setStdout", "setStderr", "setStdin", "setInterruptBuffer"] as const) {
+    Object.defineProperty(pyodide, name, { value: () => {}, writable: false, configurable: false });
+  }
   // Pyodide keeps its config, and with it the snapshot's bytes: 30 MiB resident for nothing.
   pyodide._api.config._loadSnapshot = undefined;
+  collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
+  harden();
+  // Only now does the worker call into the session's Python: whatever it rebound can do no more
+  // than any of its cells.
   helpers = pyodide.pyimport("_wasm_repl");
   memoryCapMb = Math.round(init.memoryCapBytes / 1024 / 1024);
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  helpers.after_restore(hostSleep, hostLlm, memoryCapMb, init.mode === "boot");
+  helpers.after_restore(hostSleep, hostLlm, memoryCapMb, !init.restore);
   runCell = helpers.run_cell;
   setVars = helpers.set_vars;
   addContext = helpers.add_context;
-  revokeAllPermissions();
-  (globalThis as { gc?: () => void }).gc?.(); // return the boot's garbage before the sandbox idles in the pool
-  harden();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
 

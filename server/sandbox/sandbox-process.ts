@@ -1,0 +1,245 @@
+// One sandbox process seen from the host: a Deno process that hosts interpreters of one identity,
+// each on a worker of its own (see guest/main.ts). Interpreters come and go; the process stays,
+// with Pyodide compiled and the base snapshot loaded, so a fresh interpreter costs a worker's
+// start instead of a process's. Each interpreter is a channel: its frames, its kill, its end.
+// The process watches its resident memory against what its interpreters may use together.
+import { readFile } from "node:fs/promises";
+import { GuestProcess, type ProcessExit } from "./guest-process.ts";
+import type { GuestMessage, HostMessage, InterpreterSettings, ProcessSettings } from "./ipc.ts";
+import { launchCommand, type RuntimeFiles } from "./launch.ts";
+
+export interface ProcessLimits {
+  /** Each interpreter's WebAssembly heap cap. */
+  memoryMb: number;
+  /** Each worker's V8 heap; past it V8 aborts the whole process. */
+  jsHeapMb: number;
+  /** Resident memory the process may use beyond its interpreters' caps before it is killed. */
+  watchdogHeadroomMb: number;
+}
+
+export interface ProcessEnvironment {
+  files: RuntimeFiles;
+  cacheDir: string;
+  snapshotPath: string;
+  limits: ProcessLimits;
+  /** "build" hosts one interpreter that makes the base snapshot. */
+  mode?: ProcessSettings["mode"];
+}
+
+/** How an interpreter's channel ended. */
+export interface ChannelEnd {
+  /** The whole process ended (with every interpreter in it); null when this worker alone did. */
+  process: ProcessExit | null;
+  /** Set when the host killed the process for its memory (the watchdog): what it found. */
+  memoryLimit: string | null;
+  /** Set when this interpreter sent a message that does not fit the protocol. */
+  protocolViolation: string | null;
+}
+
+/** One interpreter as its Sandbox talks to it. */
+export interface InterpreterChannel {
+  readonly pid: number | undefined;
+  readonly ended: Promise<ChannelEnd>;
+  /** While set, the interpreter holds a copy of its heap (a snapshot on its way out): the watchdog allows for it. */
+  snapshotting: boolean;
+  send(message: HostMessage, body?: Uint8Array): void;
+  /** Stops the interpreter's worker; `ended` resolves once it is gone. */
+  kill(): void;
+}
+
+type FrameHandler = (message: GuestMessage, body: Uint8Array | null) => void;
+
+const WATCHDOG_INTERVAL_MS = 250;
+/** A worker not gone this long after its kill (terminating one takes milliseconds) means the process does not answer: it is killed whole. */
+const KILL_CONFIRM_MS = 1000;
+const PAGE_BYTES = 4096;
+// Beyond results and output, an interpreter sends snapshots of its heap, which the cap bounds.
+const FRAME_HEADROOM_BYTES = 64 * 1024 * 1024;
+
+class Channel implements InterpreterChannel {
+  snapshotting = false;
+  readonly ended: Promise<ChannelEnd>;
+  private finish!: (end: ChannelEnd) => void;
+  violation: string | null = null;
+
+  constructor(
+    readonly worker: number,
+    private readonly owner: SandboxProcess,
+    readonly onFrame: FrameHandler,
+  ) {
+    this.ended = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  get pid(): number | undefined {
+    return this.owner.pid;
+  }
+
+  send(message: HostMessage, body?: Uint8Array): void {
+    this.owner.deliver({ ...message, worker: this.worker }, body);
+  }
+
+  kill(): void {
+    this.owner.kill(this.worker);
+  }
+
+  end(end: Omit<ChannelEnd, "protocolViolation">): void {
+    this.finish({ ...end, protocolViolation: this.violation });
+  }
+}
+
+export class SandboxProcess {
+  readonly exited: Promise<ProcessExit>;
+  private readonly guest: GuestProcess;
+  private readonly channels = new Map<number, Channel>();
+  private readonly watchdog: NodeJS.Timeout;
+  private nextWorker = 0;
+  private retiring = false;
+  private memoryLimit: string | null = null;
+  /** Bytes on its pipe that were no frame of its own: which interpreter wrote them cannot be known. */
+  private violation: string | null = null;
+  private ended = false;
+
+  constructor(private readonly env: ProcessEnvironment) {
+    const { limits } = env;
+    this.guest = new GuestProcess(
+      launchCommand(env.files, env.cacheDir, limits.jsHeapMb, {
+        mode: env.mode ?? "serve",
+        indexURL: env.files.pyodideDir,
+        snapshotPath: env.snapshotPath,
+        bootstrapPath: env.files.bootstrap,
+      }),
+      limits.memoryMb * 1024 * 1024 + FRAME_HEADROOM_BYTES,
+      ({ worker, message }, body) => this.receive(worker, message, body),
+      (error) => {
+        // The process's own frames are broken: none of its interpreters can be trusted.
+        this.violation ??= error.message;
+        this.guest.kill();
+      },
+      (worker, problem) => this.invalid(worker, problem),
+    );
+    this.watchdog = setInterval(() => void this.checkMemory(), WATCHDOG_INTERVAL_MS);
+    this.watchdog.unref();
+    this.exited = this.guest.exited.then((exit) => {
+      this.ended = true;
+      clearInterval(this.watchdog);
+      for (const channel of this.channels.values()) {
+        channel.violation ??= this.violation;
+        channel.end({ process: exit, memoryLimit: this.memoryLimit });
+      }
+      this.channels.clear();
+      return exit;
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.guest.pid;
+  }
+
+  get alive(): boolean {
+    return !this.ended;
+  }
+
+  /** Interpreters running (or starting) in it now. */
+  get interpreters(): number {
+    return this.channels.size;
+  }
+
+  /** Interpreters it has started in all. */
+  get started(): number {
+    return this.nextWorker;
+  }
+
+  /** Whether it still takes new interpreters (see retire). */
+  get open(): boolean {
+    return !this.ended && !this.retiring;
+  }
+
+  /** Starts an interpreter: fresh from the base snapshot, or from `snapshot` (a session's). */
+  start(settings: Omit<InterpreterSettings, "restore">, onFrame: FrameHandler, snapshot?: Uint8Array): InterpreterChannel {
+    if (!this.open) throw new Error("the sandbox process takes no new interpreters");
+    const channel = new Channel(this.nextWorker++, this, onFrame);
+    this.channels.set(channel.worker, channel);
+    this.guest.send({ type: "spawn", worker: channel.worker, restore: snapshot !== undefined, ...settings }, snapshot);
+    return channel;
+  }
+
+  /** Takes no new interpreters, and ends once the last one has. */
+  retire(): void {
+    this.retiring = true;
+    if (this.channels.size === 0) this.guest.kill();
+  }
+
+  /** Ends the process and every interpreter in it; resolves once it has exited. */
+  async close(): Promise<ProcessExit> {
+    this.retiring = true;
+    this.guest.kill();
+    return this.exited;
+  }
+
+  /** Resident and proportional memory of the process, from /proc (Linux). */
+  async memory(): Promise<{ rssBytes: number; pssBytes: number } | null> {
+    try {
+      const rollup = await readFile(`/proc/${this.pid}/smaps_rollup`, "utf8");
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0) * 1024;
+      return { rssBytes: field("Rss"), pssBytes: field("Pss") };
+    } catch {
+      return null;
+    }
+  }
+
+  /** @internal Channel.send. */
+  deliver(frame: Parameters<GuestProcess["send"]>[0], body?: Uint8Array): void {
+    if (this.channels.has((frame as { worker: number }).worker)) this.guest.send(frame, body);
+  }
+
+  /** @internal Channel.kill. */
+  kill(worker: number): void {
+    const channel = this.channels.get(worker);
+    if (!channel) return;
+    this.guest.send({ type: "kill", worker });
+    const unanswered = setTimeout(() => this.guest.kill(), KILL_CONFIRM_MS);
+    unanswered.unref();
+    void channel.ended.then(() => clearTimeout(unanswered));
+  }
+
+  private receive(worker: number, message: GuestMessage, body: Uint8Array | null): void {
+    const channel = this.channels.get(worker);
+    if (!channel) return; // a frame the worker sent before its kill reached it
+    if (message.type !== "exited") return channel.onFrame(message, body);
+    this.channels.delete(worker);
+    channel.end({ process: null, memoryLimit: null });
+    if (this.retiring && this.channels.size === 0) this.guest.kill();
+  }
+
+  /** An interpreter whose Python made its worker send what the protocol does not allow. */
+  private invalid(worker: number, problem: string): void {
+    const channel = this.channels.get(worker);
+    if (!channel) return;
+    channel.violation ??= problem;
+    channel.kill();
+  }
+
+  private async checkMemory(): Promise<void> {
+    if (this.ended) return;
+    let statm: string;
+    try {
+      statm = await readFile(`/proc/${this.pid}/statm`, "utf8");
+    } catch {
+      return; // not Linux, or already gone
+    }
+    const { memoryMb, watchdogHeadroomMb } = this.env.limits;
+    // A snapshot holds a copy of the heap until it is sent: up to the cap more, for a moment.
+    let allowedMb = watchdogHeadroomMb;
+    for (const channel of this.channels.values()) allowedMb += memoryMb * (channel.snapshotting ? 2 : 1);
+    const rss = Number(statm.split(" ")[1]) * PAGE_BYTES;
+    const limit = allowedMb * 1024 * 1024;
+    if (rss > limit && this.memoryLimit === null) {
+      this.memoryLimit = `resident memory ${mib(rss)} MiB exceeded ${mib(limit)} MiB`;
+      this.guest.kill();
+    }
+  }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1024 / 1024);
+}
