@@ -144,7 +144,7 @@ export class Sandbox {
     this.booted = new Promise((resolve, reject) => ((markBooted = resolve), (failBoot = reject)));
     const bootTimer = setTimeout(() => this.stop({ cause: "boot_failed", detail: `no answer within ${limits.bootTimeoutMs} ms` }), limits.bootTimeoutMs);
     this.process = new GuestProcess(
-      launchCommand(env.files, env.cacheDir, limits.jsHeapMb, {
+      launchCommand(env.files, limits.jsHeapMb, {
         mode: snapshot ? "restore" : "boot",
         indexURL: env.files.pyodideDir,
         snapshotPath: env.snapshotPath,

@@ -53,7 +53,7 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
   let snapshot: Uint8Array | null = null;
   let failure = "";
   const guest = new GuestProcess(
-    launchCommand(files, cacheDir, BUILD_JS_HEAP_MB, {
+    launchCommand(files, BUILD_JS_HEAP_MB, {
       mode: "build",
       indexURL: files.pyodideDir,
       snapshotPath: files.bootstrap, // no snapshot to read yet; keeps the read allowlist inside the guest code
