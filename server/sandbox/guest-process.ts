@@ -1,7 +1,7 @@
 // One Deno sandbox process seen from the host: spawn it, exchange frames, observe its exit.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { checkGuestMessage } from "./guest-messages.ts";
+import { guestFrameLimits, guestMessageChecker } from "./guest-messages.ts";
 import { encodeFrameHead, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type Frame, type GuestMessage, type HostMessage } from "./ipc.ts";
 import type { LaunchCommand } from "./launch.ts";
 
@@ -21,12 +21,12 @@ export class GuestProcess {
   private alive = true;
 
   /**
-   * @param maxFrameBytes the largest frame the guest may send; anything larger is a broken or
-   *   hostile guest, refused before it is buffered.
+   * @param limits what the guest may send: frames past them (see guestFrameLimits) are a broken or
+   *   hostile guest, refused before they are buffered; messages past the caps, once parsed.
    */
   constructor(
     launch: LaunchCommand,
-    maxFrameBytes: number,
+    limits: { maxOutputBytes: number; heapBytes: number },
     onFrame: (frame: Frame<GuestMessage>) => void,
     onProtocolError: (error: Error) => void,
   ) {
@@ -37,13 +37,17 @@ export class GuestProcess {
       detached: true,
     });
     const key = randomBytes(FRAME_KEY_BYTES);
-    const decoder = new FrameDecoder<Record<string, unknown>>(maxFrameBytes, key);
+    const { maxHeaderBytes, maxFrameBytes } = guestFrameLimits(limits.maxOutputBytes, limits.heapBytes);
+    const decoder = new FrameDecoder<Record<string, unknown>>(maxFrameBytes, key, maxHeaderBytes);
+    const checkGuestMessage = guestMessageChecker(limits.maxOutputBytes);
     this.child.stdout!.on("data", (chunk: Buffer) => {
       if (!this.alive) return;
       try {
         for (const { message, body } of decoder.push(chunk)) {
           const checked = checkGuestMessage(message);
           if (typeof checked === "string") throw new Error(`invalid message from the sandbox: ${checked}`);
+          // Only snapshots travel as bodies.
+          if (body && checked.type !== "snapshot") throw new Error(`invalid message from the sandbox: a ${checked.type} with a body`);
           onFrame({ message: checked, body });
         }
       } catch (error) {

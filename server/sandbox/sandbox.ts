@@ -84,6 +84,7 @@ export function resultWithoutRun(error: CellError | null, statePreserved: boolea
     error,
     output_dropped_bytes: 0,
     final_answer: null,
+    truncated: [],
     state_preserved: statePreserved,
     rlm_calls: [],
   };
@@ -105,9 +106,6 @@ interface RunningCell {
 
 const WATCHDOG_INTERVAL_MS = 250;
 const INTERRUPT_REPEAT_MS = 100;
-// Beyond results and output (bounded by MAX_OUTPUT_BYTES), a sandbox sends snapshots of its
-// heap, which the heap cap bounds.
-const FRAME_HEADROOM_BYTES = 64 * 1024 * 1024;
 const PAGE_BYTES = 4096;
 
 export class Sandbox {
@@ -152,7 +150,7 @@ export class Sandbox {
         memoryCapBytes: limits.memoryMb * 1024 * 1024,
         maxOutputBytes: limits.maxOutputBytes,
       }),
-      limits.memoryMb * 1024 * 1024 + FRAME_HEADROOM_BYTES,
+      { maxOutputBytes: limits.maxOutputBytes, heapBytes: limits.memoryMb * 1024 * 1024 },
       (frame) => {
         if (frame.message.type === "ready") {
           clearTimeout(bootTimer);

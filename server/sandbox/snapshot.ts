@@ -22,7 +22,7 @@ export async function baseSnapshotKey(files: RuntimeFiles): Promise<string> {
 }
 
 const BUILD_JS_HEAP_MB = 512;
-const MAX_SNAPSHOT_FRAME_BYTES = 1024 * 1024 * 1024;
+const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 const building = new Map<string, Promise<string>>();
 
 /** Path of the base snapshot, building it first when the cache has none for the current key. */
@@ -61,7 +61,7 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
       memoryCapBytes: 2 ** 32,
       maxOutputBytes: 0,
     }),
-    MAX_SNAPSHOT_FRAME_BYTES,
+    { maxOutputBytes: 0, heapBytes: MAX_SNAPSHOT_BYTES },
     ({ message, body }) => {
       if (message.type === "snapshot" && body) snapshot = body;
       if (message.type === "fatal") failure = message.message;

@@ -10,8 +10,11 @@ type ModuleFactory = (settings: object) => Promise<{ HEAP8: Int8Array; _malloc(b
 
 const GROWTH_STEP = 16 * 1024 * 1024;
 
-/** Wraps Pyodide's module factory: the heap fits `snapshotBytes`, and the copy skips zero pages. */
-export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: number): ModuleFactory {
+/**
+ * Wraps Pyodide's module factory: the heap fits `snapshotBytes`, and the copy skips zero pages.
+ * `beforeCopy` runs once the module is ready and before the snapshot is copied into its heap.
+ */
+export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: number, beforeCopy: () => void): ModuleFactory {
   return async (settings) => {
     const module = await factory(settings);
     // The blocks are never freed: the restore overwrites the whole heap, allocator state included.
@@ -20,6 +23,7 @@ export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: numb
         throw new Error(`the snapshot needs a heap of ${snapshotBytes} bytes, more than this sandbox may have`);
       }
     }
+    beforeCopy();
     const heap = module.HEAP8;
     Object.defineProperty(heap, "set", {
       configurable: true,

@@ -2,8 +2,9 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import type { GuestMessage, GuestSettings, HostMessage, LocalsMode, StreamName } from "../ipc.ts";
-import { harden } from "./harden.ts";
+import { MAX_PROMPT_CHARS, RESULT_CAPS, type GuestMessage, type GuestSettings, type HostMessage, type LocalsMode, type StreamName } from "../ipc.ts";
+import { confineTimers } from "./background.ts";
+import { freezePrototypes, removeDangerousGlobals } from "./harden.ts";
 import { CallWaiter } from "./host-calls.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
@@ -46,6 +47,8 @@ let droppedBytes = 0;
 
 // Bound now: after hardening, nothing on the global object is relied upon.
 const postToMain = self.postMessage.bind(self);
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+const timers = confineTimers();
 
 function post(message: GuestMessage, transfer: Transferable[] = []): void {
   postToMain(message, transfer);
@@ -115,7 +118,34 @@ function hostLlm(requestJson: string): string {
   );
 }
 
-async function load(init: WorkerInit): Promise<Pyodide> {
+/**
+ * Revokes every permission and removes what needs none (harden.ts). Runs before any byte of a
+ * snapshot reaches the interpreter's heap: from then on only session code can run, and it finds
+ * nothing to escape with.
+ */
+function lockDown(): void {
+  revokeAllPermissions();
+  removeDangerousGlobals();
+}
+
+// Installs the server's helpers as the module `_wasm_repl` (frames of it are named "<wasm-repl>").
+// After a restore it runs again: the module's code is then the server's own, whatever the session
+// did to the module it had; only the session's data is carried over (bootstrap.py, adopt).
+const INSTALL_HELPERS =
+  `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
+  `exec(compile(_source, "<wasm-repl>", "exec"), _m.__dict__)\n_m.adopt(sys.modules.get("_wasm_repl"))\n` +
+  `sys.modules["_wasm_repl"] = _m\ndel _m, _source`;
+
+function installHelpers(source: string): Record<string, PyCallable> {
+  pyodide.runPython(INSTALL_HELPERS, { globals: pyodide.toPy({ _source: source }) });
+  return pyodide.pyimport("_wasm_repl");
+}
+
+/**
+ * Loads Pyodide. Every file it needs is read first; the snapshot restore happens only after
+ * lockDown(), from bytes already in memory.
+ */
+async function load(init: WorkerInit, bootstrap: string): Promise<Pyodide> {
   const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as {
     loadPyodide(options: object): Promise<Pyodide>;
   };
@@ -126,15 +156,15 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     env: { HOME: "/home/pyodide" },
     stdout: () => {},
     stderr: () => {},
+    // Read now rather than while Pyodide finishes loading, after the permissions are gone.
+    lockFileContents: await Deno.readTextFile(`${init.indexURL}pyodide-lock.json`),
+    packageBaseUrl: init.indexURL,
   };
   if (init.mode === "build") {
+    // A fresh interpreter: nothing but Pyodide's and the server's code runs in it.
     const fresh = await loadPyodide({ ...common, _makeSnapshot: true });
-    const source = await Deno.readTextFile(init.bootstrapPath);
-    fresh.runPython(
-      `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
-        `exec(compile(_source, "<wasm-repl>", "exec"), _m.__dict__)\nsys.modules["_wasm_repl"] = _m\ndel _m, _source`,
-      { globals: fresh.toPy({ _source: source }) },
-    );
+    pyodide = fresh;
+    installHelpers(bootstrap);
     return fresh;
   }
   const snapshot = init.snapshot ?? (await Deno.readFile(init.snapshotPath));
@@ -144,15 +174,19 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     // Every sandbox can be snapshotted again: that is how a session hibernates.
     _makeSnapshot: true,
     _loadSnapshot: snapshot,
-    createPyodideModule: sparseRestoreFactory(createPyodideModule, snapshot.byteLength),
+    // The module factory resolves once the WebAssembly and the standard library are in (every
+    // file read), before Pyodide copies the snapshot into the heap.
+    createPyodideModule: sparseRestoreFactory(createPyodideModule, snapshot.byteLength, lockDown),
   });
 }
 
-let helpers: Record<string, PyCallable>;
-let memoryCapMb = 0;
+let guestConfig = "";
 let runCell: PyCallable;
+let finishCell: PyCallable;
 let setVars: PyCallable;
 let addContext: PyCallable;
+let beforeSnapshot: PyCallable;
+let afterRestore: PyCallable;
 
 async function boot(init: WorkerInit): Promise<void> {
   const started = performance.now();
@@ -160,7 +194,9 @@ async function boot(init: WorkerInit): Promise<void> {
   callWaiter = new CallWaiter(init.calls, interruptWord);
   maxOutputBytes = init.maxOutputBytes;
   capWasmMemory(init.memoryCapBytes);
-  pyodide = await load(init);
+  const bootstrap = await Deno.readTextFile(init.bootstrapPath);
+  pyodide = await load(init, bootstrap);
+  freezePrototypes();
   if (init.mode === "build") {
     const snapshot = pyodide.makeMemorySnapshot();
     postToMain({ type: "snapshot", bytes: snapshot.byteLength, data: snapshot }, [snapshot.buffer]);
@@ -173,25 +209,27 @@ async function boot(init: WorkerInit): Promise<void> {
   pyodide.setInterruptBuffer(interruptWord);
   // Pyodide keeps its config, and with it the snapshot's bytes: 30 MiB resident for nothing.
   pyodide._api.config._loadSnapshot = undefined;
-  helpers = pyodide.pyimport("_wasm_repl");
-  memoryCapMb = Math.round(init.memoryCapBytes / 1024 / 1024);
+  const helpers = installHelpers(bootstrap);
+  // Held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
+  ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
+  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  helpers.after_restore(hostSleep, hostLlm, memoryCapMb, init.mode === "boot");
-  runCell = helpers.run_cell;
-  setVars = helpers.set_vars;
-  addContext = helpers.add_context;
-  revokeAllPermissions();
-  (globalThis as { gc?: () => void }).gc?.(); // return the boot's garbage before the sandbox idles in the pool
-  harden();
+  afterRestore(hostSleep, hostLlm, guestConfig, init.mode === "boot");
+  collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
+  timers.closeBoot();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
 
-function run(message: Extract<HostMessage, { type: "run" }>): void {
+/** Runs a cell, then what it scheduled (background.ts), then sends its result. */
+async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void> {
   cell = message.cell;
   outputBytes = 0;
   droppedBytes = 0;
   Atomics.store(interruptWord, 0, 0);
-  const result = JSON.parse(runCell(message.code, message.locals satisfies LocalsMode) as string);
+  timers.beginCell();
+  runCell(message.code);
+  const cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
+  const result = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
   // Fields of ours come last: what Python returned cannot set them.
   post({ ...result, type: "result", cell, output_dropped_bytes: droppedBytes });
 }
@@ -214,7 +252,7 @@ function applied(cellId: number, error: unknown): void {
 /** Snapshots the live interpreter (to hibernate or checkpoint the session); it keeps running. */
 function snapshot(): void {
   // Python must hold no JavaScript object while the snapshot is taken.
-  helpers.before_snapshot();
+  beforeSnapshot();
   let taken: Uint8Array<ArrayBuffer>;
   try {
     taken = pyodide.makeMemorySnapshot();
@@ -222,7 +260,7 @@ function snapshot(): void {
     post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
     return;
   } finally {
-    helpers.after_restore(hostSleep, hostLlm, memoryCapMb, false);
+    afterRestore(hostSleep, hostLlm, guestConfig, false);
   }
   postToMain({ type: "snapshot", bytes: taken.byteLength, data: taken }, [taken.buffer]);
 }
@@ -243,7 +281,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
   const message = event.data;
   try {
     if (message.type === "init") await boot(message);
-    else if (message.type === "run") run(message);
+    else if (message.type === "run") await run(message);
     else if (message.type === "set_vars") assign(message);
     else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
     else if (message.type === "snapshot") snapshot();
