@@ -160,6 +160,12 @@ export interface ResultFrame {
   output_dropped_bytes: number;
   /** The cell's final answer (FINAL_VAR(...), or `answer = {"content": ..., "ready": True}`), as text. */
   final_answer: string | null;
+  /**
+   * Parts cut to fit the result's caps: "value", "error.message", "error.traceback",
+   * "final_answer" (each cut text ends in "... (N more characters)"), "locals" (variables left out),
+   * "locals_names" (names cut). Empty when nothing was cut.
+   */
+  truncated: string[];
   /** The model calls the cell made, in the order they finished. */
   rlm_calls: RlmCall[];
 }

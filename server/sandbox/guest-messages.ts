@@ -1,46 +1,88 @@
 // What the host accepts from a guest. Python controls the guest's worker, so every message is
-// checked field by field before the host acts on it; one that does not fit ends the sandbox.
-import { boolean, count, fieldProblem, jsonObject, listOf, nullable, number, oneOf, shape, string, type Check } from "../../protocol/schema.ts";
-import type { GuestMessage } from "./ipc.ts";
+// checked field by field before the host acts on it, against the same caps the guest is meant to
+// cut to (RESULT_CAPS, MAX_OUTPUT_BYTES): a message that does not fit ends the sandbox.
+import { boolean, boundedString, count, fieldProblem, jsonObject, listOf, nullable, number, oneOf, shape, type Check } from "../../protocol/schema.ts";
+import { MAX_PROMPT_CHARS, RESULT_CAPS, TRUNCATED_PARTS, type GuestMessage } from "./ipc.ts";
 
 /** Prompts one llm_query_batched may send at once. */
 export const MAX_BATCH_PROMPTS = 1000;
+/** Room for the "... (N more characters)" note the guest appends where it cuts. */
+const CUT_NOTE = 64;
+/** A guest's fatal and snapshot_failed descriptions (the worker cuts them shorter). */
+const MAX_DIAGNOSTIC_CHARS = 8192;
 
-const cellError = shape({ type: string, message: string, traceback: string });
+/** A string of at most `chars` Python characters: up to two UTF-16 units each, plus the cut's note. */
+function capped(chars: number): Check {
+  return boundedString(0, 2 * chars + CUT_NOTE);
+}
 
-const SCHEMAS: Record<GuestMessage["type"], Record<string, Check>> = {
-  ready: { boot_ms: number, pyodide: string },
-  stream: { cell: count, name: oneOf(["stdout", "stderr"]), text: string },
-  result: {
-    cell: count,
-    success: boolean,
-    value: nullable(string),
-    locals: nullable(jsonObject),
-    execution_count: count,
-    execution_time: number,
-    error: nullable(cellError),
-    output_dropped_bytes: count,
-    final_answer: nullable(string),
-  },
-  applied: { cell: count, error: nullable(cellError) },
-  llm_request: { cell: count, call: count, prompts: listOf(string, MAX_BATCH_PROMPTS), model: nullable(string), recursive: boolean },
-  snapshot: { bytes: count },
-  snapshot_failed: { message: string },
-  fatal: { cause: oneOf(["boot_failed", "memory_limit", "stack_overflow", "interpreter_fatal"]), message: string },
-  exited: {},
+const cellError = shape({ type: capped(RESULT_CAPS.nameChars), message: capped(RESULT_CAPS.errorChars), traceback: capped(RESULT_CAPS.errorChars) });
+
+const prompts: Check = (value) => {
+  const problem = listOf(boundedString(0, MAX_PROMPT_CHARS), MAX_BATCH_PROMPTS)(value);
+  if (problem) return problem;
+  const total = (value as string[]).reduce((sum, prompt) => sum + prompt.length, 0);
+  return total <= MAX_PROMPT_CHARS ? null : `must hold at most ${MAX_PROMPT_CHARS} characters in all`;
 };
 
+/** Every key of a locals summary within the name cap (values are bounded by the whole result). */
+const localsSummary: Check = (value) => {
+  const problem = jsonObject(value);
+  if (problem) return problem;
+  const long = Object.keys(value as object).find((name) => name.length > 2 * RESULT_CAPS.nameChars + CUT_NOTE);
+  return long === undefined ? null : `has a name of ${long.length} characters`;
+};
+
+/** The limits a guest's frames are held to; `heapBytes` bounds the only bodies (snapshots). */
+export function guestFrameLimits(maxOutputBytes: number, heapBytes: number): { maxHeaderBytes: number; maxFrameBytes: number } {
+  // JSON may spell one byte of output as six ("\u0000"); the result and prompts as they are capped.
+  const maxHeaderBytes = Math.max(6 * maxOutputBytes, RESULT_CAPS.resultBytes, 3 * MAX_PROMPT_CHARS) + 64 * 1024;
+  return { maxHeaderBytes, maxFrameBytes: maxHeaderBytes + heapBytes };
+}
+
+/** A check of every guest message against the sandbox's own output cap. */
 /** A message and the interpreter (worker) of the process that sent it. */
 export interface GuestEnvelope {
   worker: number;
   message: GuestMessage;
 }
 
-/** The message, typed, with its worker; or a description of why it is not a valid guest message. */
-export function checkGuestMessage(frame: Record<string, unknown>): GuestEnvelope | string {
-  const { type, worker, ...rest } = frame;
-  if (typeof type !== "string" || !Object.hasOwn(SCHEMAS, type)) return `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`;
-  if (count(worker) !== null) return `${type}.worker ${count(worker)}`;
-  const problem = fieldProblem(rest, SCHEMAS[type as GuestMessage["type"]]);
-  return problem ? `${type}.${problem}` : { worker: worker as number, message: { type, ...rest } as unknown as GuestMessage };
+/**
+ * A check of every guest message against the sandbox's own output cap: the message, typed, with
+ * the worker it came from; or a description of why it is not a valid guest message.
+ */
+export function guestMessageChecker(maxOutputBytes: number): (frame: Record<string, unknown>) => GuestEnvelope | string {
+  const schemas: Record<GuestMessage["type"], Record<string, Check>> = {
+    ready: { boot_ms: number, pyodide: capped(RESULT_CAPS.nameChars) },
+    stream: { cell: count, name: oneOf(["stdout", "stderr"]), text: boundedString(0, maxOutputBytes) },
+    result: {
+      cell: count,
+      success: boolean,
+      value: nullable(capped(RESULT_CAPS.stringChars)),
+      locals: nullable(localsSummary),
+      execution_count: count,
+      execution_time: number,
+      error: nullable(cellError),
+      output_dropped_bytes: count,
+      final_answer: nullable(boundedString(0, RESULT_CAPS.resultBytes)),
+      truncated: listOf(oneOf(TRUNCATED_PARTS), TRUNCATED_PARTS.length),
+    },
+    applied: { cell: count, error: nullable(cellError) },
+    llm_request: { cell: count, call: count, prompts, model: nullable(capped(RESULT_CAPS.nameChars)), recursive: boolean },
+    snapshot: { bytes: count },
+    snapshot_failed: { message: boundedString(0, MAX_DIAGNOSTIC_CHARS) },
+    fatal: { cause: oneOf(["boot_failed", "memory_limit", "stack_overflow", "interpreter_fatal"]), message: boundedString(0, MAX_DIAGNOSTIC_CHARS) },
+    exited: {},
+  };
+  return (frame) => {
+    const { type, worker, ...fields } = frame;
+    if (typeof type !== "string" || !Object.hasOwn(schemas, type)) return `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`;
+    if (count(worker) !== null) return `${type}.worker ${count(worker)}`;
+    const problem = fieldProblem(fields, schemas[type as GuestMessage["type"]]);
+    if (problem) return `${type}.${problem}`;
+    const message = { type, ...fields } as unknown as GuestMessage;
+    // The whole result within its cap: locals and the final answer share what the rest leaves.
+    if (type === "result" && JSON.stringify(message).length > RESULT_CAPS.resultBytes + 1024) return `result is over ${RESULT_CAPS.resultBytes} bytes`;
+    return { worker: worker as number, message };
+  };
 }

@@ -2,7 +2,7 @@
 // Frames name the interpreter (worker) of the process they are for or from.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { checkGuestMessage, type GuestEnvelope } from "./guest-messages.ts";
+import { guestFrameLimits, guestMessageChecker, type GuestEnvelope } from "./guest-messages.ts";
 import { encodeFrameHead, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type HostFrame } from "./ipc.ts";
 import type { LaunchCommand } from "./launch.ts";
 
@@ -22,8 +22,8 @@ export class GuestProcess {
   private alive = true;
 
   /**
-   * @param maxFrameBytes the largest frame the guest may send; anything larger is a broken or
-   *   hostile guest, refused before it is buffered.
+   * @param limits what the guest may send: frames past them (see guestFrameLimits) are a broken or
+   *   hostile guest, refused before they are buffered; messages past the caps, once parsed.
    * @param onProtocolError a frame that is not a frame (no key, too large, not JSON): the process
    *   itself is broken, and nothing more is read from it.
    * @param onInvalidMessage a well-framed message whose content does not fit: its worker (whose
@@ -31,7 +31,7 @@ export class GuestProcess {
    */
   constructor(
     launch: LaunchCommand,
-    maxFrameBytes: number,
+    limits: { maxOutputBytes: number; heapBytes: number },
     onFrame: (envelope: GuestEnvelope, body: Uint8Array | null) => void,
     onProtocolError: (error: Error) => void,
     onInvalidMessage: (worker: number, problem: string) => void,
@@ -43,15 +43,20 @@ export class GuestProcess {
       detached: true,
     });
     const key = randomBytes(FRAME_KEY_BYTES);
-    const decoder = new FrameDecoder<Record<string, unknown>>(maxFrameBytes, key);
+    const { maxHeaderBytes, maxFrameBytes } = guestFrameLimits(limits.maxOutputBytes, limits.heapBytes);
+    const decoder = new FrameDecoder<Record<string, unknown>>(maxFrameBytes, key, maxHeaderBytes);
+    const checkGuestMessage = guestMessageChecker(limits.maxOutputBytes);
     this.child.stdout!.on("data", (chunk: Buffer) => {
       if (!this.alive) return;
       try {
         for (const { message, body } of decoder.push(chunk)) {
           const checked = checkGuestMessage(message);
-          if (typeof checked !== "string") onFrame(checked, body);
-          else if (Number.isSafeInteger(message.worker)) onInvalidMessage(message.worker as number, `invalid message from the sandbox: ${checked}`);
-          else throw new Error(`invalid message from the sandbox: ${checked}`);
+          const worker = message.worker;
+          // Only snapshots travel as bodies (a worker's message can carry one only through the process's own code).
+          const problem = typeof checked === "string" ? checked : body && checked.message.type !== "snapshot" ? `a ${checked.message.type} with a body` : null;
+          if (problem === null) onFrame(checked as GuestEnvelope, body);
+          else if (Number.isSafeInteger(worker)) onInvalidMessage(worker as number, `invalid message from the sandbox: ${problem}`);
+          else throw new Error(`invalid message from the sandbox: ${problem}`);
         }
       } catch (error) {
         this.alive = false;

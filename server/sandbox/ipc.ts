@@ -32,6 +32,28 @@ export interface InterpreterSettings {
 export type LocalsMode = "all" | "changed" | "none";
 export type StreamName = "stdout" | "stderr";
 
+/**
+ * Caps of a cell's result. The guest cuts to them and says what it cut (`truncated`); the host
+ * checks them again, because the guest is not trusted (guest-messages.ts).
+ */
+export const RESULT_CAPS = {
+  /** `value` (the trailing expression's repr) and every string in a locals summary, in characters. */
+  stringChars: 1000,
+  /** A locals name, a dict key in a summary, an error's type. */
+  nameChars: 100,
+  /** An error's message, and its traceback, each. */
+  errorChars: 10_000,
+  /** The whole result as JSON: locals and the final answer share what the rest leaves. */
+  resultBytes: 1024 * 1024,
+} as const;
+
+/** Text one llm_request may carry, all prompts together (a prompt may hold a whole context). */
+export const MAX_PROMPT_CHARS = 16 * 1024 * 1024;
+
+/** Parts of a result that were cut to fit RESULT_CAPS. */
+export type TruncatedPart = "value" | "error.message" | "error.traceback" | "final_answer" | "locals" | "locals_names";
+export const TRUNCATED_PARTS: readonly TruncatedPart[] = ["value", "error.message", "error.traceback", "final_answer", "locals", "locals_names"];
+
 export interface CellError {
   type: string;
   message: string;
@@ -54,6 +76,8 @@ export interface GuestCellResult {
   output_dropped_bytes: number;
   /** What the cell gave as its final answer (FINAL_VAR, or `answer["ready"]`), as text. */
   final_answer: string | null;
+  /** Which parts were cut to fit RESULT_CAPS ("locals": some variables left out). */
+  truncated: TruncatedPart[];
 }
 
 /** Where an add_context payload goes: context_N or history_N. */
@@ -159,9 +183,11 @@ export class FrameDecoder<M> {
   private buffered = 0;
   private readonly prefix: number;
 
+  /** @param maxHeaderBytes the JSON header's own limit (the body carries only snapshots). */
   constructor(
     private readonly maxBytes: number,
     private readonly key: Uint8Array | null = null,
+    private readonly maxHeaderBytes = maxBytes,
   ) {
     this.prefix = HEADER_BYTES + (key?.byteLength ?? 0);
   }
@@ -178,6 +204,7 @@ export class FrameDecoder<M> {
       const bodyLength = view.getUint32(4, true);
       if (this.key && !sameBytes(head.subarray(HEADER_BYTES, this.prefix), this.key)) throw new FrameForged("a frame without the frame key");
       const total = this.prefix + jsonLength + bodyLength;
+      if (jsonLength > this.maxHeaderBytes) throw new FrameTooLarge(`frame header of ${jsonLength} bytes exceeds ${this.maxHeaderBytes}`);
       if (total > this.maxBytes) throw new FrameTooLarge(`frame of ${total} bytes exceeds ${this.maxBytes}`);
       if (this.buffered < total) return frames;
       const header = this.take(this.prefix + jsonLength, false);

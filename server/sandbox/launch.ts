@@ -36,6 +36,8 @@ export function locateRuntimeFiles(): RuntimeFiles {
   };
 }
 
+const UNCREATABLE_DENO_DIR = "/dev/null/deno";
+
 export interface LaunchCommand {
   command: string;
   args: string[];
@@ -49,7 +51,7 @@ export interface LaunchCommand {
  * worker's revocation leaves the process able to start the next one.
  * The environment is built from scratch so no server secret can leak into it.
  */
-export function launchCommand(files: RuntimeFiles, cacheDir: string, jsHeapMb: number, settings: ProcessSettings): LaunchCommand {
+export function launchCommand(files: RuntimeFiles, jsHeapMb: number, settings: ProcessSettings): LaunchCommand {
   const readable = [files.pyodideDir, files.sandboxDir, settings.snapshotPath].join(",");
   return {
     command: files.deno,
@@ -70,8 +72,10 @@ export function launchCommand(files: RuntimeFiles, cacheDir: string, jsHeapMb: n
       JSON.stringify(settings),
     ],
     env: {
-      // Deno's cache of the transpiled guest code; written by Deno itself, not by the guest.
-      DENO_DIR: join(cacheDir, "deno"),
+      // A directory that cannot exist (its parent is a device): Deno keeps its caches (transpiled
+      // guest code, V8 code) in memory, and nothing that lives under DENO_DIR without a permission
+      // (the Cache API's files) can reach the host's disk, from any sandbox, on any path.
+      DENO_DIR: UNCREATABLE_DENO_DIR,
       DENO_NO_UPDATE_CHECK: "1",
       NO_COLOR: "1",
       // Returns freed large blocks to the OS: tens of MiB less resident per sandbox.

@@ -25,7 +25,7 @@ export interface SandboxRuntimeOptions {
 }
 
 export interface SandboxRuntime {
-  environment: SandboxEnvironment & ProcessEnvironment;
+  environment: SandboxEnvironment & ProcessEnvironment & { cacheDir: string };
   pool: SandboxPool<Sandbox>;
   hosts: SandboxHosts;
   /** Boots an interpreter in a process of its own, outside the pool (for measuring, or one-off work). */

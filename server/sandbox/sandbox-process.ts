@@ -15,11 +15,12 @@ export interface ProcessLimits {
   jsHeapMb: number;
   /** Resident memory the process may use beyond its interpreters' caps before it is killed. */
   watchdogHeadroomMb: number;
+  /** Each cell's output cap: what an interpreter may send is bounded by it (see guest-messages.ts). */
+  maxOutputBytes: number;
 }
 
 export interface ProcessEnvironment {
   files: RuntimeFiles;
-  cacheDir: string;
   snapshotPath: string;
   limits: ProcessLimits;
   /** "build" hosts one interpreter that makes the base snapshot. */
@@ -53,8 +54,6 @@ const WATCHDOG_INTERVAL_MS = 250;
 /** A worker not gone this long after its kill (terminating one takes milliseconds) means the process does not answer: it is killed whole. */
 const KILL_CONFIRM_MS = 1000;
 const PAGE_BYTES = 4096;
-// Beyond results and output, an interpreter sends snapshots of its heap, which the cap bounds.
-const FRAME_HEADROOM_BYTES = 64 * 1024 * 1024;
 
 class Channel implements InterpreterChannel {
   snapshotting = false;
@@ -102,13 +101,13 @@ export class SandboxProcess {
   constructor(private readonly env: ProcessEnvironment) {
     const { limits } = env;
     this.guest = new GuestProcess(
-      launchCommand(env.files, env.cacheDir, limits.jsHeapMb, {
+      launchCommand(env.files, limits.jsHeapMb, {
         mode: env.mode ?? "serve",
         indexURL: env.files.pyodideDir,
         snapshotPath: env.snapshotPath,
         bootstrapPath: env.files.bootstrap,
       }),
-      limits.memoryMb * 1024 * 1024 + FRAME_HEADROOM_BYTES,
+      { maxOutputBytes: limits.maxOutputBytes, heapBytes: limits.memoryMb * 1024 * 1024 },
       ({ worker, message }, body) => this.receive(worker, message, body),
       (error) => {
         // The process's own frames are broken: none of its interpreters can be trusted.

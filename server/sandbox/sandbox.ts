@@ -9,7 +9,6 @@ import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
 
 export interface SandboxLimits extends ProcessLimits {
-  maxOutputBytes: number;
   /** How long an interrupted cell has to end before its process is killed. */
   killGraceMs: number;
   bootTimeoutMs: number;
@@ -84,6 +83,7 @@ export function resultWithoutRun(error: CellError | null, statePreserved: boolea
     error,
     output_dropped_bytes: 0,
     final_answer: null,
+    truncated: [],
     state_preserved: statePreserved,
     rlm_calls: [],
   };

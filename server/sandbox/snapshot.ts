@@ -53,7 +53,7 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
   log.info("snapshot_build_started", { path });
   let snapshot: Uint8Array | null = null;
   let failure = "";
-  const builder = new SandboxProcess({ ...buildEnvironment(files, cacheDir), mode: "build" });
+  const builder = new SandboxProcess({ ...buildEnvironment(files), mode: "build" });
   builder.start({ memoryCapBytes: 2 ** 32, maxOutputBytes: 0 }, (message, body) => {
     if (message.type === "snapshot" && body) snapshot = body;
     if (message.type === "fatal") failure = message.message;
@@ -72,15 +72,15 @@ async function buildSnapshot(files: RuntimeFiles, cacheDir: string, path: string
 }
 
 /** A process for the build: no snapshot to read yet (the bootstrap's path keeps the read allowlist inside the guest code). */
-function buildEnvironment(files: RuntimeFiles, cacheDir: string): ProcessEnvironment {
-  return { files, cacheDir, snapshotPath: files.bootstrap, limits: { memoryMb: BUILD_HEAP_MB, jsHeapMb: BUILD_JS_HEAP_MB, watchdogHeadroomMb: 1024 } };
+function buildEnvironment(files: RuntimeFiles): ProcessEnvironment {
+  return { files, snapshotPath: files.bootstrap, limits: { memoryMb: BUILD_HEAP_MB, jsHeapMb: BUILD_JS_HEAP_MB, watchdogHeadroomMb: 1024, maxOutputBytes: 0 } };
 }
 
 async function secondGeneration(files: RuntimeFiles, cacheDir: string, first: Uint8Array, log: Logger): Promise<Uint8Array> {
-  const environment = buildEnvironment(files, cacheDir);
+  const environment = buildEnvironment(files);
   const host = new SandboxProcess(environment);
   try {
-    const limits = { ...environment.limits, maxOutputBytes: 0, killGraceMs: 1000, bootTimeoutMs: 120_000, callTimeoutMs: 120_000 };
+    const limits = { ...environment.limits, killGraceMs: 1000, bootTimeoutMs: 120_000, callTimeoutMs: 120_000 };
     const sandbox = await Sandbox.start({ limits, log }, host, first);
     return await sandbox.snapshot();
   } finally {

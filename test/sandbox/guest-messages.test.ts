@@ -1,25 +1,53 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkGuestMessage } from "../../server/sandbox/guest-messages.ts";
+import { guestMessageChecker } from "../../server/sandbox/guest-messages.ts";
+import { RESULT_CAPS } from "../../server/sandbox/ipc.ts";
+
+const checker = guestMessageChecker(1024);
+/** Checks a message as worker 0 of its process sent it. */
+const checkGuestMessage = (message: Record<string, unknown>) => {
+  const checked = checker({ ...message, worker: 0 });
+  return typeof checked === "string" ? checked : checked.message;
+};
 
 test("well-formed guest messages pass, with the worker that sent them", () => {
   const stream = { type: "stream", cell: 1, name: "stdout", text: "hi\n" };
-  assert.deepEqual(checkGuestMessage({ ...stream, worker: 3 }), { worker: 3, message: stream });
-  assert.deepEqual(checkGuestMessage({ type: "exited", worker: 0 }), { worker: 0, message: { type: "exited" } });
+  assert.deepEqual(checker({ ...stream, worker: 3 }), { worker: 3, message: stream });
+  assert.deepEqual(checker({ type: "exited", worker: 0 }), { worker: 0, message: { type: "exited" } });
 });
 
 test("a message that names no worker is refused", () => {
-  assert.match(checkGuestMessage({ type: "stream", cell: 1, name: "stdout", text: "" }) as string, /^stream\.worker must be a whole number/);
-  assert.match(checkGuestMessage({ type: "exited", worker: -1 }) as string, /^exited\.worker must be a whole number/);
+  assert.match(checker({ type: "stream", cell: 1, name: "stdout", text: "" }) as string, /^stream\.worker must be a whole number/);
+  assert.match(checker({ type: "exited", worker: -1 }) as string, /^exited\.worker must be a whole number/);
 });
 
 test("a message Python could have shaped is refused field by field", () => {
-  assert.match(checkGuestMessage({ type: "fatal", worker: 0, cause: "memory_limit", message: 5 }) as string, /^fatal\.message must be a string; got 5/);
+  assert.match(checkGuestMessage({ type: "fatal", cause: "memory_limit", message: 5 }) as string, /^fatal\.message must be a string of 0 to \d+ characters; got 5/);
   assert.match(
-    checkGuestMessage({ type: "result", worker: 0, cell: 1, success: false, value: null, locals: null, execution_count: 1, execution_time: 0, output_dropped_bytes: 0, error: { type: "X", message: "", traceback: 0 } }) as string,
-    /^result\.error has a field that traceback must be a string/,
+    checkGuestMessage({ type: "result", cell: 1, success: false, value: null, locals: null, execution_count: 1, execution_time: 0, output_dropped_bytes: 0, truncated: [], error: { type: "X", message: "", traceback: 0 } }) as string,
+    /^result\.error has a field that traceback must be a string of 0 to/,
   );
-  assert.match(checkGuestMessage({ type: "stream", worker: 0, cell: 1, name: "stdin", text: "" }) as string, /name must be one of "stdout", "stderr"/);
+  assert.match(checkGuestMessage({ type: "stream", cell: 1, name: "stdin", text: "" }) as string, /name must be one of "stdout", "stderr"/);
   assert.match(checkGuestMessage({ type: "launch" }) as string, /unknown message type "launch"/);
-  assert.match(checkGuestMessage({ type: "ready", worker: 0, boot_ms: 1, pyodide: "x", extra: 1 }) as string, /extra is an unknown field/);
+  assert.match(checkGuestMessage({ type: "ready", boot_ms: 1, pyodide: "x", extra: 1 }) as string, /extra is an unknown field/);
+});
+
+const result = { type: "result", cell: 1, success: true, value: null, locals: null, execution_count: 1, execution_time: 0, error: null, output_dropped_bytes: 0, final_answer: null, truncated: [] };
+
+test("strings far past the caps are refused: the guest is not trusted to cut them", () => {
+  const huge = "A".repeat(8 * 1024 * 1024);
+  assert.match(checkGuestMessage({ ...result, value: huge }) as string, /^result\.value must be a string of 0 to/);
+  assert.match(checkGuestMessage({ ...result, success: false, error: { type: "ValueError", message: huge, traceback: "" } }) as string, /^result\.error/);
+  assert.match(checkGuestMessage({ ...result, success: false, error: { type: "ValueError", message: "", traceback: huge } }) as string, /^result\.error/);
+  assert.match(checkGuestMessage({ ...result, locals: { [huge]: 1 } }) as string, /^result\.locals has a name of/);
+  assert.match(checkGuestMessage({ ...result, locals: { x: huge } }) as string, /^result is over/);
+  assert.match(checkGuestMessage({ ...result, final_answer: huge }) as string, /^result\.final_answer/);
+  assert.match(checkGuestMessage({ ...result, truncated: ["everything"] }) as string, /^result\.truncated/);
+  assert.match(checkGuestMessage({ type: "stream", cell: 1, name: "stdout", text: "A".repeat(1025) }) as string, /^stream\.text/);
+  assert.match(checkGuestMessage({ type: "fatal", cause: "memory_limit", message: huge }) as string, /^fatal\.message/);
+});
+
+test("a result at its caps passes", () => {
+  const atCaps = { ...result, value: "v".repeat(RESULT_CAPS.stringChars) + "... (5 more characters)", truncated: ["value"] };
+  assert.deepEqual(checkGuestMessage(atCaps), atCaps);
 });

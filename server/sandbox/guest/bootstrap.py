@@ -1,24 +1,33 @@
-# wasm-repl's helpers inside the interpreter. Executed once before the base snapshot is taken,
-# as the module `_wasm_repl` (frames from this file are named "<wasm-repl>" and left out of
-# tracebacks). The worker calls run_cell/set_vars/after_restore; user code never sees this module
-# in its globals.
+# wasm-repl's helpers inside the interpreter, the module `_wasm_repl` (frames from this file are
+# named "<wasm-repl>" and left out of tracebacks). The worker executes this file at every boot,
+# after a restore too: a session can rebind anything in the module it had, so the module's code is
+# always the server's, and only the session's data is adopted from the old one (adopt). The
+# worker calls run_cell/set_vars/add_context/before_snapshot/after_restore; user code never sees
+# this module in its globals.
 import ast
 import builtins
 import json
 import linecache
 import math
 import random
+import re
 import sys
 import time
 import traceback
 import types
 
+# Caps of a cell's result; after_restore sets them from the host's (ipc.ts, RESULT_CAPS), which
+# checks them again: what this module sends is not trusted.
 MAX_STRING = 1000
+MAX_NAME = 100
+MAX_ERROR = 10_000
+MAX_RESULT_BYTES = 1_048_576
 MAX_ITEMS = 100
 MAX_DEPTH = 4
 SAFE_INT = 2**53
 
 MAX_BATCH_PROMPTS = 1000  # as the host's check of llm_request
+MAX_PROMPT_CHARS = 16 * 1024 * 1024  # set by after_restore, as the host's check
 
 execution_count = 0
 user_globals = {"__name__": "__main__", "__builtins__": builtins}
@@ -30,12 +39,31 @@ _final_answer = None
 _payload_counts = {"context": 0, "history": 0}
 
 
-def after_restore(host_sleep, host_llm, memory_cap_mb, reseed):
+# What a session's snapshot carries over into the module of a new boot (see the top of the file).
+_SESSION_STATE = ("user_globals", "execution_count", "_previous_summaries", "_payload_counts")
+
+
+def adopt(previous):
+    """Takes over the session's data from the module a restored snapshot held (None: a fresh session)."""
+    if previous is None:
+        return
+    for name in _SESSION_STATE:
+        value = getattr(previous, name, None)
+        if type(value) is type(globals()[name]):
+            globals()[name] = value
+    _restore_scaffold()
+
+
+def after_restore(host_sleep, host_llm, config_json, reseed):
     """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
-    global _host_sleep, _host_llm, _memory_cap_mb
+    global _host_sleep, _host_llm, _memory_cap_mb, MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS
     _host_sleep = host_sleep
     _host_llm = host_llm
-    _memory_cap_mb = memory_cap_mb
+    config = json.loads(config_json)
+    _memory_cap_mb = config["memory_cap_mb"]
+    MAX_PROMPT_CHARS = config["max_prompt_chars"]
+    caps = config["caps"]
+    MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES = caps["stringChars"], caps["nameChars"], caps["errorChars"], caps["resultBytes"]
     if reseed:
         # The base snapshot freezes the RNG: without this every session would draw the same numbers.
         random.seed()
@@ -67,7 +95,11 @@ def _ask(prompts, model, recursive):
     """One blocking round trip to the host; every failure becomes an "Error: ..." text per prompt."""
     if model is not None and not isinstance(model, str):
         return ["Error: model must be a string or None"] * len(prompts)
+    if model is not None and len(model) > MAX_NAME:
+        return [f"Error: a model name has at most {MAX_NAME} characters"] * len(prompts)
     texts = [prompt if isinstance(prompt, str) else json.dumps(prompt, default=str) for prompt in prompts]
+    if sum(len(text) for text in texts) > MAX_PROMPT_CHARS // 2:  # a character may take two of the host's
+        return [f"Error: the prompts hold more than {MAX_PROMPT_CHARS // 2} characters"] * len(texts)
     if _host_llm is None:
         return ["Error: no LLM is available in this sandbox"] * len(texts)
     answer = json.loads(_host_llm(json.dumps({"prompts": texts, "model": model, "recursive": recursive})))
@@ -198,15 +230,18 @@ def add_context(kind, index, payload, is_json):
         return json.dumps(_describe(caught))
 
 
-def _cap_string(text):
-    if len(text) <= MAX_STRING:
+def _cap_string(text, limit=None):
+    limit = MAX_STRING if limit is None else limit
+    if len(text) <= limit:
         return text
-    return text[:MAX_STRING] + f"... ({len(text) - MAX_STRING} more characters)"
+    return text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
-def _safe_repr(value):
+def _safe_repr(value, full=False):
+    """repr, capped (`full`: uncapped, for a value the result caps and notes later)."""
     try:
-        return _cap_string(repr(value))
+        text = repr(value)
+        return text if full else _cap_string(text)
     except BaseException as error:  # a user's __repr__ may raise anything
         return f"<{type(value).__name__} object (repr failed: {type(error).__name__})>"
 
@@ -240,7 +275,7 @@ def summarize(value, depth=0):
             if index == MAX_ITEMS:
                 summary["..."] = f"({len(value) - MAX_ITEMS} more items)"
                 break
-            summary[key if isinstance(key, str) else _safe_repr(key)] = summarize(item, depth + 1)
+            summary[_cap_string(key, MAX_NAME) if isinstance(key, str) else _cap_string(_safe_repr(key), MAX_NAME)] = summarize(item, depth + 1)
         return summary
     return _safe_repr(value)
 
@@ -256,7 +291,8 @@ def _user_names():
         yield name, value
 
 
-def summarize_locals(mode):
+def summarize_locals(mode, budget, truncated):
+    """The summaries of the session's variables, within `budget` bytes of JSON in all."""
     if mode == "none":
         return None
     summaries = {}
@@ -266,32 +302,90 @@ def summarize_locals(mode):
         encoded = json.dumps(summary)
         current[name] = encoded
         if mode == "all" or _previous_summaries.get(name) != encoded:
-            summaries[name] = summary
+            key = _cap_string(name, MAX_NAME)
+            if key != name:
+                _note(truncated, "locals_names")
+            size = len(json.dumps(key)) + len(encoded) + 2
+            if size > budget:
+                _note(truncated, "locals")
+                continue
+            budget -= size
+            summaries[key] = summary
     _previous_summaries.clear()
     _previous_summaries.update(current)
     return summaries
+
+
+def _cut_to_json_size(text, budget):
+    """`text`, or a cut of it (noting how much was cut) whose JSON takes at most `budget` bytes."""
+    encoded = len(json.dumps(text))
+    if encoded <= budget:
+        return text
+    keep = len(text)
+    while keep > 0 and encoded > budget:
+        keep = max(0, keep * budget // encoded - 64)
+        cut = text[:keep] + f"... ({len(text) - keep} more characters)"
+        encoded = len(json.dumps(cut))
+    return cut if keep > 0 else f"... ({len(text)} characters)"
+
+
+def _note(truncated, part):
+    if part not in truncated:
+        truncated.append(part)
 
 
 def _cell_filename(count):
     return f"<cell-{count}>"
 
 
-def _user_traceback(error):
-    # Drop the frames of this module: the traceback starts at the user's cell.
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == "<wasm-repl>":
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(error), error, tb))
+# A URL in a traceback is a JavaScript frame Pyodide added (the sandbox's own code, under the
+# server's install path): neither it nor the path is the user's business. (The scheme's length is
+# bounded so that the search stays linear in a long message.)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s\"'<>()]*")
 
 
-def _describe(error):
-    message = str(error)
+def _internal(filename):
+    return filename == "<wasm-repl>" or "://" in filename
+
+
+def _user_text(text, truncated, part):
+    """`text` as a user may see it: capped (noted in `truncated`), with no URL of the sandbox's own."""
+    if len(text) > MAX_ERROR:
+        text = _cap_string(text, MAX_ERROR)
+        if truncated is not None:
+            _note(truncated, part)
+    return _URL.sub("<internal>", text)
+
+
+def _user_traceback(error, message, message_cut):
+    """The traceback with the frames of this module and of JavaScript left out."""
+    summary = traceback.extract_tb(error.__traceback__)
+    kept = traceback.StackSummary.from_list([frame for frame in summary if not _internal(frame.filename)])
+    lines = ["Traceback (most recent call last):\n", *kept.format()] if kept else []
+    if message_cut:  # the last line from the message already capped, not from the whole one
+        lines.append(f"{type(error).__name__}: {message}\n")
+    else:  # as Python writes it (a SyntaxError's shows the line and a caret)
+        lines.extend(traceback.format_exception_only(type(error), error))
+    return "".join(lines)
+
+
+def _describe(error, truncated=None):
+    try:
+        message = str(error)
+    except Exception:  # a user's __str__ may raise anything (an interrupt goes to finish_cell's retry)
+        message = f"<{type(error).__name__} (str failed)>"
     if isinstance(error, MemoryError) and not message:
         message = f"out of memory: this session may use at most {_memory_cap_mb} MiB"
+    message_cut = len(message) > MAX_ERROR
+    message = _user_text(message, truncated, "error.message")
+    try:
+        text = _user_traceback(error, message, message_cut)
+    except Exception:
+        text = f"{type(error).__name__}: {message}\n"
     return {
-        "type": type(error).__name__,
+        "type": _cap_string(type(error).__name__, MAX_NAME),
         "message": message,
-        "traceback": _user_traceback(error),
+        "traceback": _user_text(text, truncated, "error.traceback"),
     }
 
 
@@ -306,9 +400,13 @@ def _execute(code, filename):
     return None
 
 
-def run_cell(code, locals_mode):
-    """Runs one cell in the session's globals; returns the result as a JSON string."""
-    global execution_count, _final_answer
+# The cell that ran last, until finish_cell reports it: (value, error, started).
+_ran = (None, None, 0.0)
+
+
+def run_cell(code):
+    """Runs one cell's code in the session's globals; finish_cell gives its result."""
+    global execution_count, _final_answer, _ran
     _final_answer = None
     started = time.perf_counter()
     value = None
@@ -320,9 +418,20 @@ def run_cell(code, locals_mode):
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         result = _execute(code, filename)
         if result is not None:
-            value = _safe_repr(result)
+            value = _safe_repr(result, full=True)
     except BaseException as caught:  # the cell's failure is data, whatever it is
         error = caught
+    _ran = (value, error, started)
+
+
+def finish_cell(locals_mode, background_cut):
+    """The result of the cell run_cell ran, once its background work is over, as a JSON string.
+
+    `background_cut`: its scheduled work was interrupted (the cell's deadline, or an interrupt).
+    """
+    value, error, started = _ran
+    if background_cut and error is None:
+        error = KeyboardInterrupt("the cell's background work was interrupted")
     elapsed = time.perf_counter() - started
     # An interrupt can land after the user's code ended: the host repeats an interrupt until the
     # cell ends, because Pyodide can miss one that arrives while it clears the previous. So
@@ -343,15 +452,28 @@ def _finish(value, error, elapsed, locals_mode):
             stream.flush()
     except Exception:
         pass
-    return json.dumps({
+    truncated = []  # which parts of the result were cut to fit the caps
+    if value is not None and len(value) > MAX_STRING:
+        value = _cap_string(value)
+        _note(truncated, "value")
+    result = {
         "success": error is None,
         "value": value,
-        "locals": summarize_locals(locals_mode),
         "execution_count": execution_count,
         "execution_time": elapsed,
-        "error": None if error is None else _describe(error),
-        "final_answer": _final_answer,
-    })
+        "error": None if error is None else _describe(error, truncated),
+        "final_answer": None,
+        "truncated": truncated,
+    }
+    # What is left of the whole result's budget: up to half for the final answer, the rest for the locals.
+    budget = MAX_RESULT_BYTES - len(json.dumps(result)) - 256  # room for the `truncated` notes still to come
+    if _final_answer is not None:
+        result["final_answer"] = _cut_to_json_size(_final_answer, budget // 2)
+        if result["final_answer"] is not _final_answer:
+            _note(truncated, "final_answer")
+        budget -= len(json.dumps(result["final_answer"]))
+    result["locals"] = summarize_locals(locals_mode, budget, truncated)
+    return json.dumps(result)
 
 
 def set_vars(encoded):

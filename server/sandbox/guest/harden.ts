@@ -4,7 +4,8 @@
 // session's own making (Pyodide's bootstrap calls into the restored heap). So:
 //  1. withdraw(), before Pyodide is even imported: every global that reaches outside this thread
 //     goes (the Deno namespace, Node's `process` and the console, with the process's stdin and stdout; spawning
-//     workers from data: URLs; the Cache API's and web storage's disk; sockets). Pyodide then
+//     workers from data: URLs; the Cache API's and web storage's disk; sockets; navigator's
+//     locks and GPU; timers are confined to cells by background.ts). Pyodide then
 //     takes this worker for a browser's, and its loader gets a fetch that serves only the files
 //     handed to it from memory. Permissions are revoked before the snapshot is loaded.
 //  2. harden(), once Pyodide has loaded: the loader's fetch goes too, and the prototypes through
@@ -22,13 +23,22 @@ const WITHDRAWN_GLOBALS = [
   "localStorage",
   "sessionStorage",
   "indexedDB",
+  "IDBFactory",
   "Storage",
+  // locks and the GPU, besides what a browser reports of itself
+  "navigator",
+  "LockManager",
+  "GPU",
   "WebSocket",
   "WebSocketStream",
   "EventSource",
   "BroadcastChannel",
   "importScripts",
   "gc",
+  // Pyodide schedules asyncio's callbacks through a MessageChannel when there is one, beyond the
+  // timers background.ts confines to their cell.
+  "MessageChannel",
+  "MessagePort",
 ];
 
 
@@ -50,8 +60,6 @@ export function withdraw(files: ReadonlyMap<string, Uint8Array>): void {
   // A worker's console writes to the process's stdout, the host protocol's pipe, and stderr.
   const silent = () => {};
   define("console", Object.freeze(Object.fromEntries(Object.keys(console).map((method) => [method, silent]))), true);
-  const storage = (globalThis.navigator as { storage?: unknown } | undefined)?.storage;
-  if (storage !== undefined) Object.defineProperty(globalThis.navigator, "storage", { value: undefined, configurable: false });
   define(
     "fetch",
     (input: unknown) => {

@@ -42,15 +42,16 @@ function send(message: object, body?: Uint8Array): void {
 
 async function loadSharedRuntime(): Promise<SharedRuntime> {
   const path = (name: string) => `${settings.indexURL}${name}`;
-  const [wasm, stdlib, lock, snapshot] = await Promise.all([
+  const [wasm, stdlib, lock, snapshot, bootstrap] = await Promise.all([
     Deno.readFile(path("pyodide.asm.wasm")),
     Deno.readFile(path("python_stdlib.zip")),
     Deno.readTextFile(path("pyodide-lock.json")),
     Deno.readFile(settings.snapshotPath),
+    Deno.readTextFile(settings.bootstrapPath),
   ]);
   const base = new SharedArrayBuffer(snapshot.byteLength);
   new Uint8Array(base).set(snapshot);
-  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock) };
+  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock), bootstrap };
 }
 
 // Loading starts at once: the host spawns interpreters into a process once it has started.

@@ -2,7 +2,8 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import type { GuestMessage, HostMessage, InterpreterSettings, LocalsMode, StreamName } from "../ipc.ts";
+import { MAX_PROMPT_CHARS, RESULT_CAPS, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
+import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
 import { CallWaiter } from "./host-calls.ts";
 import { sparseRestoreFactory } from "./restore.ts";
@@ -17,6 +18,8 @@ export interface SharedRuntime {
   basePages: Int32Array;
   stdlib: Uint8Array;
   lockFile: unknown;
+  /** The server's helpers (bootstrap.py), installed again after every restore. */
+  bootstrap: string;
 }
 
 export interface WorkerInit extends InterpreterSettings {
@@ -66,6 +69,7 @@ const postToMain = self.postMessage.bind(self);
 // Taken before they are withdrawn (see harden.ts).
 const collectGarbage = (globalThis as { gc?: () => void }).gc; // --expose-gc
 const permissions = Deno.permissions;
+const timers = confineTimers();
 
 function post(message: GuestMessage, transfer: Transferable[] = []): void {
   postToMain(message, transfer);
@@ -141,6 +145,19 @@ function hostLlm(requestJson: string): string {
 
 type LoadPyodide = (options: object) => Promise<Pyodide>;
 
+// Installs the server's helpers as the module `_wasm_repl` (frames of it are named "<wasm-repl>").
+// After a restore it runs again: the module's code is then the server's own, whatever the session
+// did to the module it had; only the session's data is carried over (bootstrap.py, adopt).
+const INSTALL_HELPERS =
+  `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
+  `exec(compile(_source, "<wasm-repl>", "exec"), _m.__dict__)\n_m.adopt(sys.modules.get("_wasm_repl"))\n` +
+  `sys.modules["_wasm_repl"] = _m\ndel _m, _source`;
+
+function installHelpers(source: string): Record<string, PyCallable> {
+  pyodide.runPython(INSTALL_HELPERS, { globals: pyodide.toPy({ _source: source }) });
+  return pyodide.pyimport("_wasm_repl");
+}
+
 async function load(init: WorkerInit): Promise<Pyodide> {
   const common = {
     // The `js` module is an empty object: Python gets no handle on this thread's globals.
@@ -152,14 +169,9 @@ async function load(init: WorkerInit): Promise<Pyodide> {
   if (init.build) {
     instantiateWith(null, init.memoryCapBytes);
     const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as { loadPyodide: LoadPyodide };
-    const fresh = await loadPyodide({ ...common, indexURL: init.indexURL, _makeSnapshot: true });
-    const source = await Deno.readTextFile(init.bootstrapPath);
-    fresh.runPython(
-      `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
-        `exec(compile(_source, "<wasm-repl>", "exec"), _m.__dict__)\nsys.modules["_wasm_repl"] = _m\ndel _m, _source`,
-      { globals: fresh.toPy({ _source: source }) },
-    );
-    return fresh;
+    pyodide = await loadPyodide({ ...common, indexURL: init.indexURL, _makeSnapshot: true });
+    installHelpers(await Deno.readTextFile(init.bootstrapPath));
+    return pyodide;
   }
   const runtime = init.runtime!;
   // Restoring a snapshot runs Python from it (Pyodide's bootstrap calls into the restored heap):
@@ -182,11 +194,13 @@ async function load(init: WorkerInit): Promise<Pyodide> {
   });
 }
 
-let helpers: Record<string, PyCallable>;
-let memoryCapMb = 0;
+let guestConfig = "";
 let runCell: PyCallable;
+let finishCell: PyCallable;
 let setVars: PyCallable;
 let addContext: PyCallable;
+let beforeSnapshot: PyCallable;
+let afterRestore: PyCallable;
 
 async function boot(init: WorkerInit): Promise<void> {
   const started = performance.now();
@@ -214,24 +228,27 @@ async function boot(init: WorkerInit): Promise<void> {
   pyodide._api.config._loadSnapshot = undefined;
   collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
   harden();
-  // Only now does the worker call into the session's Python: whatever it rebound can do no more
-  // than any of its cells.
-  helpers = pyodide.pyimport("_wasm_repl");
-  memoryCapMb = Math.round(init.memoryCapBytes / 1024 / 1024);
+  // The server's helpers, installed again over whatever the restored session made of them, and
+  // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
+  const helpers = installHelpers(init.runtime!.bootstrap);
+  ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
+  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  helpers.after_restore(hostSleep, hostLlm, memoryCapMb, !init.restore);
-  runCell = helpers.run_cell;
-  setVars = helpers.set_vars;
-  addContext = helpers.add_context;
+  afterRestore(hostSleep, hostLlm, guestConfig, !init.restore);
+  timers.closeBoot();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
 
-function run(message: Extract<HostMessage, { type: "run" }>): void {
+/** Runs a cell, then what it scheduled (background.ts), then sends its result. */
+async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void> {
   cell = message.cell;
   outputBytes = 0;
   droppedBytes = 0;
   Atomics.store(interruptWord, 0, 0);
-  const result = JSON.parse(runCell(message.code, message.locals satisfies LocalsMode) as string);
+  timers.beginCell();
+  runCell(message.code);
+  const cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
+  const result = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
   // Fields of ours come last: what Python returned cannot set them.
   post({ ...result, type: "result", cell, output_dropped_bytes: droppedBytes });
 }
@@ -254,7 +271,7 @@ function applied(cellId: number, error: unknown): void {
 /** Snapshots the live interpreter (to hibernate or checkpoint the session); it keeps running. */
 function snapshot(): void {
   // Python must hold no JavaScript object while the snapshot is taken.
-  helpers.before_snapshot();
+  beforeSnapshot();
   let taken: Uint8Array<ArrayBuffer>;
   try {
     taken = pyodide.makeMemorySnapshot();
@@ -262,7 +279,7 @@ function snapshot(): void {
     post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
     return;
   } finally {
-    helpers.after_restore(hostSleep, hostLlm, memoryCapMb, false);
+    afterRestore(hostSleep, hostLlm, guestConfig, false);
   }
   postToMain({ type: "snapshot", bytes: taken.byteLength, data: taken }, [taken.buffer]);
 }
@@ -283,7 +300,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
   const message = event.data;
   try {
     if (message.type === "init") await boot(message);
-    else if (message.type === "run") run(message);
+    else if (message.type === "run") await run(message);
     else if (message.type === "set_vars") assign(message);
     else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
     else if (message.type === "snapshot") snapshot();
