@@ -6,6 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -204,6 +206,50 @@ async function wakeFigure(root: string): Promise<Figure> {
   }
 }
 
+/** A model that ends every RLM at once: `FINAL(done)` to every completion, as an OpenAI-compatible server. */
+async function finishingModel(): Promise<{ url: string; close(): void }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      const body = JSON.stringify({
+        id: "bench",
+        object: "chat.completion",
+        created: 0,
+        model: "bench",
+        choices: [{ index: 0, message: { role: "assistant", content: "FINAL(done)" }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      });
+      response.writeHead(200, { "content-type": "application/json" }).end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => server.close() };
+}
+
+/** rlm_query_batched of 8 prompts below MAX_DEPTH: 8 child sessions, each a fresh interpreter, all at once. */
+async function childrenFigure(root: string): Promise<Figure> {
+  const model = await finishingModel();
+  const server = await start(root, { LLM_BASE_URL: model.url, LLM_API_KEY: "bench", LLM_MODEL: "bench", MAX_DEPTH: "2", RLM_MAX_CONCURRENT_CHILDREN: "8" });
+  try {
+    const calls: number[] = [];
+    for (let index = 0; index < 3; index++) {
+      const session = await ReplSession.open(server.url, { token: await server.token("agent"), reconnect: false });
+      await session.execute("x = 1", { locals: "none" });
+      const started = performance.now();
+      const result = await session.execute("answers = rlm_query_batched([f'task {i}' for i in range(8)])\nanswers", { locals: "none" });
+      calls.push(performance.now() - started);
+      if (!result.success || !String(result.value).includes("done")) throw new Error(`rlm_query_batched failed: ${JSON.stringify(result).slice(0, 300)}`);
+      await session.close();
+      await waitForQuiet(server.pid, { maxCoreShare: 0.1, windowMs: 500, timeoutMs: 60_000 });
+    }
+    const summary = summarize(calls);
+    return { key: "rlm_batched_8_ms", label: "rlm_query_batched of 8 prompts below MAX_DEPTH: all 8 children done", unit: "ms", value: summary.median, detail: range(summary), target: 1000, better: "lower" };
+  } finally {
+    await server.stop();
+    model.close();
+  }
+}
+
 function range(summary: Summary): string {
   return `${formatNumber(summary.min)}–${formatNumber(summary.max)}, n ${summary.n}`;
 }
@@ -221,6 +267,8 @@ async function measure(name: string, root: string): Promise<Figure[]> {
   figures.push(await memoryFigure(root));
   progress(`${name}: wake`);
   figures.push(await wakeFigure(root));
+  progress(`${name}: child RLMs`);
+  figures.push(await childrenFigure(root));
   return figures;
 }
 
