@@ -54,6 +54,11 @@ const WATCHDOG_INTERVAL_MS = 250;
 /** A worker not gone this long after its kill (terminating one takes milliseconds) means the process does not answer: it is killed whole. */
 const KILL_CONFIRM_MS = 1000;
 const PAGE_BYTES = 4096;
+// What the watchdog allows besides the interpreters' heap caps and the headroom, measured: a
+// process with Pyodide compiled and the base snapshot loaded; each interpreter's JavaScript side
+// (its isolate, Pyodide's glue, the standard library in its file system).
+const PROCESS_BASE_MB = 192;
+const INTERPRETER_OVERHEAD_MB = 96;
 
 class Channel implements InterpreterChannel {
   snapshotting = false;
@@ -228,8 +233,8 @@ export class SandboxProcess {
     }
     const { memoryMb, watchdogHeadroomMb } = this.env.limits;
     // A snapshot holds a copy of the heap until it is sent: up to the cap more, for a moment.
-    let allowedMb = watchdogHeadroomMb;
-    for (const channel of this.channels.values()) allowedMb += memoryMb * (channel.snapshotting ? 2 : 1);
+    let allowedMb = PROCESS_BASE_MB + watchdogHeadroomMb;
+    for (const channel of this.channels.values()) allowedMb += INTERPRETER_OVERHEAD_MB + memoryMb * (channel.snapshotting ? 2 : 1);
     const rss = Number(statm.split(" ")[1]) * PAGE_BYTES;
     const limit = allowedMb * 1024 * 1024;
     if (rss > limit && this.memoryLimit === null) {

@@ -16,6 +16,8 @@ export interface StoreConfig {
   /** host:port other pods reach this one at; null when not configured (the server knows its port). */
   podAddress: string | null;
   heartbeatTtlMs: number;
+  /** REDIS_COMMAND_TIMEOUT: a record command without a reply this long counts as Redis unreachable. */
+  commandTimeoutMs: number;
   /** How long an ended session's record is kept. */
   retentionMs: number;
 }
@@ -41,6 +43,7 @@ export function loadStoreConfig(read: EnvReader, sessionRetentionSeconds: number
     podName: read.string("POD_NAME", hostname()),
     podAddress: readPodAddress(read),
     heartbeatTtlMs: read.seconds("POD_HEARTBEAT_TTL", 15) * 1000,
+    commandTimeoutMs: read.seconds("REDIS_COMMAND_TIMEOUT", 1) * 1000,
     retentionMs: sessionRetentionSeconds * 1000,
   };
 }

@@ -28,7 +28,7 @@ const SNAPSHOT_BASE_MS = 5000;
 export async function createStores(config: StoreConfig, clock: Clock, log: Logger): Promise<Stores> {
   const { snapshots, connection: snapshotConnection } = openSnapshotStore(config, log);
   if (config.redisUrl === null) return { sessions: new MemoryStore(clock), queueing: null, snapshots, close: async () => {} };
-  const records = new RedisConnection({ url: config.redisUrl, name: `${config.podName}/records`, log });
+  const records = new RedisConnection({ url: config.redisUrl, name: `${config.podName}/records`, log, commandTimeoutMs: config.commandTimeoutMs });
   const [ready] = await Promise.all([records.ready(FIRST_CONNECTION_WAIT_MS), snapshotConnection?.ready(FIRST_CONNECTION_WAIT_MS)]);
   if (!ready) log.warn("store_not_ready", { redis: records.address, detail: "serving anyway: opening a session answers store_unavailable until Redis answers" });
   const sessions = new QueueingStore(new RedisStore(records, config.keyPrefix, clock), { clock, log, rememberMs: config.retentionMs });

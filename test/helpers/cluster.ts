@@ -39,6 +39,9 @@ export const CLUSTER_POD_ENV: Readonly<Record<string, string>> = {
   DRAIN_TIMEOUT: "10",
   CHECKPOINT_AFTER: "1",
   POD_HEARTBEAT_TTL: "2",
+  // A pod's event loop stalls for a second at times on a loaded two-core machine (three pods,
+  // their sandboxes and haproxy share it): a reply that waited out such a stall is not an outage.
+  REDIS_COMMAND_TIMEOUT: "5",
   TENANT_MAX_SESSIONS: "100",
   TENANT_OPEN_RATE: "1000",
   TENANT_MAX_RUNNING: "40",

@@ -3,9 +3,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { run, startTestRuntime } from "../helpers/sandboxes.ts";
 
-const capped = await startTestRuntime({ poolSize: 2, limits: { memoryMb: 256, watchdogHeadroomMb: 0, maxOutputBytes: 1000 } });
+// A process of its own for every interpreter: what kills a whole process (the resident-memory
+// watchdog, with no headroom here; V8's heap limit) then kills that interpreter alone, which is
+// what these tests look at. Shared processes are the business of test/security/interpreter-reuse.
+const alone = { interpretersPerProcess: 1 };
+const capped = await startTestRuntime({ poolSize: 2, pool: alone, limits: { memoryMb: 256, watchdogHeadroomMb: 0, maxOutputBytes: 1000 } });
+// No watchdog headroom and a V8 heap larger than the watchdog allows: the watchdog acts first.
+const watched = await startTestRuntime({ pool: alone, limits: { memoryMb: 256, watchdogHeadroomMb: 0, jsHeapMb: 4096 } });
 // With a large watchdog headroom, only V8's own heap limit can stop a JavaScript allocation.
-const lenient = await startTestRuntime({ limits: { memoryMb: 256, watchdogHeadroomMb: 4096, jsHeapMb: 48 } });
+const lenient = await startTestRuntime({ pool: alone, limits: { memoryMb: 256, watchdogHeadroomMb: 4096, jsHeapMb: 48 } });
 
 test("growing past the memory cap raises MemoryError where the allocator can refuse", async () => {
   const sandbox = await lenient.pool.take();
@@ -16,9 +22,9 @@ test("growing past the memory cap raises MemoryError where the allocator can ref
   assert.equal((await run(sandbox, "small = [0] * 1000\nlen(small)")).value, "1000");
 });
 
-test("the watchdog kills a sandbox whose resident memory passes the limit: memory_limit", async () => {
-  const sandbox = await capped.pool.take();
-  const result = await run(sandbox, "filled = b'x' * (200 * 2**20)\nimport time\ntime.sleep(5)");
+test("the watchdog kills a sandbox whose resident memory passes the limit (memory its heap cap cannot refuse): memory_limit", async () => {
+  const sandbox = await watched.pool.take();
+  const result = await run(sandbox, "from pyodide.ffi import to_js\nheld = [to_js(list(range(10**6))) for _ in range(100)]\nimport time\ntime.sleep(5)", { timeoutMs: 60_000 });
   assert.equal(result.state_preserved, false);
   assert.equal(result.error!.type, "MemoryError");
   assert.equal((await sandbox.exited).cause, "memory_limit");

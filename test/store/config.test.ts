@@ -19,6 +19,7 @@ test("defaults: sessions and snapshots in memory, the pod named after the host",
       podName: hostname(),
       podAddress: null,
       heartbeatTtlMs: 15_000,
+      commandTimeoutMs: 1000,
       retentionMs: 3_600_000,
     },
     problems: [],
@@ -34,6 +35,7 @@ test("every store variable is read", () => {
     POD_NAME: "wasm-repl-0",
     POD_ADDRESS: "10.1.2.3:8000",
     POD_HEARTBEAT_TTL: "2.5",
+    REDIS_COMMAND_TIMEOUT: "4",
   });
   assert.deepEqual(problems, []);
   assert.deepEqual(config, {
@@ -44,6 +46,7 @@ test("every store variable is read", () => {
     podName: "wasm-repl-0",
     podAddress: "10.1.2.3:8000",
     heartbeatTtlMs: 2500,
+    commandTimeoutMs: 4000,
     retentionMs: 3_600_000,
   });
 });
