@@ -83,9 +83,10 @@ export function confineTimers(): CellTimers {
       raised = false;
     },
     async settle(interrupted) {
-      // At least one turn, so that work the cell chained on promises gets it too.
-      do await new Promise((resolve) => tick.call(globalThis, resolve, 0));
-      while ((pending.size > 0 || suspended.size > 0) && !raised && !interrupted());
+      // Work the cell chained on promises runs first (microtasks); a turn of the timers only while
+      // the cell's timers are pending: a turn costs a cell a millisecond or more.
+      await Promise.resolve();
+      while ((pending.size > 0 || suspended.size > 0) && !raised && !interrupted()) await new Promise((resolve) => tick.call(globalThis, resolve, 0));
       const cut = pending.size > 0 || suspended.size > 0 || raised;
       open = false;
       dropAll();
