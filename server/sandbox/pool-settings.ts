@@ -22,6 +22,6 @@ export const DEFAULT_POOL_SETTINGS: PoolSettings = {
   max: 16,
   waitTimeoutMs: 30_000,
   interpretersPerProcess: 8,
-  recycleAfter: 32,
+  recycleAfter: 128,
   idleIdentityMs: 60_000,
 };
