@@ -40,6 +40,12 @@ export class SandboxHosts {
     return this.use(host);
   }
 
+  /** Whether `key` has a process that can take one more interpreter. */
+  hasRoomFor(key: string): boolean {
+    for (const host of this.byKey.get(key) ?? []) if (this.hasRoom(host)) return true;
+    return false;
+  }
+
   /** The process of an interpreter booted for no identity now belongs to `key`. */
   assign(host: SandboxProcess, key: string): void {
     this.keyed(key).add(host);

@@ -30,6 +30,12 @@ export interface PoolOptions<S> {
   start: (key: string | null) => Promise<S>;
   /** Hands an interpreter booted for no key to `key`: from now on it, and its process, are the key's. */
   claim: (sandbox: S, key: string) => void;
+  /**
+   * Whether `key` may claim one booted for no key rather than wait for a boot of its own. Claiming
+   * is a hand-over, but its replacement costs a whole process; a key that has a process with room
+   * boots in it for a fraction of that.
+   */
+  mayClaim?: (key: string) => boolean;
   waitTimeoutMs: number;
   /** A key that took nothing for this long has its ready interpreters closed. */
   idleKeyMs: number;
@@ -109,7 +115,7 @@ export class SandboxPool<S extends Poolable> {
     const shelf = this.shelf(key);
     shelf.lastTake = performance.now();
     const own = shelf.ready.shift();
-    const sandbox = own ?? this.claimUnassigned(key);
+    const sandbox = own ?? (this.options.mayClaim?.(key) === false ? undefined : this.claimUnassigned(key));
     if (sandbox) {
       // Spawning the replacement costs milliseconds; the taker should not wait for it.
       setImmediate(() => this.fill());

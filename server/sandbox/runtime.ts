@@ -88,6 +88,7 @@ export async function startSandboxRuntime(options: SandboxRuntimeOptions): Promi
     maxConcurrentBoots: Math.max(1, availableParallelism()),
     start: (key) => boot(hosts.hostFor(key)),
     claim: (sandbox, key) => hosts.assign(sandbox.host, key),
+    mayClaim: (key) => !hosts.hasRoomFor(key),
     waitTimeoutMs: settings.waitTimeoutMs,
     idleKeyMs: settings.idleIdentityMs,
     log,

@@ -177,3 +177,13 @@ test("a take that gets no interpreter within waitTimeoutMs fails with PoolTimeou
   assert.deepEqual(waits, ["timeout"]);
   await Promise.race([pool.close(), tick(10)]);
 });
+
+test("a key that may not claim (it has a process with room) waits for a boot of its own, leaving the unassigned one", async () => {
+  const starts: (string | null)[] = [];
+  const pool = new SandboxPool(options({ size: 1, mayClaim: (key) => key !== "alice", start: async (key) => (starts.push(key), new KeyedProcess(key)) }));
+  await tick();
+  assert.equal((await pool.take("alice")).key, "alice", "booted for alice, not claimed");
+  assert.equal((await pool.take("bob")).key, null, "bob, without a process, claims the unassigned one");
+  assert.deepEqual(starts.slice(0, 2), [null, "alice"]);
+  await pool.close();
+});
