@@ -66,6 +66,8 @@ export function confineTimers(): CellTimers {
     Object.defineProperty(globalThis, SCHEDULERS[name], { value: cleared, writable: false, configurable: false });
   }
   const tick = originals.get("setTimeout")!.schedule;
+  // Taken before harden.ts withdraws MessageChannel from Python's reach.
+  const turn = new MessageChannel();
   // A suspended callback cannot be cancelled: it is only forgotten (its Python waits on a promise
   // that the dropped timers would have resolved; see "Not confined" above).
   const dropAll = () => {
@@ -83,9 +85,12 @@ export function confineTimers(): CellTimers {
       raised = false;
     },
     async settle(interrupted) {
-      // Work the cell chained on promises runs first (microtasks); a turn of the timers only while
-      // the cell's timers are pending: a turn costs a cell a millisecond or more.
-      await Promise.resolve();
+      // At least one turn of the event loop, so that work the cell chained on promises gets it
+      // too: through a channel of its own, since a timer's turn costs a cell a millisecond or more.
+      await new Promise((resolve) => {
+        turn.port1.onmessage = resolve;
+        turn.port2.postMessage(null);
+      });
       while ((pending.size > 0 || suspended.size > 0) && !raised && !interrupted()) await new Promise((resolve) => tick.call(globalThis, resolve, 0));
       const cut = pending.size > 0 || suspended.size > 0 || raised;
       open = false;
