@@ -219,7 +219,7 @@ async function measureInterrupt(runtime: SandboxRuntime): Promise<Figure[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. Memory of an idle sandbox, over all its processes (Sandbox.memory() sees only the first).
+// 5. Memory of an idle sandbox, over all the processes of its tree.
 
 /** The pid and every descendant of it, from the parent pids in /proc/<pid>/stat. */
 async function processTree(root: number): Promise<number[]> {

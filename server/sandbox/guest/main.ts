@@ -65,6 +65,9 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
   interpreters.set(id, entry);
   worker.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
     const { data, ...message } = event.data;
+    // Only this thread says a worker has ended: one whose Python claims it did (Python controls
+    // what its worker posts) is ended for real, lest the host forget an interpreter still running.
+    if (message?.type === "exited") return end(id);
     send({ ...message, worker: id }, data);
     if (message.type === "fatal") end(id);
     if (message.type === "snapshot" && settings.mode === "build") Deno.exit(0);
