@@ -15,14 +15,16 @@ import { badTarget, requestTarget } from "./http/target.ts";
 import { handleExecute } from "./http/execute.ts";
 import { FrameParser } from "./http/frame-parser.ts";
 import { RateLimiter } from "./http/rate-limit.ts";
-import { connect } from "./http/websocket.ts";
+import { connect } from "./v1/connection.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import type { Hibernator } from "./hibernation/hibernator.ts";
 import { Forwarder, wasForwarded } from "./routing/forwarder.ts";
 import { BufferBudget } from "./sessions/buffers.ts";
-import { HeldElsewhere, SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
+import { HeldElsewhere, SessionError } from "./sessions/errors.ts";
+import type { PodIdentity } from "./sessions/ownership.ts";
+import { SessionRegistry } from "./sessions/registry.ts";
 import { LlmService } from "./llm/service.ts";
 import type { SessionStore } from "./store/store.ts";
 import { TenantQuotas } from "./tenancy/quotas.ts";
@@ -56,11 +58,12 @@ export class App {
   private readonly forwarder: Forwarder;
   private readonly rates: RateLimiter;
   private readonly parser: FrameParser;
+  private readonly limits: SessionLimits;
   private draining = false;
 
   constructor(private readonly deps: AppDependencies) {
     const { config } = deps;
-    const limits: SessionLimits = {
+    const limits: SessionLimits = (this.limits = {
       execution_timeout: config.server.executionTimeout,
       max_execution_timeout: config.server.maxExecutionTimeout,
       idle_timeout: config.server.idleTimeout,
@@ -69,7 +72,7 @@ export class App {
       max_output_bytes: config.sandbox.maxOutputBytes,
       memory_mb: config.sandbox.memoryMb,
       replay_buffer_bytes: config.server.replayBufferBytes,
-    };
+    });
     this.quotas = new TenantQuotas(config.tenantLimits, deps.clock);
     this.rates = new RateLimiter(config.server.rateLimits);
     this.parser = new FrameParser({ maxFrameBytes: config.server.maxFrameBytes, thresholdBytes: config.server.offThreadParseBytes ?? undefined });
@@ -91,7 +94,7 @@ export class App {
       sharedStore: config.store.redisUrl !== null,
       retentionMs: config.server.sessionRetention * 1000,
       heartbeatTtlMs: config.store.heartbeatTtlMs,
-      settings: { limits, logCode: config.logCode, buffers, uploadIdleMs: config.server.uploadIdleTimeout * 1000 },
+      settings: { limits, logCode: config.logCode, buffers },
       sandboxes: deps.sandboxes,
       llm: this.llm,
       quotas: this.quotas,
@@ -192,8 +195,7 @@ export class App {
           metrics,
           logCode: config.logCode,
           maxBodyBytes: config.server.maxFrameBytes,
-          executionTimeout: config.server.executionTimeout,
-          maxExecutionTimeout: config.server.maxExecutionTimeout,
+          limits: this.limits,
           forwarded: wasForwarded(request),
           forward: (owner, body) => this.forwardHttp(request, response, owner, body),
         });
@@ -316,7 +318,7 @@ export class App {
     const allowance = this.rates.for(identity);
     // Past here the socket is a WebSocket: a bug attaching it closes it with 1011, not an HTTP 500.
     const attach = (ws: WebSocket) =>
-      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance, parser: this.parser });
+      connect(ws, { session, identity, resumed: id !== undefined, since: since === null ? null : Number(since), verifier, clock, log, metrics, allowance, parser: this.parser, uploadIdleMs: this.deps.config.server.uploadIdleTimeout * 1000 });
     this.sockets.handleUpgrade(request, socket, head, guard(this.deps, "upgrade", attach, (ws) => ws.close(CLOSE.internal, "internal error")));
   }
 }

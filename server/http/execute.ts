@@ -5,15 +5,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseJson } from "../../protocol/json.ts";
 import { fieldProblem, jsonObject, optional, positive, string } from "../../protocol/schema.ts";
 import type { Identity } from "../auth/identity.ts";
+import type { SessionLimits } from "../../protocol/index.ts";
 import type { LlmService } from "../llm/service.ts";
-import { codeFields, type Logger } from "../log.ts";
+import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
-import { PoolTimeout } from "../sandbox/pool.ts";
-import type { CellResult } from "../sandbox/sandbox.ts";
-import { HeldElsewhere, type SessionRegistry } from "../sessions/registry.ts";
-import { cellOutcome, type Outcome } from "../sessions/session.ts";
-import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
+import type { CellResult, Sandbox } from "../sandbox/sandbox.ts";
+import { CellRefused, cellTimeoutMs, runCell, type CellParts, type Outcome } from "../sessions/cell.ts";
+import { HeldElsewhere } from "../sessions/errors.ts";
+import type { SessionRegistry } from "../sessions/registry.ts";
+import type { TenantQuotas } from "../tenancy/quotas.ts";
 import { sendError, sendJson } from "./responses.ts";
 
 export interface ExecuteContext {
@@ -26,9 +27,8 @@ export interface ExecuteContext {
   /** LOG_CODE. */
   logCode: boolean;
   maxBodyBytes: number;
-  /** Seconds. */
-  executionTimeout: number;
-  maxExecutionTimeout: number;
+  /** A cell's default and longest timeouts. */
+  limits: Pick<SessionLimits, "execution_timeout" | "max_execution_timeout">;
   /** The request came from another server: never forward it again. */
   forwarded: boolean;
   /** Passes the request, whose body was read, to the server holding its session. */
@@ -76,45 +76,26 @@ export async function handleExecute(request: IncomingMessage, response: ServerRe
 /** A cell in a sandbox of its own, discarded after. */
 async function runOnce(caller: Identity, code: string, vars: Record<string, unknown>, timeout: number | undefined, context: ExecuteContext): Promise<Outcome> {
   const { quotas, metrics, log } = context;
-  const { tenant } = caller;
-  try {
-    quotas.startCell(tenant, quotas.limitsFor(caller));
-  } catch (error) {
-    if (error instanceof QuotaExceeded) {
-      metrics.cell(tenant, "refused");
-      log.info("cell_refused", { session_id: null, tenant, outcome: "refused", error_code: "quota_exceeded" });
-      return { error: { code: "quota_exceeded", message: error.message } };
-    }
-    throw error;
-  }
-  const queued = performance.now();
-  let sandbox;
-  try {
+  const parts: CellParts = {
+    tenant: caller.tenant,
+    sessionId: null,
+    gate: quotas.cellGate(caller.tenant, quotas.limitsFor(caller)),
+    llm: context.llm.forSession(caller),
+    metrics,
+    log,
+    logCode: context.logCode,
+  };
+  let sandbox: Sandbox | undefined;
+  const prepare = async () => {
     sandbox = await context.sandboxes.sourceFor(caller).take();
-  } catch (error) {
-    quotas.finishCell(tenant);
-    metrics.cell(tenant, "refused");
-    if (error instanceof PoolTimeout) return { error: { code: "busy", message: error.message } };
-    throw error;
-  }
-  try {
     const refused = Object.keys(vars).length > 0 ? await sandbox.setVars(vars) : null;
-    if (refused) {
-      metrics.cell(tenant, "refused");
-      return { error: { code: "bad_request", message: `context: ${refused.message}` } };
-    }
-    const seconds = Math.min(timeout ?? context.executionTimeout, context.maxExecutionTimeout);
-    const started = performance.now();
-    metrics.cellStarted(tenant, (started - queued) / 1000);
-    const result = await context.llm.forSession(caller).forCell((llm) => sandbox.execute({ code, timeoutMs: seconds * 1000, locals: "all", llm }));
-    const ran = (performance.now() - started) / 1000;
-    const outcome = cellOutcome(result);
-    metrics.cell(tenant, outcome, ran);
-    log.info("cell_finished", { session_id: null, tenant, duration_ms: Math.round(ran * 1000), outcome, ...codeFields(code, context.logCode) });
-    return { result };
+    if (refused) throw new CellRefused("bad_request", `context: ${refused.message}`);
+    return sandbox;
+  };
+  try {
+    return await runCell(parts, { id: null, code, timeoutMs: cellTimeoutMs(context.limits, timeout), locals: "all", queuedAt: performance.now() }, prepare);
   } finally {
-    quotas.finishCell(caller.tenant);
-    void sandbox.close();
+    void sandbox?.close();
   }
 }
 

@@ -1,50 +1,53 @@
-// The frames a session has published, kept (up to a byte budget) so that a client that lost its
+// The events a session has recorded, kept (up to a byte budget) so that a door that lost its
 // connection can ask for everything after the last seq it saw.
+import { eventBytes, type RecordedEvent } from "./events.ts";
 
 export interface Replay {
-  frames: string[];
+  events: RecordedEvent[];
   /** Seqs the caller asked for that are no longer kept: [from, to], or null when none. */
   missing: [number, number] | null;
 }
 
 export class SessionHistory {
-  /** The seq of the newest frame recorded, or 0 before any. */
+  /** The seq of the newest event recorded, or 0 before any. */
   lastSeq = 0;
-  private readonly seqs: number[] = [];
-  private readonly frames: string[] = [];
+  /** Dropped events' slots are emptied at once (their memory goes), the arrays compacted now and then. */
+  private readonly events: (RecordedEvent | undefined)[] = [];
+  private readonly sizes: number[] = [];
   private kept = 0;
-  private head = 0; // index of the oldest kept frame; the arrays are compacted now and then
+  private head = 0; // index of the oldest kept event
 
   constructor(private readonly maxBytes: number) {}
 
-  /** Characters of the frames kept. */
+  /** Bytes of the events kept. */
   get bytes(): number {
     return this.kept;
   }
 
-  record(seq: number, frame: string): void {
-    this.seqs.push(seq);
-    this.frames.push(frame);
-    this.kept += frame.length;
-    this.lastSeq = seq;
-    // The newest frame is always kept, however large: it is often the result a client waits for.
-    while (this.kept > this.maxBytes && this.head < this.frames.length - 1) {
-      this.kept -= this.frames[this.head]!.length;
+  record(event: RecordedEvent): void {
+    const size = eventBytes(event);
+    this.events.push(event);
+    this.sizes.push(size);
+    this.kept += size;
+    this.lastSeq = event.seq;
+    // The newest event is always kept, however large: it is often the result a client waits for.
+    while (this.kept > this.maxBytes && this.head < this.events.length - 1) {
+      this.kept -= this.sizes[this.head]!;
+      this.events[this.head] = undefined;
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.frames.length) {
-      this.seqs.splice(0, this.head);
-      this.frames.splice(0, this.head);
+    if (this.head > 1024 && this.head * 2 > this.events.length) {
+      this.events.splice(0, this.head);
+      this.sizes.splice(0, this.head);
       this.head = 0;
     }
   }
 
-  /** Every kept frame with a seq above `since`. */
+  /** Every kept event with a seq above `since`. */
   since(since: number): Replay {
-    const oldest = this.head < this.seqs.length ? this.seqs[this.head]! : this.lastSeq + 1;
+    const kept = this.events.slice(this.head) as RecordedEvent[];
+    const oldest = kept[0]?.seq ?? this.lastSeq + 1;
     const missing: [number, number] | null = since + 1 < oldest ? [since + 1, oldest - 1] : null;
-    let index = this.head;
-    while (index < this.seqs.length && this.seqs[index]! <= since) index++;
-    return { frames: this.frames.slice(index), missing };
+    return { events: kept.filter((event) => event.seq > since), missing };
   }
 }

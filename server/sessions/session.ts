@@ -1,41 +1,47 @@
-// One session: a persistent interpreter, the cells queued for it, the frames it has published,
-// and the connections attached to it. Connections come and go; the session lives on until it
-// is closed or evicted.
-import type {
-  AddContextFrame,
-  AddHistoryFrame,
-  AuthFrame,
-  ClientFrame,
-  ErrorCode,
-  ErrorFrame,
-  EvictedFrame,
-  EvictionReason,
-  ResultFrame,
-  ServerFrame,
-  SessionLimits,
-  SessionSummary,
-  StreamFrame,
-} from "../../protocol/index.ts";
-import { constants } from "node:buffer";
-import { CLOSE, jsonDepthProblem } from "../../protocol/index.ts";
+// One session: a persistent interpreter, the work queued for it, the events it has recorded,
+// and the doors attached to it. Doors come and go; the session lives on until it is closed or
+// evicted. It speaks typed events (events.ts): each door serialises them in its own format.
+import type { EvictionReason, LocalsMode, SessionLimits, SessionSummary } from "../../protocol/index.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
-import { codeFields, type Logger } from "../log.ts";
-import type { CellOutcome, Metrics } from "../metrics.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { LlmGateway } from "../llm/gateway.ts";
 import type { ContextKind } from "../sandbox/ipc.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
-import { PoolTimeout } from "../sandbox/pool.ts";
 import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
-import { QuotaExceeded } from "../tenancy/quotas.ts";
+import type { CellGate } from "../tenancy/quotas.ts";
 import type { BufferBudget, SessionBuffers } from "./buffers.ts";
+import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type Outcome, type Refusal } from "./cell.ts";
+import type { RecordedEvent, SessionEvent, Unnumbered, WorkKind } from "./events.ts";
 import { SessionHistory } from "./history.ts";
 
-/** One client connection as a session sees it. */
+/** One door attached to a session (a client's connection), as the session sees it. */
 export interface Attachment {
-  send(frame: string): void;
-  close(code: number, reason: string): void;
+  /**
+   * An event of the session, live. After an `evicted` event the session has let go of the
+   * attachment: the door closes its connection.
+   */
+  deliver(event: SessionEvent): void;
 }
+
+/** What an attaching door is told: where the session's history stands, and what it missed. */
+export interface Welcome {
+  lastSeq: number;
+  limits: SessionLimits;
+  /** Set until the session runs something: it came back from a checkpoint at this execution count. */
+  restoredFromCheckpoint: number | null;
+  /** The recorded events after the seq the door asked for (none when it asked for none). */
+  replay: RecordedEvent[];
+  /** Why part of what it asked for cannot be replayed, or null. */
+  gap: ReplayGap | null;
+}
+
+export type ReplayGap =
+  /** The door saw seqs this server never issued: the session was woken here and its history began again. */
+  | { kind: "restarted"; since: number }
+  /** Events from..to fell out of the replay buffer. */
+  | { kind: "dropped"; from: number; to: number };
 
 export interface SessionSettings {
   limits: SessionLimits;
@@ -43,39 +49,26 @@ export interface SessionSettings {
   logCode: boolean;
   /** The server's buffer budget; each session takes its share from it. */
   buffers: BufferBudget;
-  /** UPLOAD_IDLE_TIMEOUT in ms: an unfinished upload without a new chunk this long is dropped. */
-  uploadIdleMs: number;
 }
 
-/** How work handed to run() ended: its result, or the error that refused it. */
-export type Outcome = { result: CellResult } | { error: { code: ErrorCode; message: string } };
+export type { Outcome } from "./cell.ts";
 
-/** Admits cells to run against a quota shared with other sessions (the tenant's). */
-export interface CellGate {
-  /** Throws QuotaExceeded, whose message names the limit, when the cell may not start now. */
-  start(): void;
-  finish(): void;
-}
-
-type Operation =
-  | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: "all" | "changed" | "none" }
-  | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
-  | { kind: "add_context"; id: string; target: ContextKind; index: number | null; text: string; json: boolean; arrivedAt: number }
-  | { kind: "reset"; id: string };
-
-/** A payload arriving in chunks (add_context with `more`), kept until its last chunk. */
-interface Upload {
-  /** The first chunk's id: told when the upload is dropped for want of chunks. */
-  id: string;
-  /** performance.now() when its first chunk arrived. */
-  arrivedAt: number;
+/** A payload that becomes a Python variable (see Session.addContext). */
+export interface Payload {
+  target: ContextKind;
   index: number | null;
+  text: string;
+  /** The text is JSON to decode. */
   json: boolean;
-  parts: string[];
-  length: number;
-  /** Drops the upload when no chunk follows within uploadIdleMs (an abandoned upload). */
-  idle?: NodeJS.Timeout;
+  /** performance.now() when its first byte arrived (the benchmark reads the time to the variable). */
+  arrivedAt: number;
 }
+
+type Work =
+  | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode }
+  | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
+  | ({ kind: "add_context"; id: string } & Payload)
+  | { kind: "reset"; id: string };
 
 /** What a session is made of, besides its identity. */
 export interface SessionParts {
@@ -94,35 +87,28 @@ export interface SessionParts {
   restoredFromCheckpoint?: number | null;
 }
 
-/** Frames that belong to the session's history: they get a seq and are replayed. */
-type Published = Omit<StreamFrame, "seq"> | Omit<ResultFrame, "seq"> | Omit<ErrorFrame, "seq"> | Omit<EvictedFrame, "seq">;
-
-
 export class Session {
   readonly createdAt: number;
   private lastActive: number;
   private readonly history: SessionHistory;
-  private readonly connections = new Set<Attachment>();
-  private readonly queue: Operation[] = [];
-  private running: Operation | null = null;
+  private readonly attachments = new Set<Attachment>();
+  private readonly queue: Work[] = [];
+  private running: Work | null = null;
   private ended: EvictionReason | null = null;
   private generatedIds = 0;
-  /** Callers of run() waiting for their work, by operation id. */
+  /** Callers of run() waiting for their work, by work id. */
   private readonly outcomes = new Map<string, (outcome: Outcome) => void>();
-  /** When each queued operation was queued (performance.now()), for the queue wait. */
-  private readonly queuedAt = new Map<string, number>();
-  private readonly uploads = new Map<ContextKind, Upload>();
-  /** What its uploads, queued work, connections and replay buffer hold, against its budget. */
+  /** When each queued piece of work was queued (performance.now()), for the queue wait. */
+  private readonly queuedAt = new Map<Work, number>();
+  /** What its queued work, doors' uploads and outboxes and replay buffer hold, against its budget. */
   readonly buffers: SessionBuffers;
-  /** The bytes each queued or running operation holds (its code, payload or variables). */
-  private readonly held = new Map<Operation, number>();
+  /** The bytes each queued or running piece of work holds (its code, payload or variables). */
+  private readonly held = new Map<Work, number>();
   private readonly interpreter: Interpreter;
-  private readonly gate: CellGate;
-  private readonly llm: LlmGateway;
+  private readonly cells: CellParts;
   private readonly settings: SessionSettings;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly metrics: Metrics;
   private readonly onEnded: SessionParts["onEnded"];
   /** Told on attach until the session runs something: it came back from a checkpoint at this execution count. */
   private restoredFromCheckpoint: number | null;
@@ -143,18 +129,20 @@ export class Session {
     this.restoredFromCheckpoint = restoredFromCheckpoint ?? null;
     this.executionCount = restoredFromCheckpoint ?? 0;
     this.interpreter = interpreter;
-    this.gate = gate;
-    this.llm = llm;
+    this.cells = { tenant: owner.tenant, sessionId: id, gate, llm, metrics, log, logCode: settings.logCode };
     this.settings = settings;
     this.clock = clock;
     this.log = log;
-    this.metrics = metrics;
     this.onEnded = onEnded;
     this.createdAt = earlier?.createdAt ?? clock.now();
     this.lastActive = earlier?.lastActiveAt ?? this.createdAt;
     this.cellCount = earlier?.cellCount ?? 0;
     this.history = new SessionHistory(settings.limits.replay_buffer_bytes);
     this.buffers = settings.buffers.session();
+  }
+
+  get limits(): SessionLimits {
+    return this.settings.limits;
   }
 
   get lastActiveAt(): number {
@@ -170,9 +158,132 @@ export class Session {
     return this.interpreter.empty;
   }
 
+  get attached(): number {
+    return this.attachments.size;
+  }
+
+  get endedBy(): EvictionReason | null {
+    return this.ended;
+  }
+
+  /** When the session became idle, or null while it has work (a running cell is never idle). */
+  idleSince(): number | null {
+    return this.running || this.queue.length > 0 ? null : this.lastActive;
+  }
+
+  /** Resolves once no work runs. */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Metadata for listings: nothing of the code or its output. */
+  summary(): SessionSummary {
+    return {
+      session_id: this.id,
+      tenant: this.owner.tenant,
+      user: this.owner.user,
+      created_at: new Date(this.createdAt).toISOString(),
+      last_active_at: new Date(this.lastActive).toISOString(),
+      cell_count: this.cellCount,
+      running: this.running !== null,
+      attached_clients: this.attachments.size,
+    };
+  }
+
+  // ---- doors ----
+
+  /**
+   * Attaches a door: from now on it is delivered every event. What it is told (the history's
+   * position and, after `since`, what it missed) it sends before anything else, in this same turn.
+   */
+  attach(attachment: Attachment, since: number | null): Welcome {
+    this.attachments.add(attachment);
+    const welcome: Welcome = { lastSeq: this.history.lastSeq, limits: this.settings.limits, restoredFromCheckpoint: this.restoredFromCheckpoint, replay: [], gap: null };
+    if (since === null) return welcome;
+    if (since > this.history.lastSeq) return { ...welcome, gap: { kind: "restarted", since } };
+    const { events, missing } = this.history.since(since);
+    return { ...welcome, replay: events, gap: missing && { kind: "dropped", from: missing[0], to: missing[1] } };
+  }
+
+  detach(attachment: Attachment): void {
+    this.attachments.delete(attachment);
+  }
+
+  /** A new id for work its client did not name. */
+  nextId(kind: WorkKind): string {
+    return `${kind}-${++this.generatedIds}`;
+  }
+
+  // ---- work ----
+
+  /** Queues a cell; `timeout` in seconds (EXECUTION_TIMEOUT when absent, capped by MAX_EXECUTION_TIMEOUT). */
+  execute(id: string, code: string, timeout: number | undefined, locals: LocalsMode): void {
+    if (!this.touch()) return;
+    this.enqueue({ kind: "execute", id, code, timeoutMs: cellTimeoutMs(this.settings.limits, timeout), locals });
+  }
+
+  /** Queues making Python variables of JSON values. */
+  setVars(id: string | undefined, vars: Record<string, unknown>): void {
+    if (!this.touch()) return;
+    this.enqueue({ kind: "set_vars", id: id ?? this.nextId("set_vars"), vars });
+  }
+
+  /** Queues a payload that becomes `context_<index>` (or `history_<index>`), as data. */
+  addContext(id: string | undefined, payload: Payload): void {
+    if (!this.touch()) return;
+    this.enqueue({ kind: "add_context", id: id ?? this.nextId("add_context"), ...payload });
+  }
+
+  /** Queues a fresh interpreter for the session: every variable is dropped. */
+  reset(id: string | undefined): void {
+    if (!this.touch()) return;
+    this.enqueue({ kind: "reset", id: id ?? this.nextId("reset") });
+  }
+
+  /**
+   * Interrupts the running cell (no id, or its id), or cancels a queued one. Returns why not
+   * when no queued or running work has that id (for the door to answer its client alone).
+   */
+  interrupt(id?: string): string | null {
+    if (!this.touch()) return null;
+    if (id === undefined || this.running?.id === id) {
+      this.interpreter.interrupt();
+      return null;
+    }
+    const index = this.queue.findIndex((queued) => queued.id === id);
+    if (index === -1) return `no queued or running cell has id "${id}"`;
+    const [cancelled] = this.queue.splice(index, 1);
+    this.letGo(cancelled!);
+    this.countCell("cancelled");
+    this.publishResult(cancelled!, resultWithoutRun({ type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" }, true));
+    return null;
+  }
+
+  /** Work a door could not take (an upload that failed): its error is recorded as any refusal's. */
+  reject(id: string, refusal: Refusal): void {
+    this.fail(id, refusal);
+  }
+
+  /**
+   * Runs code as a cell, after making `vars` Python variables, for callers without a door (the
+   * HTTP API); its events reach attached doors as any cell's do. Resolves with the result, or
+   * with the error that refused the work (busy, quota_exceeded, ...).
+   */
+  async run(code: string, timeoutSeconds: number | undefined, vars: Record<string, unknown>): Promise<Outcome> {
+    this.touch();
+    if (Object.keys(vars).length > 0) {
+      const assigned = await this.outcomeOf({ kind: "set_vars", id: this.nextId("set_vars"), vars });
+      if (!("result" in assigned) || !assigned.result.success) return assigned;
+    }
+    return this.outcomeOf({ kind: "execute", id: this.nextId("execute"), code, timeoutMs: cellTimeoutMs(this.settings.limits, timeoutSeconds), locals: "all" });
+  }
+
+  // ---- life cycle ----
+
   /**
    * Hibernates the interpreter when the session has no work (see Interpreter.hibernate); false
-   * when it had work. Attached clients stay attached; their next cell wakes it.
+   * when it had work. Attached doors stay attached; their next cell wakes it.
    */
   async hibernate(persist: Parameters<Interpreter["hibernate"]>[0]): Promise<boolean> {
     if (this.ended || this.idleSince() === null || this.hibernated) return false;
@@ -195,17 +306,10 @@ export class Session {
    */
   drain(): void {
     this.draining = true;
-    for (const operation of this.queue.splice(0)) {
-      this.letGo(operation);
-      this.refuseDraining(operation);
+    for (const work of this.queue.splice(0)) {
+      this.letGo(work);
+      this.refuseDraining(work);
     }
-    this.queuedAt.clear();
-  }
-
-  /** Resolves once no cell runs. */
-  idle(): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Interrupts the running cell, if any (a drain that ran out of time). */
@@ -215,15 +319,33 @@ export class Session {
 
   /**
    * Lets go of a hibernated session without ending it (this server shuts down; another wakes
-   * it): clients are told it moves, and the SDK reconnects to it through another server.
+   * it): doors are told it moves (`evicted`, resumable), and the SDK reconnects through another server.
    */
   release(): void {
     if (this.ended) return;
     this.ended = "shutdown";
-    this.publish({ type: "evicted", reason: "shutdown", resumable: true });
-    for (const connection of this.connections) connection.close(CLOSE.restarting, "session moved");
-    this.connections.clear();
-    this.dropBuffers();
+    this.letGoOfDoors({ type: "evicted", reason: "shutdown", resumable: true });
+  }
+
+  /** Ends the session: attached doors get `evicted {reason}` and are let go of. */
+  async end(reason: EvictionReason): Promise<void> {
+    if (this.ended) return;
+    this.ended = reason;
+    for (const work of this.queue) if (work.kind === "execute") this.countCell("cancelled");
+    this.queue.length = 0;
+    this.queuedAt.clear();
+    for (const id of [...this.outcomes.keys()]) this.settle(id, { error: { code: "session_expired", message: `the session ended (${reason})` } });
+    this.interpreter.interrupt();
+    this.letGoOfDoors({ type: "evicted", reason, resumable: false });
+    this.onEnded(this, reason);
+    await this.interpreter.close();
+  }
+
+  private letGoOfDoors(evicted: Unnumbered): void {
+    this.publish(evicted);
+    this.attachments.clear();
+    this.held.clear();
+    this.buffers.clear();
   }
 
   private async whileSnapshotting<T>(work: Promise<T>): Promise<T> {
@@ -235,368 +357,136 @@ export class Session {
     }
   }
 
-  get attached(): number {
-    return this.connections.size;
-  }
-
-  get endedBy(): EvictionReason | null {
-    return this.ended;
-  }
-
-  /** When the session became idle, or null while it has work (a running cell is never idle). */
-  idleSince(): number | null {
-    return this.running || this.queue.length > 0 ? null : this.lastActive;
-  }
-
-  /** Sends the `session` frame, then what the connection missed after `since` (when given). */
-  attach(connection: Attachment, resumed: boolean, since: number | null): void {
-    this.connections.add(connection);
-    send(connection, {
-      type: "session",
-      session_id: this.id,
-      resumed,
-      last_seq: this.history.lastSeq,
-      limits: this.settings.limits,
-      ...(this.restoredFromCheckpoint !== null && { restored_from_checkpoint: { execution_count: this.restoredFromCheckpoint } }),
-    });
-    if (since === null) return;
-    if (since > this.history.lastSeq) {
-      // The client saw frames this server never sent: the session moved here (woken from the
-      // store) and its history started again.
-      send(connection, {
-        type: "error",
-        code: "replay_gap",
-        message: `the session's history restarted at seq ${this.history.lastSeq} (it was woken on another server); frames after ${since} from before are gone`,
-      });
-      return;
-    }
-    const replay = this.history.since(since);
-    if (replay.missing) {
-      const [from, to] = replay.missing;
-      send(connection, {
-        type: "error",
-        code: "replay_gap",
-        message: `frames ${from} to ${to} are no longer buffered (the replay buffer keeps ${this.settings.limits.replay_buffer_bytes} bytes); the frames after them follow`,
-      });
-    }
-    for (const frame of replay.frames) connection.send(frame);
-  }
-
-  detach(connection: Attachment): void {
-    this.connections.delete(connection);
-  }
-
-  /** Metadata for listings: nothing of the code or its output. */
-  summary(): SessionSummary {
-    return {
-      session_id: this.id,
-      tenant: this.owner.tenant,
-      user: this.owner.user,
-      created_at: new Date(this.createdAt).toISOString(),
-      last_active_at: new Date(this.lastActive).toISOString(),
-      cell_count: this.cellCount,
-      running: this.running !== null,
-      attached_clients: this.connections.size,
-    };
-  }
-
-  /**
-   * Runs code as a cell, after making `vars` Python variables, for callers without a socket (the
-   * HTTP API); its frames reach attached clients as any cell's do. Resolves with the result, or
-   * with the error that refused the work (busy, quota_exceeded, ...).
-   */
-  async run(code: string, timeoutSeconds: number | undefined, vars: Record<string, unknown>): Promise<Outcome> {
+  /** Marks the session used; false when it has ended (work for it is ignored). */
+  private touch(): boolean {
+    if (this.ended) return false;
     this.lastActive = this.clock.now();
-    if (Object.keys(vars).length > 0) {
-      const assigned = await this.outcomeOf({ kind: "set_vars", id: this.generatedId("set_vars"), vars });
-      if (!("result" in assigned) || !assigned.result.success) return assigned;
-    }
-    const { limits } = this.settings;
-    const seconds = Math.min(timeoutSeconds ?? limits.execution_timeout, limits.max_execution_timeout);
-    return this.outcomeOf({ kind: "execute", id: this.generatedId("http"), code, timeoutMs: seconds * 1000, locals: "all" });
+    return true;
   }
 
-  /** Handles one valid frame from a client (connection-level frames are handled before this). */
-  /** `receivedAt` (performance.now()): when the whole frame had arrived, before it was parsed. */
-  receive(frame: Exclude<ClientFrame, AuthFrame>, from: Attachment, receivedAt = performance.now()): void {
-    if (this.ended) return;
-    if (frame.type === "ping") return send(from, { type: "pong", ...(frame.id !== undefined && { id: frame.id }) });
-    this.lastActive = this.clock.now();
-    switch (frame.type) {
-      case "execute": {
-        const { limits } = this.settings;
-        const seconds = Math.min(frame.timeout ?? limits.execution_timeout, limits.max_execution_timeout);
-        return this.enqueue({ kind: "execute", id: frame.id, code: frame.code, timeoutMs: seconds * 1000, locals: frame.locals ?? "all" });
-      }
-      case "set_vars":
-        return this.enqueue({ kind: "set_vars", id: frame.id ?? this.generatedId("set_vars"), vars: frame.vars });
-      case "add_context":
-      case "add_history":
-        return this.receivePayload(frame, receivedAt);
-      case "reset":
-        return this.enqueue({ kind: "reset", id: frame.id ?? this.generatedId("reset") });
-      case "interrupt":
-        return this.interrupt(frame.id, from);
-      case "close":
-        void this.end("closed");
-    }
-  }
-
-  /** Ends the session: attached clients get `evicted {reason}` and are disconnected. */
-  async end(reason: EvictionReason): Promise<void> {
-    if (this.ended) return;
-    this.ended = reason;
-    for (const operation of this.queue) if (operation.kind === "execute") this.countCell("cancelled");
-    this.queue.length = 0;
-    this.queuedAt.clear();
-    for (const id of [...this.outcomes.keys()]) this.settle(id, { error: { code: "session_expired", message: `the session ended (${reason})` } });
-    this.interpreter.interrupt();
-    this.publish({ type: "evicted", reason });
-    const code = reason === "shutdown" ? CLOSE.restarting : CLOSE.normal;
-    for (const connection of this.connections) connection.close(code, `session ${reason}`);
-    this.connections.clear();
-    this.dropBuffers();
-    this.onEnded(this, reason);
-    await this.interpreter.close();
-  }
-
-  private outcomeOf(operation: Operation): Promise<Outcome> {
+  private outcomeOf(work: Work): Promise<Outcome> {
     return new Promise((resolve) => {
-      this.outcomes.set(operation.id, resolve);
-      this.enqueue(operation);
+      this.outcomes.set(work.id, resolve);
+      this.enqueue(work);
     });
   }
 
-  private generatedId(kind: string): string {
-    return `${kind}-${++this.generatedIds}`;
-  }
-
-  private enqueue(operation: Operation): void {
-    if (this.draining) return this.refuseDraining(operation);
-    if (this.running?.id === operation.id || this.queue.some((queued) => queued.id === operation.id)) {
-      return this.refuse(operation, "bad_request", `a cell with id "${operation.id}" is already queued or running; use a new id`);
+  private enqueue(work: Work): void {
+    if (this.draining) return this.refuseDraining(work);
+    if (this.running?.id === work.id || this.queue.some((queued) => queued.id === work.id)) {
+      return this.refuse(work, { code: "bad_request", message: `a cell with id "${work.id}" is already queued or running; use a new id` });
     }
     const { max_queued_cells: max } = this.settings.limits;
     if (this.queue.length >= max) {
-      return this.refuse(operation, "busy", `the session already has ${max} cells queued (MAX_QUEUED_CELLS); wait for a result or interrupt`);
+      return this.refuse(work, { code: "busy", message: `the session already has ${max} cells queued (MAX_QUEUED_CELLS); wait for a result or interrupt` });
     }
-    const bytes = operationBytes(operation);
-    const refusal = this.buffers.reserve("queued", bytes, `this ${operation.kind}`);
-    if (refusal) return this.refuse(operation, refusal.code, refusal.message);
-    this.held.set(operation, bytes);
-    this.queue.push(operation);
-    this.queuedAt.set(operation.id, performance.now());
+    const bytes = workBytes(work);
+    const refusal = this.buffers.reserve("queued", bytes, `this ${work.kind}`);
+    if (refusal) return this.refuse(work, refusal);
+    this.held.set(work, bytes);
+    this.queue.push(work);
+    this.queuedAt.set(work, performance.now());
+    this.deliver({ type: "queued", id: work.id, kind: work.kind });
     void this.runNext();
   }
 
-  /** A chunk, or a whole payload: queued as an add_context once complete. */
-  private receivePayload(frame: AddContextFrame | AddHistoryFrame, receivedAt: number): void {
-    const target: ContextKind = frame.type === "add_context" ? "context" : "history";
-    const id = frame.id ?? this.generatedId(frame.type);
-    // A frame with neither `more` nor `offset` is a whole payload; an unfinished upload (its
-    // client gave up on it) must not swallow it.
-    if (!frame.more && frame.offset === undefined) {
-      this.dropUpload(target);
-      const text = typeof frame.payload === "string" ? frame.payload : JSON.stringify(frame.payload);
-      const json = frame.json === true || typeof frame.payload !== "string";
-      return this.enqueue({ kind: "add_context", id, target, index: frame.index ?? null, text, json, arrivedAt: receivedAt });
-    }
-    if (typeof frame.payload !== "string") {
-      this.dropUpload(target);
-      return this.fail(id, "bad_request", `${frame.type}: a chunk must be a string; the upload in progress was dropped`);
-    }
-    let current = this.uploads.get(target);
-    if (!current) {
-      current = { id, arrivedAt: receivedAt, index: frame.index ?? null, json: frame.json === true, parts: [], length: 0 };
-      this.uploads.set(target, current);
-    }
-    if (frame.offset !== undefined && frame.offset !== current.length) {
-      const expected = current.length;
-      this.dropUpload(target);
-      return this.fail(id, "bad_request", `${frame.type}: a chunk at offset ${frame.offset} arrived where ${expected} was expected (a chunk was lost); the upload was dropped, send it again`);
-    }
-    const refusal = this.buffers.reserve("upload", frame.payload.length, `${frame.type}: the upload`);
-    if (refusal) {
-      this.dropUpload(target);
-      return this.fail(id, refusal.code, `${refusal.message}; the upload was dropped`);
-    }
-    current.parts.push(frame.payload);
-    current.length += frame.payload.length;
-    const limit = uploadLimit(this.settings.limits.memory_mb);
-    if (current.length > limit.characters) {
-      this.dropUpload(target);
-      return this.fail(id, "too_large", `${frame.type}: the payload is over ${limit.characters} characters, ${limit.name}; the upload was dropped`);
-    }
-    if (frame.more) return this.awaitChunk(target, current);
-    this.dropUpload(target);
-    const text = current.parts.join("");
-    const deep = current.json && jsonDepthProblem(text);
-    if (deep) return this.fail(id, "bad_request", `${frame.type}: the payload is JSON text that ${deep}; the upload was dropped`);
-    this.enqueue({ kind: "add_context", id, target, index: current.index, text, json: current.json, arrivedAt: current.arrivedAt });
-  }
-
-  /** Keeps an unfinished upload for its next chunk, UPLOAD_IDLE_TIMEOUT at most: its client may be gone for good. */
-  private awaitChunk(target: ContextKind, upload: Upload): void {
-    clearTimeout(upload.idle);
-    upload.idle = setTimeout(() => {
-      this.dropUpload(target);
-      this.log.info("upload_dropped", { session_id: this.id, tenant: this.owner.tenant, kind: target, chars: upload.length });
-      const seconds = this.settings.uploadIdleMs / 1000;
-      this.fail(upload.id, "bad_request", `the ${target} upload was dropped after ${seconds} s without a chunk (UPLOAD_IDLE_TIMEOUT); send it again from offset 0`);
-    }, this.settings.uploadIdleMs);
-    upload.idle.unref();
-  }
-
-  /** Forgets the upload in progress, if any, and the bytes it held. */
-  private dropUpload(target: ContextKind): void {
-    const upload = this.uploads.get(target);
-    if (!upload) return;
-    clearTimeout(upload.idle);
-    this.uploads.delete(target);
-    this.buffers.release("upload", upload.length);
-  }
-
   /** Queued or running work is done with: the bytes it held go back to the budget. */
-  private letGo(operation: Operation | undefined): void {
-    const bytes = operation && this.held.get(operation);
-    if (operation === undefined || bytes === undefined) return;
-    this.held.delete(operation);
+  private letGo(work: Work): void {
+    const bytes = this.held.get(work);
+    this.queuedAt.delete(work);
+    if (bytes === undefined) return;
+    this.held.delete(work);
     this.buffers.release("queued", bytes);
   }
 
-  /** The session is over: whatever it held goes back to the server's budget. */
-  private dropBuffers(): void {
-    for (const upload of this.uploads.values()) clearTimeout(upload.idle);
-    this.uploads.clear();
-    this.held.clear();
-    this.buffers.clear();
-  }
-
-  private interrupt(id: string | undefined, from: Attachment): void {
-    if (id === undefined || this.running?.id === id) {
-      this.interpreter.interrupt();
-      return;
-    }
-    const index = this.queue.findIndex((queued) => queued.id === id);
-    if (index === -1) {
-      return send(from, { type: "error", id, code: "bad_request", message: `no queued or running cell has id "${id}"` });
-    }
-    const [cancelled] = this.queue.splice(index, 1);
-    this.letGo(cancelled);
-    this.queuedAt.delete(id);
-    this.countCell("cancelled");
-    this.publishResult(id, resultWithoutRun({ type: "CancelledError", message: "the cell was cancelled before it ran", traceback: "" }, true));
-  }
-
-  private refuseDraining(operation: Operation): void {
-    this.refuse(operation, "server_draining", "this server is shutting down and the session is moving to another; send it again there (the SDK does)");
+  private refuseDraining(work: Work): void {
+    this.refuse(work, { code: "server_draining", message: "this server is shutting down and the session is moving to another; send it again there (the SDK does)" });
   }
 
   private async runNext(): Promise<void> {
     if (this.running) return;
-    const operation = this.ended ? undefined : this.queue.shift();
-    if (!operation) {
+    const work = this.ended ? undefined : this.queue.shift();
+    if (!work) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
       return;
     }
-    const queuedAt = this.queuedAt.get(operation.id) ?? performance.now();
-    this.queuedAt.delete(operation.id);
-    // Only Python code counts as a running cell; set_vars and reset are bookkeeping.
-    const gated = operation.kind === "execute";
+    const queuedAt = this.queuedAt.get(work) ?? performance.now();
+    this.running = work;
     try {
-      if (gated) this.gate.start();
-    } catch (error) {
-      if (!(error instanceof QuotaExceeded)) throw error;
-      this.letGo(operation);
-      this.refuse(operation, "quota_exceeded", error.message);
-      return this.runNext();
-    }
-    if (gated) this.metrics.cellStarted(this.owner.tenant, (performance.now() - queuedAt) / 1000);
-    this.running = operation;
-    this.restoredFromCheckpoint = null;
-    try {
-      // A checkpoint being taken holds the sandbox for a moment.
-      await this.snapshotting?.catch(() => {});
-      await this.perform(operation);
-    } catch (error) {
-      this.log.error("operation_failed", { session_id: this.id, tenant: this.owner.tenant, cell_id: operation.id, error: (error as Error).message });
-      if (error instanceof PoolTimeout) this.refuse(operation, "busy", error.message);
-      else this.refuse(operation, "sandbox_failed", `the sandbox could not run this: ${(error as Error).message}; retry, and report it if it persists`);
+      await this.perform(work, queuedAt);
     } finally {
-      if (gated) this.gate.finish();
-      this.letGo(operation);
+      this.letGo(work);
       this.running = null;
       this.lastActive = this.clock.now();
     }
     void this.runNext();
   }
 
-  private async perform(operation: Operation): Promise<void> {
-    switch (operation.kind) {
-      case "execute": {
-        const started = performance.now();
-        const result = await this.llm.forCell((llm) =>
-          this.interpreter.execute({
-            code: operation.code,
-            timeoutMs: operation.timeoutMs,
-            locals: operation.locals,
-            onOutput: (name, text) => this.publish({ type: "stream", id: operation.id, name, text }),
-            llm,
-          }),
-        );
-        const seconds = (performance.now() - started) / 1000;
-        const outcome = cellOutcome(result);
-        this.cellCount++;
-        if (result.execution_count > 0) this.executionCount = result.execution_count;
-        this.countCell(outcome, seconds);
-        this.log.info("cell_finished", {
-          session_id: this.id,
-          tenant: this.owner.tenant,
-          cell_id: operation.id,
-          duration_ms: Math.round(seconds * 1000),
-          outcome,
-          ...codeFields(operation.code, this.settings.logCode),
-        });
-        return this.publishResult(operation.id, result);
-      }
-      case "set_vars": {
-        const error = await this.interpreter.setVars(operation.vars);
-        return this.publishResult(operation.id, resultWithoutRun(error, true));
-      }
+  private async perform(work: Work, queuedAt: number): Promise<void> {
+    const started = () => {
+      this.restoredFromCheckpoint = null;
+      this.deliver({ type: "started", id: work.id, kind: work.kind });
+    };
+    if (work.kind === "execute") {
+      const { id, code, timeoutMs, locals } = work;
+      const onOutput = (name: "stdout" | "stderr", text: string) => this.publish({ type: "stream", id, name, text });
+      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput }, () => this.sandboxReady(), started);
+      if ("error" in outcome) return this.fail(id, outcome.error);
+      this.cellCount++;
+      if (outcome.result.execution_count > 0) this.executionCount = outcome.result.execution_count;
+      return this.publishResult(work, outcome.result);
+    }
+    // Bookkeeping, not a cell: no quota, no cell metrics.
+    started();
+    try {
+      await this.sandboxReady();
+      this.publishResult(work, await this.bookkeeping(work));
+    } catch (error) {
+      this.fail(work.id, refusalFor(error, this.cells, work.id));
+    }
+  }
+
+  /** The interpreter, once a snapshot being taken (which holds the sandbox a moment) is done. */
+  private async sandboxReady(): Promise<Interpreter> {
+    await this.snapshotting?.catch(() => {});
+    return this.interpreter;
+  }
+
+  private async bookkeeping(work: Exclude<Work, { kind: "execute" }>): Promise<CellResult> {
+    switch (work.kind) {
+      case "set_vars":
+        return resultWithoutRun(await this.interpreter.setVars(work.vars), true);
       case "add_context": {
-        const error = await this.interpreter.addContext(operation.target, operation.index, operation.text, operation.json);
-        // From the first chunk's arrival until the variable exists: the benchmark reads this.
-        const durationMs = Math.round(performance.now() - operation.arrivedAt);
-        this.log.info("context_added", { session_id: this.id, tenant: this.owner.tenant, kind: operation.target, chars: operation.text.length, duration_ms: durationMs, ok: error === null });
-        return this.publishResult(operation.id, resultWithoutRun(error, true));
+        const error = await this.interpreter.addContext(work.target, work.index, work.text, work.json);
+        // From the first byte's arrival until the variable exists: the benchmark reads this.
+        const durationMs = Math.round(performance.now() - work.arrivedAt);
+        this.log.info("context_added", { session_id: this.id, tenant: this.owner.tenant, kind: work.target, chars: work.text.length, duration_ms: durationMs, ok: error === null });
+        return resultWithoutRun(error, true);
       }
       case "reset":
         await this.interpreter.reset();
-        return this.publishResult(operation.id, resultWithoutRun(null, false));
+        return resultWithoutRun(null, false);
     }
   }
 
-  private publishResult(id: string, result: CellResult): void {
-    this.publish({ type: "result", id, ...result });
-    this.settle(id, { result });
+  private publishResult(work: Work, result: CellResult): void {
+    this.publish({ type: "result", id: work.id, kind: work.kind, result });
+    this.settle(work.id, { result });
   }
 
-  /** Work that will not run: its error frame, and a refused cell when it was Python code. */
-  private refuse(operation: Operation, code: ErrorCode, message: string): void {
-    if (operation.kind === "execute") {
-      this.countCell("refused");
-      this.log.info("cell_refused", { session_id: this.id, tenant: this.owner.tenant, cell_id: operation.id, outcome: "refused", error_code: code });
-    }
-    this.fail(operation.id, code, message);
+  /** Work that will not run: its error, and a refused cell when it was Python code. */
+  private refuse(work: Work, refusal: Refusal): void {
+    if (work.kind === "execute") refuseCell(this.cells, work, refusal);
+    this.fail(work.id, refusal);
   }
 
-  private countCell(outcome: CellOutcome, seconds?: number): void {
-    this.metrics.cell(this.owner.tenant, outcome, seconds);
+  private countCell(outcome: "cancelled"): void {
+    this.cells.metrics.cell(this.owner.tenant, outcome);
   }
 
-  private fail(id: string, code: ErrorCode, message: string): void {
-    this.publish({ type: "error", id, code, message });
-    this.settle(id, { error: { code, message } });
+  private fail(id: string, refusal: Refusal): void {
+    this.publish({ type: "error", id, ...refusal });
+    this.settle(id, { error: refusal });
   }
 
   private settle(id: string, outcome: Outcome): void {
@@ -604,50 +494,29 @@ export class Session {
     this.outcomes.delete(id);
   }
 
-  /** Gives a frame the next seq, keeps it for replay, and sends it to every attached client. */
-  private publish(frame: Published): void {
-    const seq = this.history.lastSeq + 1;
-    const text = JSON.stringify({ ...frame, seq });
-    this.history.record(seq, text);
+  /** Gives an event the next seq, keeps it for replay, and delivers it to every attached door. */
+  private publish(unnumbered: Unnumbered): void {
+    const event = { ...unnumbered, seq: this.history.lastSeq + 1 } as RecordedEvent;
+    this.history.record(event);
     this.buffers.set("replay", this.history.bytes);
-    for (const connection of this.connections) connection.send(text);
+    this.deliver(event);
+  }
+
+  private deliver(event: SessionEvent): void {
+    for (const attachment of this.attachments) attachment.deliver(event);
   }
 }
 
-/** What an operation holds while it waits: its code, its payload, or its variables (as JSON). */
-function operationBytes(operation: Operation): number {
-  switch (operation.kind) {
+/** What work holds while it waits: its code, its payload, or its variables (as JSON). */
+function workBytes(work: Work): number {
+  switch (work.kind) {
     case "execute":
-      return operation.code.length;
+      return work.code.length;
     case "add_context":
-      return operation.text.length;
+      return work.text.length;
     case "set_vars":
-      return JSON.stringify(operation.vars).length;
+      return JSON.stringify(work.vars).length;
     case "reset":
       return 0;
   }
-}
-
-function send(connection: Attachment, frame: ServerFrame): void {
-  connection.send(JSON.stringify(frame));
-}
-
-/** How a cell that ran (or was interrupted before it could) ended. */
-export function cellOutcome(result: CellResult): CellOutcome {
-  if (result.success) return "ok";
-  if (!result.state_preserved) return "killed";
-  if (result.error?.type === "TimeoutError") return "timeout";
-  // An interrupt from a client (or one that arrived before the cell started).
-  return result.error?.type === "KeyboardInterrupt" ? "cancelled" : "error";
-}
-
-/**
- * The most characters an upload may join to: the session's memory (SESSION_MEMORY_MB, in
- * characters), but never past the longest string V8 can make, where joining would throw.
- */
-function uploadLimit(memoryMb: number): { characters: number; name: string } {
-  const memory = memoryMb * 1024 * 1024;
-  return memory < constants.MAX_STRING_LENGTH
-    ? { characters: memory, name: "the session's memory limit (SESSION_MEMORY_MB)" }
-    : { characters: constants.MAX_STRING_LENGTH, name: "the longest string the server can hold" };
 }

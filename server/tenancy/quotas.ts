@@ -6,6 +6,13 @@ import type { TenantLimits } from "../config.ts";
 
 export class QuotaExceeded extends Error {}
 
+/** Admits cells to run against a quota shared with other sessions (the tenant's). */
+export interface CellGate {
+  /** Throws QuotaExceeded, whose message names the limit, when the cell may not start now. */
+  start(): void;
+  finish(): void;
+}
+
 const MINUTE_MS = 60_000;
 
 interface Usage {
@@ -25,6 +32,11 @@ export class TenantQuotas {
 
   limitsFor(identity: Identity): TenantLimits {
     return { ...this.defaults, ...identity.limits };
+  }
+
+  /** The running-cells quota of one tenant, at the limits of the identity that runs them. */
+  cellGate(tenant: string, limits: TenantLimits): CellGate {
+    return { start: () => this.startCell(tenant, limits), finish: () => this.finishCell(tenant) };
   }
 
   /** Counts a new session against its tenant, or refuses it naming the limit. */

@@ -89,7 +89,7 @@ function harness(runtime: SandboxRuntime, metrics: Metrics, options: Partial<Reg
     sharedStore: true,
     retentionMs: 3600_000,
     heartbeatTtlMs: 15_000,
-    settings: { limits, logCode: false, buffers: new BufferBudget(config.server.buffers), uploadIdleMs: 60_000 },
+    settings: { limits, logCode: false, buffers: new BufferBudget(config.server.buffers) },
     sandboxes,
     llm: new LlmService(config.llm, metrics, sandboxes, 30_000),
     quotas: new TenantQuotas({ maxSessions: 10, maxRunning: 10, openRate: 100 }, clock),

@@ -1,19 +1,23 @@
-// One client WebSocket attached to a session: frames in are validated, checked against the
-// token's scopes and handed to the session; frames out are written unless the client stopped
-// reading. The connection lives as long as its token: it closes at the token's expiry unless
+// The protocol v1 door: one client WebSocket attached to a session. Frames in are validated,
+// checked against the token's scopes and turned into the session's commands (chunked payloads
+// joined first, uploads.ts); the session's events go out as v1 frames (frames.ts) unless the
+// client stopped reading. The connection lives as long as its token: it closes at the token's expiry unless
 // the client sends a fresh one (`auth`). What it has not read yet counts against its session's
 // buffer budget (see sessions/buffers.ts); what it sends, against its rate limits (rate-limit.ts).
 import type { RawData, WebSocket } from "ws";
-import { CLOSE, type AuthenticatedFrame, type ClientFrame, type ErrorFrame } from "../../protocol/index.ts";
+import { CLOSE, type ClientFrame, type ServerFrame } from "../../protocol/index.ts";
 import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
+import { inOrder, type FrameParser, type ParseOutcome } from "../http/frame-parser.ts";
+import type { Allowance } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import type { EvictedEvent, SessionEvent } from "../sessions/events.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
-import { inOrder, type FrameParser, type ParseOutcome } from "./frame-parser.ts";
-import type { Allowance } from "./rate-limit.ts";
+import { frameOf, textOf, welcomeFrames } from "./frames.ts";
+import { Uploads } from "./uploads.ts";
 /** setTimeout's largest delay; a later expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A client closed for its rate that does not answer the close is dropped after this long. */
@@ -32,10 +36,9 @@ export interface ConnectionContext {
   allowance: Allowance;
   /** Parses large frames off the serving thread (shared by all connections). */
   parser: FrameParser;
+  /** UPLOAD_IDLE_TIMEOUT in ms: an unfinished upload without a new chunk this long is dropped. */
+  uploadIdleMs: number;
 }
-
-/** Every frame the server writes is a JSON object whose first member is its type. */
-const OUTGOING_TYPE = /^\{"type":"([a-z_]{1,32})"/;
 
 export function connect(socket: WebSocket, context: ConnectionContext): void {
   const { session, verifier, clock, log, metrics, allowance } = context;
@@ -49,20 +52,27 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
     log.info("connection_cut", { session_id: session.id, tenant: identity.tenant, unsent_bytes: unsentBytes });
     socket.terminate();
   });
+  const write = (type: string, text: string) => {
+    if (socket.readyState !== socket.OPEN) return;
+    const bytes = Buffer.byteLength(text);
+    if (!outbox.admit(bytes)) return;
+    socket.send(text, () => outbox.sent(bytes));
+    metrics.frame(type, "out");
+  };
+  const reply = (frame: ServerFrame) => write(frame.type, JSON.stringify(frame));
+  const refuse = (message: string) => reply({ type: "error", code: "bad_request", message });
+  const uploads = new Uploads(session, { log, metrics, idleMs: context.uploadIdleMs });
   const attachment: Attachment = {
-    send(frame) {
-      if (socket.readyState !== socket.OPEN) return;
-      const bytes = Buffer.byteLength(frame);
-      if (!outbox.admit(bytes)) return;
-      socket.send(frame, () => outbox.sent(bytes));
-      metrics.frame(OUTGOING_TYPE.exec(frame)?.[1], "out");
-    },
-    close(code, reason) {
-      socket.close(code, reason);
+    deliver(event: SessionEvent) {
+      if (event.type === "queued" || event.type === "started") return;
+      const { type, text } = textOf(event);
+      write(type, text);
+      if (event.type === "evicted") {
+        uploads.close();
+        socket.close(...closing(event));
+      }
     },
   };
-  const reply = (frame: ErrorFrame | AuthenticatedFrame) => attachment.send(JSON.stringify(frame));
-  const refuse = (message: string) => reply({ type: "error", code: "bad_request", message });
 
   const armExpiry = () => {
     clearTimeout(expiry);
@@ -90,14 +100,32 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
 
   const handle = (frame: ClientFrame, receivedAt: number) => {
     if (frame.type === "auth") return reauthenticate(frame.token);
-    if (frame.type !== "ping") {
-      try {
-        requireScope(identity, "sessions:execute");
-      } catch (error) {
-        return reply({ type: "error", ...idOf(frame), code: "forbidden", message: (error as Error).message });
-      }
+    if (frame.type === "ping") return reply({ type: "pong", ...(frame.id !== undefined && { id: frame.id }) });
+    try {
+      requireScope(identity, "sessions:execute");
+    } catch (error) {
+      return reply({ type: "error", ...idOf(frame), code: "forbidden", message: (error as Error).message });
     }
-    session.receive(frame, attachment, receivedAt);
+    command(frame, receivedAt);
+  };
+  const command = (frame: Exclude<ClientFrame, { type: "auth" | "ping" }>, receivedAt: number) => {
+    switch (frame.type) {
+      case "execute":
+        return session.execute(frame.id, frame.code, frame.timeout, frame.locals ?? "all");
+      case "set_vars":
+        return session.setVars(frame.id, frame.vars);
+      case "add_context":
+      case "add_history":
+        return uploads.receive(frame, receivedAt);
+      case "reset":
+        return session.reset(frame.id);
+      case "interrupt": {
+        const problem = session.interrupt(frame.id);
+        return problem === null ? undefined : reply({ type: "error", ...idOf(frame), code: "bad_request", message: problem });
+      }
+      case "close":
+        void session.end("closed");
+    }
   };
 
   // In arrival order; a large frame is parsed by a worker while this socket is not read (frame-parser.ts).
@@ -135,6 +163,7 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   let detached = false;
   const detach = () => {
     clearTimeout(expiry);
+    uploads.close();
     outbox.close();
     session.detach(attachment);
     if (detached) return;
@@ -145,7 +174,15 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   // ws reports protocol violations (an oversized frame, a bad opcode) here and closes the socket itself.
   socket.on("error", detach);
   armExpiry();
-  session.attach(attachment, context.resumed, context.since);
+  const welcome = session.attach(attachment, context.since);
+  for (const frame of welcomeFrames(session.id, context.resumed, welcome)) reply(frame);
+  for (const event of welcome.replay) attachment.deliver(event);
+}
+
+/** How a connection closes when its session let go of it: moving elsewhere (1012), or ended. */
+function closing(event: EvictedEvent): [number, string] {
+  if (event.resumable) return [CLOSE.restarting, "session moved"];
+  return [event.reason === "shutdown" ? CLOSE.restarting : CLOSE.normal, `session ${event.reason}`];
 }
 
 /** A close frame's reason is at most 123 bytes. */

@@ -1,0 +1,122 @@
+// The registry driven directly, with a MemoryStore and a clock the test moves: who may find a
+// session, what an ended one answers, eviction and hibernation by the clock, and two registries
+// standing for two pods of one cluster, one taking over what the other let go of.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { HeldElsewhere, SessionError } from "../../server/sessions/errors.ts";
+import { SessionRegistry } from "../../server/sessions/registry.ts";
+import { MemorySnapshotStore, MemoryStore } from "../../server/store/memory.ts";
+import { identity, registryOptions } from "../helpers/registry.ts";
+import { startTestRuntime } from "../helpers/sandboxes.ts";
+import { ManualClock } from "../store/manual-clock.ts";
+
+const runtime = await startTestRuntime({ poolSize: 2 });
+
+function cluster() {
+  const clock = new ManualClock();
+  const store = new MemoryStore(clock);
+  const snapshots = new MemorySnapshotStore();
+  const pod = (name: string, overrides: Parameters<typeof registryOptions>[1] = {}) =>
+    new SessionRegistry(registryOptions({ runtime, store, clock, snapshots }, { pod: { name, address: `${name}:8000` }, ...overrides }));
+  return { clock, store, pod };
+}
+
+async function refusal(work: Promise<unknown>): Promise<SessionError> {
+  const error = await work.then(() => null, (thrown: unknown) => thrown);
+  assert.ok(error instanceof SessionError, `expected a SessionError, got ${String(error)}`);
+  return error;
+}
+
+test("a session is found by its owner and its tenant's admin; anyone else is told it does not exist", async () => {
+  const { pod } = cluster();
+  const registry = pod("pod-a");
+  const alice = identity("acme", "alice", ["sessions:create", "sessions:execute", "sessions:read"]);
+  const session = await registry.open(alice);
+  assert.equal(await registry.find(session.id, alice), session);
+  assert.equal(await registry.find(session.id, identity("acme", "root")), session, "tenant:admin sees the tenant's sessions");
+  const bob = identity("acme", "bob", ["sessions:read"]);
+  const stranger = identity("other", "alice");
+  for (const caller of [bob, stranger]) assert.equal((await refusal(registry.find(session.id, caller))).code, "session_not_found");
+  assert.deepEqual((await registry.list(alice)).map((summary) => summary.session_id), [session.id]);
+  assert.deepEqual(await registry.list(stranger), []);
+  await registry.shutdown();
+});
+
+test("an ended session answers session_expired, here and (through the store) on any other server", async () => {
+  const { pod } = cluster();
+  const [a, b] = [pod("pod-a"), pod("pod-b")];
+  const alice = identity("acme");
+  const session = await a.open(alice);
+  await session.end("closed");
+  assert.equal((await refusal(a.find(session.id, alice))).code, "session_expired");
+  assert.match((await refusal(b.find(session.id, alice))).message, /ended \(closed\)/);
+  await Promise.all([a.shutdown(), b.shutdown()]);
+});
+
+test("the clock drives eviction: an idle session ends at its idle timeout, and the store says so", async () => {
+  const { clock, store, pod } = cluster();
+  const registry = pod("pod-a", { idleTimeoutMs: 60_000 });
+  const session = await registry.open(identity("acme"));
+  clock.advance(59_000);
+  await registry.sweep();
+  assert.equal(session.endedBy, null);
+  clock.advance(1000);
+  await registry.sweep();
+  assert.equal(session.endedBy, "idle");
+  const record = await store.get(session.id);
+  assert.equal(record?.state, "evicted");
+  assert.equal(record?.endedReason, "idle");
+  assert.equal(registry.size, 0);
+  await registry.shutdown();
+});
+
+test("a quiet session hibernates by the clock and wakes with its variables on its next cell", async () => {
+  const { clock, store, pod } = cluster();
+  const registry = pod("pod-a", { hibernateAfterMs: 10_000 });
+  const session = await registry.open(identity("acme"));
+  assert.ok("result" in (await session.run("kept = 'still here'", undefined, {})));
+  clock.advance(10_000);
+  await registry.sweep();
+  assert.equal(session.hibernated, true);
+  const record = await store.get(session.id);
+  assert.equal(record?.state, "hibernated");
+  assert.notEqual(record?.snapshotKey, null);
+  const woken = await session.run("kept", undefined, {});
+  assert.ok("result" in woken && woken.result.value === "'still here'");
+  assert.equal((await store.get(session.id))?.state, "live");
+  await registry.shutdown();
+});
+
+test("a live session of a live pod is held elsewhere; once that pod drains, another takes it over with its state", async () => {
+  const { store, pod } = cluster();
+  const [a, b] = [pod("pod-a"), pod("pod-b")];
+  const alice = identity("acme");
+  const session = await a.open(alice);
+  assert.ok("result" in (await session.run("n = 7", undefined, {})));
+  const elsewhere = await b.find(session.id, alice).then(() => null, (error: unknown) => error);
+  assert.ok(elsewhere instanceof HeldElsewhere && elsewhere.pod === "pod-a" && elsewhere.address === "pod-a:8000");
+  assert.equal((await refusal(b.find(session.id, alice, true))).code, "busy", "a forwarded request is never forwarded again");
+  await a.shutdown();
+  assert.equal((await store.get(session.id))?.pod, null, "a drained pod lets go of its sessions in the store");
+  const taken = await b.find(session.id, alice);
+  assert.notEqual(taken, session);
+  assert.equal((await store.get(session.id))?.pod, "pod-b");
+  const outcome = await taken.run("n * 6", undefined, {});
+  assert.ok("result" in outcome && outcome.result.value === "42");
+  await b.shutdown();
+});
+
+test("a session whose pod died with nothing saved is lost, and says so", async () => {
+  const { clock, store, pod } = cluster();
+  const [a, b] = [pod("pod-a", { heartbeatTtlMs: 1000 }), pod("pod-b")];
+  const alice = identity("acme");
+  const session = await a.open(alice);
+  // pod-a stops beating (its process died): its heartbeat expires.
+  await a.shutdown().catch(() => {});
+  await store.update(session.id, { pod: "pod-a", podAddress: "pod-a:8000", state: "live", snapshotKey: null });
+  clock.advance(2000);
+  const gone = await refusal(b.find(session.id, alice));
+  assert.equal(gone.code, "session_lost");
+  assert.equal((await store.get(session.id))?.state, "lost");
+  await b.shutdown();
+});
