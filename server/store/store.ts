@@ -55,11 +55,8 @@ export interface SessionStore {
   end(id: string, state: EndedState, reason: string, retentionMs: number, expect?: Expectation): Promise<SessionRecord | null>;
   /** Records of a tenant (any state still retained), oldest first. */
   listByTenant(tenant: string): Promise<SessionRecord[]>;
-  /** Records a pod owns (pod field equals), oldest first. */
-  listByPod(pod: string): Promise<SessionRecord[]>;
   /** Pod liveness: a key with a TTL the pod refreshes. */
   heartbeat(pod: string, address: string, ttlMs: number): Promise<void>;
-  alivePods(): Promise<{ pod: string; address: string }[]>;
   isPodAlive(pod: string): Promise<boolean>;
   /**
    * Puts back a record the store lost (a Redis that restarted empty), exactly as given; false when
