@@ -151,7 +151,6 @@ export class SessionRegistry {
       createdAt: now,
       lastActiveAt: now,
       cellCount: 0,
-      memoryBytes: 0,
       snapshotKey: null,
       snapshotBytes: 0,
       checkpointCount: null,

@@ -279,7 +279,6 @@ function decodeRecord(hash: Record<string, string>): SessionRecord | null {
     createdAt: number("createdAt"),
     lastActiveAt: number("lastActiveAt"),
     cellCount: number("cellCount"),
-    memoryBytes: number("memoryBytes"),
     snapshotKey: text("snapshotKey"),
     snapshotBytes: number("snapshotBytes"),
     checkpointCount: numberOrNull("checkpointCount"),

@@ -18,7 +18,6 @@ export interface SessionRecord {
   createdAt: number;
   lastActiveAt: number;
   cellCount: number;
-  memoryBytes: number;
   snapshotKey: string | null;
   snapshotBytes: number;
   /**
@@ -105,7 +104,6 @@ const CHANGEABLE: Record<keyof RecordChanges, true> = {
   state: true,
   lastActiveAt: true,
   cellCount: true,
-  memoryBytes: true,
   snapshotKey: true,
   snapshotBytes: true,
   checkpointCount: true,

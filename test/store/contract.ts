@@ -40,7 +40,6 @@ export function newRecord(overrides: Partial<SessionRecord> = {}): SessionRecord
     createdAt: now,
     lastActiveAt: now,
     cellCount: 0,
-    memoryBytes: 0,
     snapshotKey: null,
     snapshotBytes: 0,
     checkpointCount: null,
@@ -60,7 +59,7 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
   after(() => harness.close());
 
   test("creates a record once and reads it back as written", async () => {
-    const record = newRecord({ snapshotKey: "snap-1", memoryBytes: 12_345_678_901, endedReason: null });
+    const record = newRecord({ snapshotKey: "snap-1", snapshotBytes: 12_345_678_901, endedReason: null });
     assert.equal(await store.create(record), true);
     assert.deepEqual(await store.get(record.id), record);
     assert.equal(await store.create({ ...record, user: "mallory" }), false);
