@@ -188,7 +188,7 @@ export class SessionRegistry {
   async list(caller: Identity): Promise<SessionSummary[]> {
     const records = await this.fromStore(() => this.options.store.listByTenant(caller.tenant));
     return records
-      .filter((record) => mayAccess(caller, record) && (record.state === "live" || record.state === "hibernated" || record.state === "starting"))
+      .filter((record) => mayAccess(caller, record) && (record.state === "live" || record.state === "hibernated"))
       .map((record) => this.live.get(record.id)?.summary() ?? summaryOf(record));
   }
 

@@ -2,7 +2,7 @@
 // each pod's heartbeat; and where interpreter snapshots of hibernated sessions are kept.
 // The rules every implementation follows (compare-and-set, which records expire) live here once.
 
-export type SessionState = "starting" | "live" | "hibernated" | "evicted" | "lost";
+export type SessionState = "live" | "hibernated" | "evicted" | "lost";
 export type EndedState = Extract<SessionState, "evicted" | "lost">;
 
 export interface SessionRecord {

@@ -86,7 +86,7 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
     assert.equal(await store.update(record.id, { cellCount: 9 }, { pod: null }), null);
     assert.equal(await store.update(record.id, { cellCount: 9 }, { states: [] }), null);
     assert.deepEqual(await store.get(record.id), record);
-    const matched = await store.update(record.id, { cellCount: 9 }, { states: ["starting", "live"], pod: record.pod });
+    const matched = await store.update(record.id, { cellCount: 9 }, { states: ["hibernated", "live"], pod: record.pod });
     assert.equal(matched?.cellCount, 9);
   });
 
