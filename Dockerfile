@@ -30,10 +30,10 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 # of the Pyodide version and the guest code, so it matches the server/ copied into the runtime
 # stage below (the same files, at the same path /app).
 FROM deps AS snapshot
-# The configuration it loads imports a little of client/ (the model client of client/rlm/).
+# The configuration it loads imports the model client of rlm/.
 COPY server/ server/
 COPY protocol/ protocol/
-COPY client/ client/
+COPY rlm/ rlm/
 ENV CACHE_DIR=/var/cache/wasm-repl
 RUN npm run build
 
@@ -78,9 +78,10 @@ RUN groupadd --system --gid 10001 wasm-repl \
 # Code and dependencies belong to root: the server cannot change them.
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
+# The server imports server/, protocol/ and rlm/ only; client/ (the SDK and CLI) is not in the image.
 COPY server/ server/
 COPY protocol/ protocol/
-COPY client/ client/
+COPY rlm/ rlm/
 # The base snapshot and Deno's cache of the guest code, writable by the server (a missing or stale
 # snapshot is rebuilt there). In Kubernetes an emptyDir covers this directory and an init container
 # copies these files into it first.

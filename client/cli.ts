@@ -5,8 +5,8 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { ResultFrame } from "../protocol/index.ts";
 import { WasmReplError } from "./errors.ts";
-import { runRlm } from "./rlm/driver.ts";
-import { openAIChatModel } from "./rlm/model.ts";
+import { runRlm } from "../rlm/driver.ts";
+import { openAIChatModel } from "../rlm/model.ts";
 import { sessionRepl } from "./rlm/session-repl.ts";
 import { ReplSession } from "./session.ts";
 

@@ -2,16 +2,20 @@
 // runs inside one, so a bug that throws fails that one callback, logged with its stack and
 // counted, instead of ending the process and every session on it.
 import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
 
 /** Where a failure was caught: the label of wasm_repl_internal_errors_total. */
 export const BOUNDARIES = ["request", "upgrade", "metrics", "frame", "timer", "process"] as const;
 export type Boundary = (typeof BOUNDARIES)[number];
 
+/** What counts failures by where they were caught; the server's Metrics is one. */
+export interface FailureCounter {
+  internalError(where: Boundary): void;
+}
+
 /** Where failures are reported. Parts built without metrics (a sandbox) still log. */
 export interface Reporter {
   log: Logger;
-  metrics?: Pick<Metrics, "internalError">;
+  metrics?: FailureCounter;
 }
 
 /** Logs a failure nothing else handled, with its stack, and counts it. */

@@ -2,7 +2,7 @@
 import type { ResultFrame } from "../../protocol/index.ts";
 import { WasmReplError } from "../errors.ts";
 import type { ReplSession } from "../session.ts";
-import type { RlmRepl } from "./driver.ts";
+import type { RlmRepl } from "../../rlm/driver.ts";
 
 export function sessionRepl(session: ReplSession, cellTimeout?: number): RlmRepl {
   return {

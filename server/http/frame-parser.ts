@@ -1,7 +1,7 @@
-// Large client frames are decoded, parsed and checked off the thread that serves every session
-// (issue 12, item 6): a 64 MiB frame is ~110 ms of toString and JSON.parse, and a burst of them
-// (BYTE_BURST_MB) froze every other session's cells for seconds. A small pool of worker threads
-// parses them; the frame's bytes are transferred, not copied, when they own their buffer.
+// Large client frames are decoded, parsed and checked off the thread that serves every session:
+// a 64 MiB frame is ~110 ms of toString and JSON.parse, and a burst of them (BYTE_BURST_MB) froze
+// every other session's cells for seconds. A small pool of worker threads parses them; the
+// frame's bytes are transferred, not copied, when they own their buffer.
 // A connection's frames are still handled strictly in order: a small frame behind a large one
 // waits for it, and the connection's socket is not read while its large frame is being parsed,
 // so one connection has at most one large frame in the parser and a few small ones behind it.

@@ -2,7 +2,7 @@
 // session of its own (a fresh interpreter of the same tenant, one level deeper), with the prompt
 // as its context. Its model calls go through the parent's gateway: same budget, same record.
 import type { RlmCall } from "../../protocol/index.ts";
-import { runRlm, type ReplOutput } from "../../client/rlm/driver.ts";
+import { runRlm, type ReplOutput } from "../../rlm/driver.ts";
 import { concurrency } from "../concurrency.ts";
 import { Interpreter, type SandboxSource } from "../sandbox/interpreter.ts";
 import type { CellResult } from "../sandbox/sandbox.ts";

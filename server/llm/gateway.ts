@@ -2,7 +2,7 @@
 // and no key; this decides the model, keeps the session's budget, records each call for the
 // cell's result, and turns every failure into the "Error: ..." text the RLM library returns.
 import type { RlmCall } from "../../protocol/index.ts";
-import { ModelCallError, type ChatMessage, type ChatModel, type Completion } from "../../client/rlm/model.ts";
+import { ModelCallError, type ChatMessage, type ChatModel, type Completion } from "../../rlm/model.ts";
 import { MODEL_NAME } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import type { LlmRequest } from "../sandbox/ipc.ts";

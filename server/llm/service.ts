@@ -1,6 +1,6 @@
 // The server's LLM setup, from configuration: one model client (none without a key) and a fresh
 // gateway, with a budget of its own, for each session.
-import { openAIChatModel, type ChatModel } from "../../client/rlm/model.ts";
+import { openAIChatModel, type ChatModel } from "../../rlm/model.ts";
 import type { LlmConfig } from "../config.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { Metrics } from "../metrics.ts";

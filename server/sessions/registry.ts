@@ -118,7 +118,6 @@ export class SessionRegistry {
       createdAt: now,
       lastActiveAt: now,
       cellCount: 0,
-      memoryBytes: 0,
       snapshotKey: null,
       snapshotBytes: 0,
       checkpointCount: null,
@@ -159,7 +158,7 @@ export class SessionRegistry {
   async list(caller: Identity): Promise<SessionSummary[]> {
     const records = await this.policy.read(() => this.options.store.listByTenant(caller.tenant));
     return records
-      .filter((record) => mayAccess(caller, record) && (record.state === "live" || record.state === "hibernated" || record.state === "starting"))
+      .filter((record) => mayAccess(caller, record) && (record.state === "live" || record.state === "hibernated"))
       .map((record) => this.held.get(record.id)?.session.summary() ?? summaryOf(record));
   }
 

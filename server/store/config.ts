@@ -2,7 +2,7 @@
 // pod names and announces itself. Read with the server's EnvReader, so its problems are reported
 // with the rest; REDIS_URL is never echoed, since it may hold a password.
 import { hostname } from "node:os";
-import type { EnvReader } from "../config.ts";
+import type { EnvReader } from "../env-reader.ts";
 
 export interface StoreConfig {
   /** Null: records live in this process (a single server). */

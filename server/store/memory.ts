@@ -23,7 +23,8 @@ interface Stored {
 
 export class MemoryStore implements SessionStore {
   private readonly records = new Map<string, Stored>();
-  private readonly heartbeats = new Map<string, { address: string; expiresAt: number }>();
+  /** Each pod's heartbeat expiry, ms since the epoch. */
+  private readonly heartbeats = new Map<string, number>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -53,27 +54,14 @@ export class MemoryStore implements SessionStore {
     return this.list((record) => record.tenant === tenant);
   }
 
-  async listByPod(pod: string): Promise<SessionRecord[]> {
-    return this.list((record) => record.pod === pod);
-  }
-
-  async heartbeat(pod: string, address: string, ttlMs: number): Promise<void> {
-    this.heartbeats.set(pod, { address, expiresAt: this.clock.now() + ttlMs });
-  }
-
-  async alivePods(): Promise<{ pod: string; address: string }[]> {
-    const now = this.clock.now();
-    const alive: { pod: string; address: string }[] = [];
-    for (const [pod, beat] of this.heartbeats) {
-      if (beat.expiresAt <= now) this.heartbeats.delete(pod);
-      else alive.push({ pod, address: beat.address });
-    }
-    return alive;
+  // The address only labels the heartbeat for someone reading Redis; in memory nothing reads it.
+  async heartbeat(pod: string, _address: string, ttlMs: number): Promise<void> {
+    this.heartbeats.set(pod, this.clock.now() + ttlMs);
   }
 
   async isPodAlive(pod: string): Promise<boolean> {
-    const beat = this.heartbeats.get(pod);
-    return beat !== undefined && beat.expiresAt > this.clock.now();
+    const expiresAt = this.heartbeats.get(pod);
+    return expiresAt !== undefined && expiresAt > this.clock.now();
   }
 
   async ping(): Promise<void> {}

@@ -1,14 +1,13 @@
 // The shared store (REDIS_URL): what every pod sees. Layout, under the key prefix:
 //   session:<id>              hash: one record (fields as in SessionRecord; null fields absent)
 //   tenant:<tenant>:sessions  set of ids: the tenant's records
-//   pod:<pod>:sessions        set of ids: the records whose pod field names <pod>
-//   pod:<pod>:heartbeat       string: the pod's address, with the heartbeat TTL
-//   pods                      set of pod names that ever sent a heartbeat
+//   pod:<pod>:heartbeat       string: the pod's address (for someone reading Redis), with the heartbeat TTL
 //   snapshot:<key>            string: snapshot bytes (RedisSnapshotStore)
-// A record and its index entries change together in one Lua script, so a compare-and-set and
-// the indexes it moves are one atomic step. Ended records expire (PEXPIRE) while their ids stay
-// in the sets; a listing removes ids whose record has gone. Scripts build pod-set keys from the
-// pod name they read, so this layout is for one Redis (or a primary with replicas), not Cluster.
+// A record is created with its tenant-set entry in one Lua script, and changed by a compare-and-set
+// script; a record's tenant never changes, so no change moves it between sets. Ended records
+// expire (PEXPIRE) while their ids stay in the set; a listing removes ids whose record has gone.
+// That pruning script reads record keys it builds from set members, so this layout is for one
+// Redis (or a primary with replicas), not Cluster.
 import type { Redis } from "ioredis";
 import type { Clock } from "../clock.ts";
 import type { RedisConnection } from "./redis-connection.ts";
@@ -36,10 +35,10 @@ function keyOf(pattern: KeyPattern, member: string): string {
   return pattern.head + member + pattern.tail;
 }
 
-/** Creates a record and its index entries unless the id exists. Returns 1 when created. */
+/** Creates a record and its tenant-set entry unless the id exists. Returns 1 when created. */
 const CREATE_SESSION = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local fields = cjson.decode(ARGV[3])
+local fields = cjson.decode(ARGV[1])
 local flat = {}
 for field, value in pairs(fields) do
   flat[#flat + 1] = field
@@ -47,22 +46,21 @@ for field, value in pairs(fields) do
 end
 redis.call('HSET', KEYS[1], unpack(flat))
 redis.call('SADD', KEYS[2], fields.id)
-if fields.pod then redis.call('SADD', ARGV[1] .. fields.pod .. ARGV[2], fields.id) end
-if ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `;
 
 /**
  * Compare-and-set: applies changes (JSON; null deletes a field) if the record exists and matches
- * the expectation (JSON {states?, pod?}; pod null means "owned by no pod"), moves it between pod
- * sets when its pod changes, and sets its expiry ('' keeps it, 'persist' removes it, else ms).
+ * the expectation (JSON {states?, pod?}; pod null means "owned by no pod"), and sets its expiry
+ * ('' keeps it, 'persist' removes it, else ms).
  * Returns the new record as a flat field list, or nil.
  */
 const CHANGE_SESSION = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local current = redis.call('HMGET', KEYS[1], 'id', 'state', 'pod')
-local id, state, pod = current[1], current[2], current[3]
-local expect = cjson.decode(ARGV[3])
+local current = redis.call('HMGET', KEYS[1], 'state', 'pod')
+local state, pod = current[1], current[2]
+local expect = cjson.decode(ARGV[1])
 if expect.states then
   local matched = false
   for _, wanted in ipairs(expect.states) do
@@ -75,7 +73,7 @@ if expect.pod == cjson.null then
 elseif expect.pod ~= nil and expect.pod ~= pod then
   return false
 end
-local changes = cjson.decode(ARGV[4])
+local changes = cjson.decode(ARGV[2])
 local set, unset = {}, {}
 for field, value in pairs(changes) do
   if value == cjson.null then
@@ -87,18 +85,10 @@ for field, value in pairs(changes) do
 end
 if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
 if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end
-if changes.pod ~= nil then
-  local owner = changes.pod
-  if owner == cjson.null then owner = false end
-  if owner ~= pod then
-    if pod then redis.call('SREM', ARGV[1] .. pod .. ARGV[2], id) end
-    if owner then redis.call('SADD', ARGV[1] .. owner .. ARGV[2], id) end
-  end
-end
-if ARGV[5] == 'persist' then
+if ARGV[3] == 'persist' then
   redis.call('PERSIST', KEYS[1])
-elseif ARGV[5] ~= '' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+elseif ARGV[3] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return redis.call('HGETALL', KEYS[1])
 `;
@@ -115,15 +105,15 @@ return removed
 `;
 
 interface StoreScripts {
-  createSession(session: string, tenantSet: string, podHead: string, podTail: string, fields: string, ttlMs: string): Promise<number>;
-  changeSession(session: string, podHead: string, podTail: string, expect: string, changes: string, expiry: string): Promise<string[] | null>;
+  createSession(session: string, tenantSet: string, fields: string, ttlMs: string): Promise<number>;
+  changeSession(session: string, expect: string, changes: string, expiry: string): Promise<string[] | null>;
   pruneIndex(set: string, head: string, tail: string, ...members: string[]): Promise<number>;
 }
 
 type ScriptedRedis = Redis & StoreScripts;
 
 export class RedisStore implements SessionStore {
-  private readonly keys: { session: KeyPattern; tenantSessions: KeyPattern; podSessions: KeyPattern; heartbeat: KeyPattern; pods: string };
+  private readonly keys: { session: KeyPattern; tenantSessions: KeyPattern; heartbeat: KeyPattern };
 
   /** Takes ownership of the connection: close() closes it. */
   constructor(
@@ -134,9 +124,7 @@ export class RedisStore implements SessionStore {
     this.keys = {
       session: { head: `${keyPrefix}session:`, tail: "" },
       tenantSessions: { head: `${keyPrefix}tenant:`, tail: ":sessions" },
-      podSessions: { head: `${keyPrefix}pod:`, tail: ":sessions" },
       heartbeat: { head: `${keyPrefix}pod:`, tail: ":heartbeat" },
-      pods: `${keyPrefix}pods`,
     };
     // EVALSHA, falling back to EVAL when the server does not know the script (after a restart).
     connection.client.defineCommand("createSession", { numberOfKeys: 2, lua: CREATE_SESSION });
@@ -168,36 +156,8 @@ export class RedisStore implements SessionStore {
     return this.listIndexed(keyOf(this.keys.tenantSessions, tenant));
   }
 
-  async listByPod(pod: string): Promise<SessionRecord[]> {
-    const records = await this.listIndexed(keyOf(this.keys.podSessions, pod));
-    return records.filter((record) => record.pod === pod);
-  }
-
   async heartbeat(pod: string, address: string, ttlMs: number): Promise<void> {
-    await this.run(async (redis) =>
-      throwFirstError(
-        await redis
-          .multi()
-          .set(keyOf(this.keys.heartbeat, pod), address, "PX", wholeMs(ttlMs))
-          .sadd(this.keys.pods, pod)
-          .exec(),
-      ),
-    );
-  }
-
-  async alivePods(): Promise<{ pod: string; address: string }[]> {
-    return this.run(async (redis) => {
-      const pods = await redis.smembers(this.keys.pods);
-      if (pods.length === 0) return [];
-      const addresses = await redis.mget(pods.map((pod) => keyOf(this.keys.heartbeat, pod)));
-      const alive = pods.flatMap((pod, index) => {
-        const address = addresses[index];
-        return address ? [{ pod, address }] : [];
-      });
-      const gone = pods.filter((_, index) => !addresses[index]);
-      if (gone.length > 0) await redis.pruneIndex(this.keys.pods, this.keys.heartbeat.head, this.keys.heartbeat.tail, ...gone);
-      return alive;
-    });
+    await this.run((redis) => redis.set(keyOf(this.keys.heartbeat, pod), address, "PX", wholeMs(ttlMs)));
   }
 
   async isPodAlive(pod: string): Promise<boolean> {
@@ -221,8 +181,6 @@ export class RedisStore implements SessionStore {
       redis.createSession(
         keyOf(this.keys.session, record.id),
         keyOf(this.keys.tenantSessions, record.tenant),
-        this.keys.podSessions.head,
-        this.keys.podSessions.tail,
         JSON.stringify(encodeRecord(record)),
         ttlMs === null ? "" : String(wholeMs(ttlMs)),
       ),
@@ -234,8 +192,6 @@ export class RedisStore implements SessionStore {
     const fields = await this.run((redis) =>
       redis.changeSession(
         keyOf(this.keys.session, id),
-        this.keys.podSessions.head,
-        this.keys.podSessions.tail,
         JSON.stringify(expect),
         JSON.stringify(encodeChanges(changes)),
         expiry,
@@ -323,7 +279,6 @@ function decodeRecord(hash: Record<string, string>): SessionRecord | null {
     createdAt: number("createdAt"),
     lastActiveAt: number("lastActiveAt"),
     cellCount: number("cellCount"),
-    memoryBytes: number("memoryBytes"),
     snapshotKey: text("snapshotKey"),
     snapshotBytes: number("snapshotBytes"),
     checkpointCount: numberOrNull("checkpointCount"),

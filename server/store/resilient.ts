@@ -151,14 +151,6 @@ export class QueueingStore extends EventEmitter<QueueingStoreEvents> implements 
     return this.direct((store) => store.listByTenant(tenant));
   }
 
-  listByPod(pod: string): Promise<SessionRecord[]> {
-    return this.direct((store) => store.listByPod(pod));
-  }
-
-  alivePods(): Promise<{ pod: string; address: string }[]> {
-    return this.direct((store) => store.alivePods());
-  }
-
   isPodAlive(pod: string): Promise<boolean> {
     return this.direct((store) => store.isPodAlive(pod));
   }

@@ -2,7 +2,7 @@
 // each pod's heartbeat; and where interpreter snapshots of hibernated sessions are kept.
 // The rules every implementation follows (compare-and-set, which records expire) live here once.
 
-export type SessionState = "starting" | "live" | "hibernated" | "evicted" | "lost";
+export type SessionState = "live" | "hibernated" | "evicted" | "lost";
 export type EndedState = Extract<SessionState, "evicted" | "lost">;
 
 export interface SessionRecord {
@@ -18,7 +18,6 @@ export interface SessionRecord {
   createdAt: number;
   lastActiveAt: number;
   cellCount: number;
-  memoryBytes: number;
   snapshotKey: string | null;
   snapshotBytes: number;
   /**
@@ -55,11 +54,8 @@ export interface SessionStore {
   end(id: string, state: EndedState, reason: string, retentionMs: number, expect?: Expectation): Promise<SessionRecord | null>;
   /** Records of a tenant (any state still retained), oldest first. */
   listByTenant(tenant: string): Promise<SessionRecord[]>;
-  /** Records a pod owns (pod field equals), oldest first. */
-  listByPod(pod: string): Promise<SessionRecord[]>;
   /** Pod liveness: a key with a TTL the pod refreshes. */
   heartbeat(pod: string, address: string, ttlMs: number): Promise<void>;
-  alivePods(): Promise<{ pod: string; address: string }[]>;
   isPodAlive(pod: string): Promise<boolean>;
   /**
    * Puts back a record the store lost (a Redis that restarted empty), exactly as given; false when
@@ -108,7 +104,6 @@ const CHANGEABLE: Record<keyof RecordChanges, true> = {
   state: true,
   lastActiveAt: true,
   cellCount: true,
-  memoryBytes: true,
   snapshotKey: true,
   snapshotBytes: true,
   checkpointCount: true,

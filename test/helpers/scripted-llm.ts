@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after } from "node:test";
-import type { ChatMessage } from "../../client/rlm/model.ts";
+import type { ChatMessage } from "../../rlm/model.ts";
 
 export interface ChatRequest {
   model: string;

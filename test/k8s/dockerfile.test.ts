@@ -191,7 +191,7 @@ test("every COPY source exists: in the build context, or made by an earlier stag
   assert.ok(copies > 0);
   // What the server needs at run time, copied into the final stage from the context.
   const copied = final.instructions.filter((instruction) => instruction.keyword === "COPY" && !instruction.args.includes("--from=")).flatMap((instruction) => copyOperands(instruction.args).sources);
-  for (const needed of ["package.json", "package-lock.json", "server/", "protocol/", "client/"]) assert.ok(copied.includes(needed), `the image has ${needed}`);
+  for (const needed of ["package.json", "package-lock.json", "server/", "protocol/", "rlm/"]) assert.ok(copied.includes(needed), `the image has ${needed}`);
 });
 
 test("dependencies: npm ci without devDependencies, install scripts on (the Deno binary), tsx kept", () => {

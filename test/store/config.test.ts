@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { test } from "node:test";
-import { EnvReader } from "../../server/config.ts";
+import { EnvReader } from "../../server/env-reader.ts";
 import { loadStoreConfig } from "../../server/store/config.ts";
 
 function load(env: Record<string, string>) {

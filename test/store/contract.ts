@@ -40,7 +40,6 @@ export function newRecord(overrides: Partial<SessionRecord> = {}): SessionRecord
     createdAt: now,
     lastActiveAt: now,
     cellCount: 0,
-    memoryBytes: 0,
     snapshotKey: null,
     snapshotBytes: 0,
     checkpointCount: null,
@@ -60,7 +59,7 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
   after(() => harness.close());
 
   test("creates a record once and reads it back as written", async () => {
-    const record = newRecord({ snapshotKey: "snap-1", memoryBytes: 12_345_678_901, endedReason: null });
+    const record = newRecord({ snapshotKey: "snap-1", snapshotBytes: 12_345_678_901, endedReason: null });
     assert.equal(await store.create(record), true);
     assert.deepEqual(await store.get(record.id), record);
     assert.equal(await store.create({ ...record, user: "mallory" }), false);
@@ -87,7 +86,7 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
     assert.equal(await store.update(record.id, { cellCount: 9 }, { pod: null }), null);
     assert.equal(await store.update(record.id, { cellCount: 9 }, { states: [] }), null);
     assert.deepEqual(await store.get(record.id), record);
-    const matched = await store.update(record.id, { cellCount: 9 }, { states: ["starting", "live"], pod: record.pod });
+    const matched = await store.update(record.id, { cellCount: 9 }, { states: ["hibernated", "live"], pod: record.pod });
     assert.equal(matched?.cellCount, 9);
   });
 
@@ -102,11 +101,6 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
     assert.equal(winners.length, 1);
     const owner = winners[0]!.pod!;
     assert.deepEqual(await store.get(record.id), { ...record, pod: owner, podAddress: `${owner}:8000`, state: "live" });
-    const listings = await Promise.all(claimers.map((pod) => store.listByPod(pod)));
-    assert.deepEqual(
-      listings.flatMap((listing, index) => (listing.length > 0 ? [claimers[index]] : [])),
-      [owner],
-    );
   });
 
   test("ending frees a record from its pod, keeps it for its tenant, then lets it expire", async () => {
@@ -120,7 +114,6 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
     assert.equal(ended.pod, null);
     assert.equal(ended.podAddress, null);
     assert.deepEqual(await store.get(record.id), ended);
-    assert.deepEqual(await store.listByPod(record.pod!), []);
     assert.deepEqual(await store.listByTenant(record.tenant), [ended]);
     await harness.elapse(RETENTION_MS / 3);
     assert.deepEqual(await store.get(record.id), ended, "still retained before its retention passes");
@@ -148,7 +141,7 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
     assert.deepEqual(await store.get(record.id), revived);
   });
 
-  test("listings follow tenants and pod ownership", async () => {
+  test("a tenant's listing holds its records as they now are, oldest first", async () => {
     const tenant = unique("tenant");
     const [podA, podB] = [unique("pod"), unique("pod")];
     const first = newRecord({ tenant, pod: podA, createdAt: 1000 });
@@ -156,12 +149,8 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
     const elsewhere = newRecord({ pod: podB });
     for (const record of [second, first, elsewhere]) await store.create(record);
     assert.deepEqual(await store.listByTenant(tenant), [first, second]);
-    assert.deepEqual(await store.listByPod(podA), [first, second]);
     const moved = await store.update(second.id, { pod: podB }, { pod: podA });
-    assert.deepEqual(await store.listByPod(podA), [first]);
-    assert.deepEqual(await store.listByPod(podB), [moved, elsewhere]);
     const hibernated = await store.update(first.id, { pod: null, podAddress: null, state: "hibernated" });
-    assert.deepEqual(await store.listByPod(podA), []);
     assert.deepEqual(await store.listByTenant(tenant), [hibernated, moved]);
     assert.deepEqual(await store.listByTenant(unique("tenant")), []);
   });
@@ -172,23 +161,14 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
     await store.heartbeat(pod, "10.0.0.1:8000", HEARTBEAT_TTL_MS);
     await store.heartbeat(other, "10.0.0.2:8000", HEARTBEAT_TTL_MS * 10);
     assert.equal(await store.isPodAlive(pod), true);
-    const alive = await store.alivePods();
-    assert.deepEqual(
-      alive.filter((entry) => entry.pod === pod || entry.pod === other).sort((a, b) => a.address.localeCompare(b.address)),
-      [
-        { pod, address: "10.0.0.1:8000" },
-        { pod: other, address: "10.0.0.2:8000" },
-      ],
-    );
+    assert.equal(await store.isPodAlive(other), true);
     await harness.elapse(HEARTBEAT_TTL_MS / 2);
     await store.heartbeat(pod, "10.0.0.9:8000", HEARTBEAT_TTL_MS);
     await harness.elapse(HEARTBEAT_TTL_MS / 2 + PAST_EXPIRY_MS / 2);
     assert.equal(await store.isPodAlive(pod), true, "the second heartbeat renewed the TTL");
     await harness.elapse(HEARTBEAT_TTL_MS + PAST_EXPIRY_MS);
     assert.equal(await store.isPodAlive(pod), false);
-    const names = (await store.alivePods()).map((entry) => entry.pod);
-    assert.ok(!names.includes(pod));
-    assert.ok(names.includes(other));
+    assert.equal(await store.isPodAlive(other), true, "each pod's heartbeat expires on its own");
   });
 
   test("restore puts back a record exactly as given, with what remains of its retention", async () => {

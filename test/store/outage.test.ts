@@ -68,7 +68,6 @@ test("during a Redis outage reads fail fast and writes wait; a Redis restarted e
   assert.deepEqual(await store.get(idle.id), idleEnded);
   assert.deepEqual(await store.get(closed.id), closedEnded);
   assert.deepEqual(await store.listByTenant(active.tenant), [activeLatest!, untouched].sort(byCreation));
-  assert.deepEqual((await store.listByPod(POD)).map((record) => record.id).sort(), [active.id, quiet.id, untouched.id].sort());
   assert.equal(await store.isPodAlive(POD), true);
   assert.deepEqual(unhandled, []);
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { systemClock } from "../../server/clock.ts";
-import { EnvReader } from "../../server/config.ts";
+import { EnvReader } from "../../server/env-reader.ts";
 import { silentLogger } from "../../server/log.ts";
 import { loadStoreConfig } from "../../server/store/config.ts";
 import { DirectorySnapshotStore } from "../../server/store/directory.ts";

@@ -1,8 +1,9 @@
 // Restoring a memory snapshot into a heap big enough for it, without making its zero pages
 // resident. Pyodide copies the whole snapshot into the fresh WebAssembly memory with HEAP8.set;
 // the memory is zero already, so copying only the pages that hold data leaves the rest
-// untouched and unbacked: megabytes less resident per sandbox. And a session whose heap grew
-// past the base's size would not fit (Pyodide issue #6254): the heap is grown first.
+// untouched and unbacked: megabytes less resident per sandbox. And Pyodide gives the module its
+// default heap whatever the snapshot's size (the INITIAL_MEMORY it sets is never read), so the
+// snapshot of a session whose heap grew past it would not fit: the heap is grown first.
 
 const PAGE = 4096;
 

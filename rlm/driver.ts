@@ -1,7 +1,7 @@
 // The RLM loop (recursive language model, arXiv 2512.24601): the root model never reads the
 // context; it writes code that a wasm-repl session runs, and that code reads the context and
 // calls sub-models. The loop feeds each block's output back until the model gives an answer.
-import type { RlmCall } from "../../protocol/index.ts";
+import type { RlmCall } from "../protocol/index.ts";
 import type { ChatMessage, ChatModel } from "./model.ts";
 import { finalInText, replBlocks } from "./parsing.ts";
 import { blockReport, contextDescription, FORCED_FINAL_PROMPT, iterationPrompt, SYSTEM_PROMPT } from "./prompts.ts";
