@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { CLOSE, PROTOCOL, type SessionLimits } from "../protocol/index.ts";
-import { bearerToken } from "./auth/credentials.ts";
+import { bearerToken } from "./http/credentials.ts";
 import { AuthError, requireScope, type Identity, type Scope } from "./auth/identity.ts";
 import type { TokenVerifier } from "./auth/tokens.ts";
 import { guard } from "./boundary.ts";

@@ -3,6 +3,9 @@
 import { fileURLToPath } from "node:url";
 import { EnvReader, type Env } from "./env-reader.ts";
 import type { RateLimits } from "./http/rate-limit.ts";
+import type { AuthConfig, KeySource } from "./auth/settings.ts";
+import type { TenantLimits } from "./auth/identity.ts";
+import { MODEL_NAME, type LlmConfig } from "./llm/settings.ts";
 import type { LogLevel } from "./log.ts";
 import type { BufferLimits } from "./sessions/buffers.ts";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./sandbox/pool-settings.ts";
@@ -32,30 +35,6 @@ export interface ServerConfig {
   offThreadParseBytes: number | null;
 }
 
-/** How tokens are verified: exactly one key source, or development mode when none is set. */
-export type KeySource =
-  | { kind: "development" } // a generated secret, kept in the cache dir; loopback only
-  | { kind: "secret"; secret: string }
-  | { kind: "public_key"; pem: string }
-  | { kind: "jwks"; url: string; refetchCooldownMs: number };
-
-export interface AuthConfig {
-  key: KeySource;
-  issuer: string | null;
-  audience: string | null;
-  /** Seconds. */
-  clockSkew: number;
-  tenantClaim: string;
-  allowQueryToken: boolean;
-}
-
-export interface TenantLimits {
-  maxSessions: number;
-  maxRunning: number;
-  /** Sessions opened per minute. */
-  openRate: number;
-}
-
 export interface LifecycleConfig {
   /** Seconds idle before a live session is hibernated; 0 never hibernates. */
   hibernateAfter: number;
@@ -72,29 +51,6 @@ export interface MetricsConfig {
   port: number | null;
   /** Tenants metrics name; every other tenant is reported as "other" (labels stay bounded). */
   tenants: string[];
-}
-
-/** The LLM that code reaches through llm_query. The key never enters a sandbox and is never logged. */
-export interface LlmConfig {
-  /** LLM_API_KEY, or the contents of LLM_API_KEY_FILE; null when neither is set (llm_query then answers an error). */
-  apiKey: string | null;
-  baseUrl: string;
-  model: string;
-  /** For calls at depth 1 and deeper (llm_query, child RLMs); null: `model`. */
-  subModel: string | null;
-  /** rlm_query starts a child RLM while the session's depth + 1 is below this. */
-  maxDepth: number;
-  /** Per session, its child RLMs included. */
-  maxConcurrency: number;
-  maxCalls: number;
-  maxTokens: number;
-  /** Seconds per call. */
-  timeout: number;
-  /** Child RLMs (rlm_query) running at once per session and depth; each holds a sandbox. */
-  maxChildren: number;
-  /** Child RLMs: iterations before the forced final answer, and REPL output fed back per block. */
-  maxIterations: number;
-  maxOutputChars: number;
 }
 
 export interface Config {
@@ -260,7 +216,6 @@ function readLlm(read: EnvReader): LlmConfig {
 }
 
 /** What a model name may look like: LLM_MODEL, LLM_SUB_MODEL, and the `model` Python passes. */
-export const MODEL_NAME = /^[\w.:/@-]{1,128}$/;
 
 const MIN_SECRET_BYTES = 32;
 

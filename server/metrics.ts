@@ -11,6 +11,9 @@ import type { AuthFailure } from "./auth/identity.ts";
 import { BOUNDARIES, type Boundary } from "./boundary.ts";
 import { EXIT_CAUSES, type ExitCause } from "./sandbox/sandbox.ts";
 import { BUFFER_KINDS, type BufferKind } from "./sessions/buffers.ts";
+import { CELL_OUTCOMES, HIBERNATION_FAILURES, type CellOutcome, type HibernationFailure, type SessionCount, type SessionMetrics, type StoreErrorKind } from "./sessions/session-metrics.ts";
+import type { LlmMetrics } from "./llm/gateway.ts";
+import type { RuntimeMetrics } from "./sandbox/runtime.ts";
 
 export interface MetricsOptions {
   /** Tenants reported by name; every other tenant is reported as "other". */
@@ -19,19 +22,7 @@ export interface MetricsOptions {
   models: readonly string[];
 }
 
-export const CELL_OUTCOMES = ["ok", "error", "timeout", "killed", "cancelled", "refused"] as const;
-/**
- * How a cell ended: ok; error (Python raised); timeout (its deadline, state kept); killed (its
- * sandbox was killed or died: state lost); cancelled (interrupted, or dropped before it ran);
- * refused (never ran: busy, quota, a duplicate id, no sandbox to run it).
- */
-export type CellOutcome = (typeof CELL_OUTCOMES)[number];
-
-export const HIBERNATION_FAILURES = ["too_large", "unsnapshottable", "store"] as const;
-export type HibernationFailure = (typeof HIBERNATION_FAILURES)[number];
-
-export type StoreErrorKind = "read" | "write" | "outage";
-export type SandboxSource = "base" | "snapshot";
+export type BootSource = "base" | "snapshot";
 export type Direction = "in" | "out";
 
 const SERVER_FRAME_TYPES = ["session", "stream", "result", "error", "evicted", "pong", "authenticated"] as const;
@@ -51,12 +42,7 @@ const BOOT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
 /** 64 KiB to 4 GiB. */
 const SNAPSHOT_BUCKETS = exponentialBuckets(64 * 1024, 4, 9);
 
-export interface SessionCount {
-  tenant: string;
-  hibernated: boolean;
-}
-
-export class Metrics {
+export class Metrics implements SessionMetrics, RuntimeMetrics, LlmMetrics {
   readonly registry = new Registry();
   private readonly tenants: ReadonlySet<string>;
   private readonly models: ReadonlySet<string>;
@@ -307,7 +293,7 @@ export class Metrics {
     this.queueWait.observe({ tenant: this.tenant(tenant) }, waitedSeconds);
   }
 
-  sandboxBooted(source: SandboxSource, seconds: number): void {
+  sandboxBooted(source: BootSource, seconds: number): void {
     this.sandboxBoot.observe({ source }, seconds);
   }
 

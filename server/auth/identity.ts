@@ -1,6 +1,13 @@
 // Who is calling and what they may do: taken only from a verified token.
 import type { ErrorCode } from "../../protocol/index.ts";
-import type { TenantLimits } from "../config.ts";
+
+/** Per-tenant quotas: TENANT_* by default, a token's signed `limits` claim overriding them. */
+export interface TenantLimits {
+  maxSessions: number;
+  maxRunning: number;
+  /** Sessions opened per minute. */
+  openRate: number;
+}
 
 export const SCOPES = ["sessions:create", "sessions:execute", "sessions:read", "tenant:admin"] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -3,7 +3,7 @@
 // HMAC secret) cannot happen.
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { createRemoteJWKSet, type JWTVerifyGetKey } from "jose";
-import type { KeySource } from "../config.ts";
+import type { KeySource } from "./settings.ts";
 
 export interface VerificationKey {
   key: Uint8Array | KeyObject | JWTVerifyGetKey;

@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.ts";
-import type { Config } from "../config.ts";
 import { verificationKey } from "./keys.ts";
+import type { AuthConfig } from "./settings.ts";
 import { TokenSigner, TokenVerifier } from "./tokens.ts";
 
 export interface Auth {
@@ -14,9 +14,10 @@ export interface Auth {
   development: boolean;
 }
 
-export async function createAuth(config: Config, clock: Clock): Promise<Auth> {
-  const { key, ...policy } = config.auth;
-  const source = key.kind === "development" ? { kind: "secret" as const, secret: await developmentSecret(config.cacheDir) } : key;
+/** `cacheDir` keeps the development secret. */
+export async function createAuth(config: AuthConfig, cacheDir: string, clock: Clock): Promise<Auth> {
+  const { key, ...policy } = config;
+  const source = key.kind === "development" ? { kind: "secret" as const, secret: await developmentSecret(cacheDir) } : key;
   return {
     verifier: new TokenVerifier(verificationKey(source), policy, clock),
     signer: source.kind === "secret" ? new TokenSigner(source.secret) : null,

@@ -1,7 +1,7 @@
 // Verifies signed tokens and turns them into identities; signs development tokens.
 import { errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
 import type { Clock } from "../clock.ts";
-import type { TenantLimits } from "../config.ts";
+import type { TenantLimits } from "./identity.ts";
 import { AuthError, SCOPES, type AuthFailure, type Identity, type Scope } from "./identity.ts";
 import type { VerificationKey } from "./keys.ts";
 

@@ -3,10 +3,14 @@
 // cell's result, and turns every failure into the "Error: ..." text the RLM library returns.
 import type { RlmCall } from "../../protocol/index.ts";
 import { ModelCallError, type ChatMessage, type ChatModel, type Completion } from "../../rlm/model.ts";
-import { MODEL_NAME } from "../config.ts";
-import type { Metrics } from "../metrics.ts";
+import { MODEL_NAME } from "./settings.ts";
 import type { LlmRequest } from "../sandbox/ipc.ts";
 import type { LlmBudget } from "./budget.ts";
+
+/** What model calls report: which model (a bounded label), how it ended, the tokens it used. */
+export interface LlmMetrics {
+  llmCall(requested: string, outcome: "ok" | "error", tokens?: { prompt: number; completion: number }): void;
+}
 
 export interface LlmSettings {
   model: string;
@@ -31,7 +35,7 @@ export class LlmGateway {
     readonly budget: LlmBudget,
     /** The session's depth: 0 for a client's session, n for a child RLM n levels down. */
     readonly depth: number,
-    private readonly metrics: Metrics,
+    private readonly metrics: LlmMetrics,
     private readonly children: ChildRlms,
   ) {}
 

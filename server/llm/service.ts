@@ -1,13 +1,12 @@
 // The server's LLM setup, from configuration: one model client (none without a key) and a fresh
 // gateway, with a budget of its own, for each session.
 import { openAIChatModel, type ChatModel } from "../../rlm/model.ts";
-import type { LlmConfig } from "../config.ts";
+import type { LlmConfig } from "./settings.ts";
 import type { Identity } from "../auth/identity.ts";
-import type { Metrics } from "../metrics.ts";
 import type { SandboxSource } from "../sandbox/interpreter.ts";
 import { LlmBudget } from "./budget.ts";
 import { ChildRlmRunner } from "./child-rlm.ts";
-import { LlmGateway, type LlmSettings } from "./gateway.ts";
+import { LlmGateway, type LlmMetrics, type LlmSettings } from "./gateway.ts";
 
 type Owner = Pick<Identity, "tenant" | "user">;
 
@@ -17,7 +16,7 @@ export class LlmService {
 
   constructor(
     private readonly config: LlmConfig,
-    private readonly metrics: Metrics,
+    private readonly metrics: LlmMetrics,
     /** Interpreters for child RLMs: the session's identity's, like the session's own. */
     private readonly sandboxes: { sourceFor(owner: Owner): SandboxSource },
     /** The timeout of a child RLM's cells. */

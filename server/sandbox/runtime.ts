@@ -3,15 +3,22 @@
 import { availableParallelism } from "node:os";
 import type { Identity } from "../auth/identity.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
 import { SandboxHosts } from "./hosts.ts";
 import type { SandboxSource } from "./interpreter.ts";
 import { locateRuntimeFiles } from "./launch.ts";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.ts";
 import { SandboxPool } from "./pool.ts";
 import type { ProcessEnvironment, SandboxProcess } from "./sandbox-process.ts";
-import { Sandbox, type SandboxEnvironment, type SandboxExit, type SandboxLimits } from "./sandbox.ts";
+import { Sandbox, type ExitCause, type SandboxEnvironment, type SandboxExit, type SandboxLimits } from "./sandbox.ts";
 import { ensureBaseSnapshot } from "./snapshot.ts";
+
+/** What the runtime reports: boots, exits, waits for the pool, and the pool's size when scraped. */
+export interface RuntimeMetrics {
+  sandboxBooted(source: "base" | "snapshot", seconds: number): void;
+  sandboxExited(cause: ExitCause): void;
+  poolWaited(seconds: number, outcome: "served" | "timeout"): void;
+  observePool(source: () => { available: number; processes: number }): void;
+}
 
 export interface SandboxRuntimeOptions {
   cacheDir: string;
@@ -21,7 +28,7 @@ export interface SandboxRuntimeOptions {
   limits: SandboxLimits;
   log: Logger;
   /** Boot times, exits by cause and the pool's size; a server passes its own (tools and tests may not). */
-  metrics?: Metrics;
+  metrics?: RuntimeMetrics;
 }
 
 export interface SandboxRuntime {

@@ -3,7 +3,7 @@
 import type { ErrorCode, LocalsMode, SessionLimits, StreamName } from "../../protocol/index.ts";
 import type { LlmGateway } from "../llm/gateway.ts";
 import { codeFields, type Logger } from "../log.ts";
-import type { CellOutcome, Metrics } from "../metrics.ts";
+import type { CellOutcome, SessionMetrics } from "./session-metrics.ts";
 import { PoolTimeout } from "../sandbox/pool.ts";
 import type { CellRequest, CellResult } from "../sandbox/sandbox.ts";
 import { QuotaExceeded, type CellGate } from "../tenancy/quotas.ts";
@@ -38,7 +38,7 @@ export interface CellParts {
   sessionId: string | null;
   gate: CellGate;
   llm: LlmGateway;
-  metrics: Metrics;
+  metrics: SessionMetrics;
   log: Logger;
   /** LOG_CODE: cell_finished carries the code (capped). */
   logCode: boolean;

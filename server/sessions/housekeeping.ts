@@ -5,7 +5,7 @@ import type { Clock } from "../clock.ts";
 import { concurrency } from "../concurrency.ts";
 import { SnapshotTooLarge, type Hibernator } from "../hibernation/hibernator.ts";
 import type { Logger } from "../log.ts";
-import type { HibernationFailure, Metrics } from "../metrics.ts";
+import type { HibernationFailure, SessionMetrics } from "./session-metrics.ts";
 import { SnapshotFailed } from "../sandbox/sandbox.ts";
 import type { SessionStore } from "../store/store.ts";
 import type { HeldSession } from "./held.ts";
@@ -37,7 +37,7 @@ export interface HousekeepingParts {
   pod: PodIdentity;
   clock: Clock;
   log: Logger;
-  metrics: Metrics;
+  metrics: SessionMetrics;
   /** A session moved elsewhere (drain): the server no longer holds it. */
   released(held: HeldSession): void;
 }

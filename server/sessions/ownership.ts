@@ -4,7 +4,7 @@
 import type { Clock } from "../clock.ts";
 import type { Hibernator } from "../hibernation/hibernator.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { SessionMetrics } from "./session-metrics.ts";
 import type { SnapshotLoader } from "../sandbox/interpreter.ts";
 import type { SessionRecord, SessionStore } from "../store/store.ts";
 import { expired, HeldElsewhere, lost, SessionError } from "./errors.ts";
@@ -35,7 +35,7 @@ export interface OwnershipParts {
   heartbeatTtlMs: number;
   clock: Clock;
   log: Logger;
-  metrics: Metrics;
+  metrics: SessionMetrics;
 }
 
 export class Ownership {

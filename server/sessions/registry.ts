@@ -7,11 +7,11 @@ import type { EvictionReason, SessionSummary } from "../../protocol/index.ts";
 import { mayAccess, type Identity } from "../auth/identity.ts";
 import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
-import type { TenantLimits } from "../config.ts";
+import type { TenantLimits } from "../auth/identity.ts";
 import type { Hibernator } from "../hibernation/hibernator.ts";
 import type { LlmService } from "../llm/service.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { SessionMetrics } from "./session-metrics.ts";
 import { Interpreter, type SandboxSource, type SnapshotLoader } from "../sandbox/interpreter.ts";
 import type { SessionRecord, SessionStore } from "../store/store.ts";
 import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
@@ -43,7 +43,7 @@ export interface RegistryOptions extends HousekeepingSettings {
   pod: PodIdentity;
   clock: Clock;
   log: Logger;
-  metrics: Metrics;
+  metrics: SessionMetrics;
 }
 
 /** A session that ended here, remembered for a while so that its id answers session_expired. */

@@ -5,7 +5,7 @@ import type { EvictionReason, LocalsMode, SessionLimits, SessionSummary } from "
 import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { SessionMetrics } from "./session-metrics.ts";
 import type { LlmGateway } from "../llm/gateway.ts";
 import type { ContextKind } from "../sandbox/ipc.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
@@ -79,7 +79,7 @@ export interface SessionParts {
   settings: SessionSettings;
   clock: Clock;
   log: Logger;
-  metrics: Metrics;
+  metrics: SessionMetrics;
   onEnded: (session: Session, reason: EvictionReason) => void;
   /** For a session taken over from the store: when it began and how many cells it ran. */
   earlier?: { createdAt: number; lastActiveAt: number; cellCount: number };

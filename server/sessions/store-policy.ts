@@ -2,12 +2,12 @@
 // that request with store_unavailable; a write nobody waits on is logged and counted (the
 // resilient store queues it through an outage).
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { SessionMetrics } from "./session-metrics.ts";
 import { StoreUnavailable } from "../store/store.ts";
 import { SessionError } from "./errors.ts";
 
 export class StorePolicy {
-  constructor(private readonly reporting: { log: Logger; metrics: Metrics }) {}
+  constructor(private readonly reporting: { log: Logger; metrics: SessionMetrics }) {}
 
   /** A read the caller needs: an unreachable store is the caller's store_unavailable. */
   async read<T>(read: () => Promise<T>): Promise<T> {

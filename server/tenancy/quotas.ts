@@ -2,7 +2,7 @@
 // minute. Defaults come from the environment; a token's signed `limits` claim overrides them.
 import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
-import type { TenantLimits } from "../config.ts";
+import type { TenantLimits } from "../auth/identity.ts";
 
 export class QuotaExceeded extends Error {}
 

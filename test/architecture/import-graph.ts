@@ -102,3 +102,23 @@ export function cyclePath(graph: ImportGraph, component: string[]): string {
   }
   throw new Error(`${component.join(", ")} is not a cycle`);
 }
+
+/**
+ * The graph between the parts of the server: each folder under server/ is one node (its files'
+ * imports of one another dropped), each file at server/'s top level one node, each other
+ * top-level folder one node. A cycle here is two layers that depend on each other.
+ */
+export function partGraph(graph: ImportGraph): ImportGraph {
+  const part = (file: string) => {
+    const [top, second, third] = file.split("/");
+    return top === "server" && third !== undefined ? `${top}/${second}/` : top === "server" ? file : `${top}/`;
+  };
+  const parts: ImportGraph = new Map();
+  for (const [file, imports] of graph) {
+    const from = part(file);
+    const edges = parts.get(from) ?? [];
+    for (const to of imports.map(part)) if (to !== from && !edges.includes(to)) edges.push(to);
+    parts.set(from, edges);
+  }
+  return parts;
+}

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { cyclePath, importCycles, importGraph, type ImportGraph } from "./import-graph.ts";
+import { cyclePath, importCycles, importGraph, partGraph, type ImportGraph } from "./import-graph.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const graph = importGraph(REPO, ["server", "protocol", "rlm", "client"]);
@@ -23,6 +23,15 @@ describe("the import graph of server/, protocol/, rlm/ and client/", () => {
     assert.ok(graph.size > 50, "the graph holds the source files");
     assert.deepEqual(
       importCycles(graph).map((component) => `${component.length} files: ${cyclePath(graph, component)}`),
+      [],
+    );
+  });
+
+  test("has no cycles between the server's folders (layers depend one way)", () => {
+    const parts = partGraph(graph);
+    assert.ok(parts.has("server/sessions/") && parts.has("server/metrics.ts"), "the parts are folders and top-level files");
+    assert.deepEqual(
+      importCycles(parts).map((component) => cyclePath(parts, component)),
       [],
     );
   });
@@ -55,6 +64,19 @@ describe("reading imports and finding cycles", () => {
       importCycles(sample).map((component) => cyclePath(sample, component)),
       ["a.ts -> b.ts -> c.ts -> a.ts", "d.ts -> e.ts -> d.ts", "self.ts -> self.ts"],
     );
+  });
+
+  test("a folder is one part: its files' imports of one another are not edges", () => {
+    const sampleTree: ImportGraph = new Map([
+      ["server/a/one.ts", ["server/a/two.ts", "server/b/three.ts"]],
+      ["server/a/two.ts", []],
+      ["server/b/three.ts", ["server/top.ts"]],
+      ["server/top.ts", ["server/a/two.ts", "protocol/x.ts"]],
+      ["protocol/x.ts", []],
+    ]);
+    const parts = partGraph(sampleTree);
+    assert.deepEqual(Object.fromEntries(parts), { "server/a/": ["server/b/"], "server/b/": ["server/top.ts"], "server/top.ts": ["server/a/", "protocol/"], "protocol/": [] });
+    assert.deepEqual(importCycles(parts).map((component) => cyclePath(parts, component)), ["server/a/ -> server/b/ -> server/top.ts -> server/a/"]);
   });
 
   test("type-only imports and re-exports are edges; packages are not", () => {

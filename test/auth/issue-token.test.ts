@@ -8,7 +8,7 @@ import { ReplSession } from "../../client/index.ts";
 import { startTestServer } from "../helpers/server.ts";
 
 const server = await startTestServer({ POOL_SIZE: "0" });
-const script = join(import.meta.dirname, "../../server/auth/issue-token.ts");
+const script = join(import.meta.dirname, "../../server/issue-token.ts");
 
 function issue(args: string[]) {
   return promisify(execFile)(process.execPath, ["--import", "tsx", script, ...args], { env: { ...process.env, JWT_SECRET: server.secret } });

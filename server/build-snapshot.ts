@@ -1,8 +1,8 @@
 // `npm run build`: builds the base snapshot ahead of time (an image build, a CI cache warm-up).
-import { loadConfig } from "../config.ts";
-import { createLogger } from "../log.ts";
-import { locateRuntimeFiles } from "./launch.ts";
-import { ensureBaseSnapshot } from "./snapshot.ts";
+import { loadConfig } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { locateRuntimeFiles } from "./sandbox/launch.ts";
+import { ensureBaseSnapshot } from "./sandbox/snapshot.ts";
 
 const config = loadConfig();
 const path = await ensureBaseSnapshot(locateRuntimeFiles(), config.cacheDir, createLogger(config.logLevel));

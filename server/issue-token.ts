@@ -1,10 +1,10 @@
 // `npm run token -- --tenant acme --user alice --ttl 1h [--scope sessions:read ...] [--limits '{"max_sessions":3}']`
 // Prints a token signed with the configured JWT_SECRET (or the development secret).
 import { parseArgs } from "node:util";
-import { systemClock } from "../clock.ts";
-import { loadConfig } from "../config.ts";
-import { SCOPES, type Scope } from "./identity.ts";
-import { createAuth } from "./setup.ts";
+import { systemClock } from "./clock.ts";
+import { loadConfig } from "./config.ts";
+import { SCOPES, type Scope } from "./auth/identity.ts";
+import { createAuth } from "./auth/setup.ts";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -40,6 +40,6 @@ try {
 }
 
 const config = loadConfig();
-const { signer } = await createAuth(config, systemClock);
+const { signer } = await createAuth(config.auth, config.cacheDir, systemClock);
 if (!signer) fail(`this server verifies tokens with ${config.auth.key.kind === "jwks" ? "JWT_JWKS_URL" : "JWT_PUBLIC_KEY"}: tokens come from your identity provider, not from npm run token`);
 process.stdout.write(`${await signer.sign({ user: values.user, tenant: values.tenant, scopes, limits }, seconds(values.ttl), config.auth.tenantClaim)}\n`);

@@ -3,8 +3,8 @@
 // ALLOW_QUERY_TOKEN is on, `?access_token=` (it ends up in proxy logs).
 import type { IncomingMessage } from "node:http";
 import { BEARER_SUBPROTOCOL_PREFIX } from "../../protocol/index.ts";
-import { requestTarget } from "../http/target.ts";
-import { AuthError } from "./identity.ts";
+import { requestTarget } from "./target.ts";
+import { AuthError } from "../auth/identity.ts";
 
 export function bearerToken(request: IncomingMessage, allowQueryToken: boolean): string {
   const header = request.headers.authorization;
