@@ -9,7 +9,8 @@ import { ReplSession } from "../client/session.ts";
 import type { CellOptions, Driver, DriverSession } from "./driver.ts";
 import { ServerProcess } from "./processes.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** This tree: where its servers run from, and the repository a baseline is checked out of. */
+export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 120_000; // the first start may build the base snapshot
 const TOKEN_TTL_S = 3600;
 const READY_TIMEOUT_MS = 10_000;
