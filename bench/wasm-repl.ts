@@ -18,6 +18,8 @@ const SCOPES = "sessions:create sessions:execute sessions:read";
 
 export interface WasmReplOptions {
   poolSize: number;
+  /** The checkout whose server runs: a baseline's, to compare; this tree's unless given. */
+  root?: string;
 }
 
 /**
@@ -127,6 +129,6 @@ export async function launchServer(
 }
 
 export async function startWasmRepl(options: WasmReplOptions): Promise<Driver> {
-  const { server, url, secret } = await launchServer({ POOL_SIZE: String(options.poolSize) });
+  const { server, url, secret } = await launchServer({ POOL_SIZE: String(options.poolSize) }, { root: options.root });
   return new WasmReplDriver(server, url, secret);
 }
