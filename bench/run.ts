@@ -3,10 +3,10 @@
 // ipykernel when they are installed. Prints a table (median, spread, target, ratio to the peer)
 // and one JSON line for tools. Missed targets are reported, not failures: the exit code is 0
 // whenever the bench completes.
-import { availableParallelism } from "node:os";
 import type { Driver, Plan } from "./driver.ts";
 import { findJupyter, INSTALL_HINT, startJupyter, type JupyterInstall } from "./jupyter.ts";
-import { machineBusyTicks, ownTreeTicks, runBench, ticksToSeconds } from "./processes.ts";
+import { loadFields, loadLine, underLoad, type Load } from "./load.ts";
+import { runBench } from "./processes.ts";
 import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
 import { startWasmRepl } from "./wasm-repl.ts";
 import { runWorkload, type Figure } from "./workload.ts";
@@ -195,17 +195,9 @@ async function measurePeer(): Promise<PeerOutcome> {
   }
 }
 
-interface RunInfo {
-  cores: number;
-  seconds: number;
-  /** CPU that processes other than the bench's own used meanwhile, in cores. */
-  othersCores: number;
-}
-
-function printReport(figures: Figure[], outcome: PeerOutcome, run: RunInfo): void {
-  const busy = run.othersCores > 0.1 ? " (the machine was busy: expect noise)" : "";
+function printReport(figures: Figure[], outcome: PeerOutcome, load: Load): void {
   console.log(`\nwasm-repl end-to-end benchmark: server as a child process (node --import tsx server/main.ts), POOL_SIZE ${POOL_SIZE}, LOG_LEVEL info, over loopback WebSockets`);
-  console.log(`${run.cores} cores; other processes used ${run.othersCores.toFixed(2)} cores on average meanwhile${busy}; ${run.seconds.toFixed(0)} s`);
+  console.log(loadLine(load));
   console.log("figures" in outcome ? `peer: ${outcome.install.versions} (${outcome.install.python})` : "peer: jupyter not measured (see below)");
   console.log("");
   printTable(figures, "figures" in outcome ? outcome.figures : []);
@@ -214,24 +206,18 @@ function printReport(figures: Figure[], outcome: PeerOutcome, run: RunInfo): voi
   const header = {
     server: "child process",
     pool_size: POOL_SIZE,
-    cores: run.cores,
-    other_processes_cores: Number(run.othersCores.toFixed(2)),
-    duration_s: Number(run.seconds.toFixed(1)),
+    ...loadFields(load),
   };
   console.log(jsonLine(figures, outcome, header));
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const busyAtStart = await machineBusyTicks();
-  const ownAtStart = await ownTreeTicks();
-  const figures = await measure(() => startWasmRepl({ poolSize: POOL_SIZE }), WASM_REPL_PLAN, "wasm-repl");
-  const outcome = await measurePeer();
-  const seconds = (performance.now() - started) / 1000;
-  // Whatever else ran meanwhile (tests, builds) took CPU from the measurements: say how much.
-  // The servers have been stopped and waited for, so their CPU is in the bench's own by now.
-  const othersTicks = (await machineBusyTicks()) - busyAtStart - ((await ownTreeTicks()) - ownAtStart);
-  printReport(figures, outcome, { cores: availableParallelism(), seconds, othersCores: Math.max(0, ticksToSeconds(othersTicks) / seconds) });
+  const { result, load } = await underLoad(async () => {
+    const figures = await measure(() => startWasmRepl({ poolSize: POOL_SIZE }), WASM_REPL_PLAN, "wasm-repl");
+    return { figures, outcome: await measurePeer() };
+  });
+  printReport(result.figures, result.outcome, load);
   await (await import("./hibernation.ts")).runHibernationBench({ finishBy: started + 5 * 60_000 }); // issue 5's part, within 5 minutes in all
   await (await import("./context.ts")).runContextBench(); // issue 7's part
   await (await import("./forwarding.ts")).runForwardingBench(); // issue 8's part
