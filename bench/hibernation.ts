@@ -9,7 +9,7 @@ import { measureCapacity, TARGET_SESSIONS, TARGET_TOTAL_PSS_MIB, type CapacityPl
 import { measureHibernateWake } from "./hibernation-cycle.ts";
 import { loadFields, loadLine, underLoad } from "./load.ts";
 import { runBench } from "./processes.ts";
-import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
+import { formatNumber, formatRange, formatTable, roundSummary, roundValues, verdict } from "./stats.ts";
 import type { Figure } from "./workload.ts";
 
 /** Targets from the issue; whether one is an upper or a lower bound follows the figure's `better`. */
@@ -112,7 +112,7 @@ function breakdownNotes(figures: Figure[]): string[] {
 function jsonLine(figures: Figure[], header: Record<string, unknown>): string {
   const entries = figures.map((figure) => {
     const target = TARGETS[figure.key];
-    const extra = Object.fromEntries(Object.entries(figure.extra ?? {}).map(([name, value]) => [name, Number(value.toFixed(3))]));
+    const extra = roundValues(figure.extra, 3);
     const met = target === undefined ? {} : { target, met: verdict(figure.summary.median, target, figure.better) === "ok" };
     return [figure.key, { unit: figure.unit, ...roundSummary(figure.summary), ...met, ...extra }];
   });

@@ -7,7 +7,7 @@ import type { Driver, Plan } from "./driver.ts";
 import { findJupyter, INSTALL_HINT, startJupyter, type JupyterInstall } from "./jupyter.ts";
 import { loadFields, loadLine, underLoad, type Load } from "./load.ts";
 import { runBench } from "./processes.ts";
-import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
+import { formatNumber, formatRange, formatTable, roundSummary, roundValues, verdict } from "./stats.ts";
 import { startWasmRepl } from "./wasm-repl.ts";
 import { runWorkload, type Figure } from "./workload.ts";
 
@@ -176,10 +176,6 @@ function jsonLine(figures: Figure[], outcome: PeerOutcome, header: Record<string
   });
   const jupyter = "skipped" in outcome ? { skipped: outcome.skipped } : { versions: outcome.install.versions };
   return JSON.stringify({ bench: "server", ...header, jupyter, ...Object.fromEntries(entries) });
-}
-
-function roundValues(values: Record<string, number> | undefined): Record<string, number> {
-  return Object.fromEntries(Object.entries(values ?? {}).map(([key, value]) => [key, Number(value.toFixed(2))]));
 }
 
 // ---------------------------------------------------------------------------------------------
