@@ -3,6 +3,13 @@
 // ipykernel when they are installed. Prints a table (median, spread, target, ratio to the peer)
 // and one JSON line for tools. Missed targets are reported, not failures: the exit code is 0
 // whenever the bench completes.
+//
+// `--compare REF` runs only the wasm-repl workload, on this tree's server and then on the server
+// of commit REF checked out aside, and prints the two side by side (bench/compare.ts): no peer,
+// no other parts. `--quick`, with --compare only, shrinks the workload to a smoke check that the
+// comparison runs end to end, a minute or two in all; its figures are too few to read.
+import { parseArgs } from "node:util";
+import { runComparison } from "./compare.ts";
 import type { Driver, Plan } from "./driver.ts";
 import { findJupyter, INSTALL_HINT, startJupyter, type JupyterInstall } from "./jupyter.ts";
 import { loadFields, loadLine, underLoad, type Load } from "./load.ts";
@@ -29,6 +36,17 @@ const WASM_REPL_PLAN: Plan = {
   throughputRuns: 3,
   throughputSeconds: 3,
 };
+const QUICK_PLAN: Plan = {
+  sessions: 2,
+  cellWarmup: 10,
+  cellBatches: 2,
+  cellsPerBatch: 50,
+  stdoutRuns: 2,
+  throughputFreshSeconds: 0.5,
+  throughputWarmupCellsPerSession: 50,
+  throughputRuns: 2,
+  throughputSeconds: 0.5,
+};
 // The same workload with fewer cells: a Jupyter round trip is tens of milliseconds, and CPython
 // has no JIT to warm up.
 const JUPYTER_PLAN: Plan = { ...WASM_REPL_PLAN, cellWarmup: 20, cellsPerBatch: 100, stdoutRuns: 10, throughputWarmupCellsPerSession: 20 };
@@ -46,6 +64,8 @@ const TARGETS: Record<string, number> = {
 
 /** The whole bench stops itself after this long, servers included, whatever hangs. */
 const WATCHDOG_MS = 30 * 60_000;
+
+const SETUP = `server as a child process (node --import tsx server/main.ts), POOL_SIZE ${POOL_SIZE}, LOG_LEVEL info, over loopback WebSockets`;
 
 function progress(text: string): void {
   process.stderr.write(`bench ${text}\n`);
@@ -192,7 +212,7 @@ async function measurePeer(): Promise<PeerOutcome> {
 }
 
 function printReport(figures: Figure[], outcome: PeerOutcome, load: Load): void {
-  console.log(`\nwasm-repl end-to-end benchmark: server as a child process (node --import tsx server/main.ts), POOL_SIZE ${POOL_SIZE}, LOG_LEVEL info, over loopback WebSockets`);
+  console.log(`\nwasm-repl end-to-end benchmark: ${SETUP}`);
   console.log(loadLine(load));
   console.log("figures" in outcome ? `peer: ${outcome.install.versions} (${outcome.install.python})` : "peer: jupyter not measured (see below)");
   console.log("");
@@ -208,6 +228,12 @@ function printReport(figures: Figure[], outcome: PeerOutcome, load: Load): void 
 }
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { compare: { type: "string" }, quick: { type: "boolean" } } });
+  if (values.compare !== undefined) {
+    const plan = values.quick ? QUICK_PLAN : WASM_REPL_PLAN;
+    return runComparison({ ref: values.compare, setup: SETUP, measureTree: (root, name) => measure(() => startWasmRepl({ poolSize: POOL_SIZE, root }), plan, name) });
+  }
+  if (values.quick) throw new Error("--quick goes with --compare only: the full bench reads its figures against targets, and its other parts have sizes of their own");
   const started = performance.now();
   const { result, load } = await underLoad(async () => {
     const figures = await measure(() => startWasmRepl({ poolSize: POOL_SIZE }), WASM_REPL_PLAN, "wasm-repl");
