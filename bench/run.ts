@@ -7,7 +7,7 @@
 // `--compare REF` runs only the wasm-repl workload, on this tree's server and then on the server
 // of commit REF checked out aside, and prints the two side by side (bench/compare.ts): no peer,
 // no other parts. `--quick`, with --compare only, shrinks the workload to a smoke check that the
-// comparison runs end to end, a minute or two in all; its figures are too few to read.
+// comparison runs end to end, about half a minute in all; its figures are too few to read.
 import { parseArgs } from "node:util";
 import { runComparison } from "./compare.ts";
 import type { Driver, Plan } from "./driver.ts";
