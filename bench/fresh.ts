@@ -3,20 +3,15 @@
 // is measured on this tree's server and, in the same run, on the server of a baseline commit
 // (`--baseline REF`, default the commit before interpreters shared processes), checked out aside.
 // Cold figures include the first cells of a fresh session: nothing is warmed up first.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ReplSession } from "../client/session.ts";
+import { withBaseline } from "./baseline.ts";
 import { cpuTicks, descendants, pssMib, runBench, ticksToSeconds, waitForQuiet } from "./processes.ts";
 import { formatNumber, formatTable, percentile, summarize, verdict, type Summary } from "./stats.ts";
-import { benchToken, launchServer } from "./wasm-repl.ts";
+import { benchToken, launchServer, REPO_ROOT } from "./wasm-repl.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Main before sandbox processes hosted several interpreters (issue 13). */
 const DEFAULT_BASELINE = "42d7a9e";
 const WATCHDOG_MS = 15 * 60_000;
@@ -33,20 +28,6 @@ interface Figure {
 
 function progress(text: string): void {
   process.stderr.write(`bench fresh ${text}\n`);
-}
-
-/** The baseline commit checked out in a scratch directory, sharing this tree's node_modules. */
-function checkout(ref: string): { root: string; remove(): void } {
-  const root = mkdtempSync(join(tmpdir(), "wasm-repl-baseline-"));
-  execFileSync("git", ["worktree", "add", "--detach", "--force", root, ref], { cwd: REPO_ROOT, stdio: "ignore" });
-  symlinkSync(join(REPO_ROOT, "node_modules"), join(root, "node_modules"));
-  return {
-    root,
-    remove() {
-      execFileSync("git", ["worktree", "remove", "--force", root], { cwd: REPO_ROOT, stdio: "ignore" });
-      if (existsSync(root)) rmSync(root, { recursive: true, force: true });
-    },
-  };
 }
 
 interface Server {
@@ -274,13 +255,7 @@ async function measure(name: string, root: string): Promise<Figure[]> {
 
 export async function runFreshBench(baselineRef = DEFAULT_BASELINE): Promise<void> {
   const ours = await measure("this tree", REPO_ROOT);
-  const baseline = checkout(baselineRef);
-  let before: Figure[];
-  try {
-    before = await measure(`baseline ${baselineRef}`, baseline.root);
-  } finally {
-    baseline.remove();
-  }
+  const before = await withBaseline(baselineRef, ({ root }) => measure(`baseline ${baselineRef}`, root));
   const rows = ours.map((figure) => {
     const old = before.find((candidate) => candidate.key === figure.key);
     const target = figure.target === undefined ? "" : `${figure.better === "higher" ? "≥" : "≤"} ${figure.target}`;

@@ -3,13 +3,13 @@
 // four sleep. Part of `npm run bench` (after the end-to-end part); alone: `npx tsx bench/hibernation.ts`.
 // Prints a table (median, spread, target) and one JSON line. Missed targets are reported, not
 // failures. BENCH_HIBERNATE_SESSIONS and BENCH_HIBERNATE_SECONDS bound the capacity run.
-import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { createLogger } from "../server/log.ts";
 import { measureCapacity, TARGET_SESSIONS, TARGET_TOTAL_PSS_MIB, type CapacityPlan } from "./hibernation-capacity.ts";
 import { measureHibernateWake } from "./hibernation-cycle.ts";
-import { machineBusyTicks, ownTreeTicks, runBench, ticksToSeconds } from "./processes.ts";
-import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
+import { loadFields, loadLine, underLoad } from "./load.ts";
+import { runBench } from "./processes.ts";
+import { formatNumber, formatRange, formatTable, roundSummary, roundValues, verdict } from "./stats.ts";
 import type { Figure } from "./workload.ts";
 
 /** Targets from the issue; whether one is an upper or a lower bound follows the figure's `better`. */
@@ -112,7 +112,7 @@ function breakdownNotes(figures: Figure[]): string[] {
 function jsonLine(figures: Figure[], header: Record<string, unknown>): string {
   const entries = figures.map((figure) => {
     const target = TARGETS[figure.key];
-    const extra = Object.fromEntries(Object.entries(figure.extra ?? {}).map(([name, value]) => [name, Number(value.toFixed(3))]));
+    const extra = roundValues(figure.extra, 3);
     const met = target === undefined ? {} : { target, met: verdict(figure.summary.median, target, figure.better) === "ok" };
     return [figure.key, { unit: figure.unit, ...roundSummary(figure.summary), ...met, ...extra }];
   });
@@ -123,27 +123,23 @@ function jsonLine(figures: Figure[], header: Record<string, unknown>): string {
 
 export async function runHibernationBench(options: HibernationBenchOptions = {}): Promise<void> {
   const limits = capacityLimits();
-  const started = performance.now();
-  const busyAtStart = await machineBusyTicks();
-  const ownAtStart = await ownTreeTicks();
   const log = createLogger("warn", (line) => process.stderr.write(line + "\n"));
-  progress("hibernating and waking sessions in sandboxes of this process");
-  const cycle = await measureHibernateWake(log, progress);
-  const capacity = await measureCapacity(capacityPlan(limits, options.finishBy), progress);
-  const seconds = (performance.now() - started) / 1000;
-  // CPU that other processes took meanwhile (tests, builds) was taken from the measurements.
-  const othersCores = Math.max(0, ticksToSeconds((await machineBusyTicks()) - busyAtStart - ((await ownTreeTicks()) - ownAtStart)) / seconds);
+  const { result, load } = await underLoad(async () => {
+    progress("hibernating and waking sessions in sandboxes of this process");
+    const cycle = await measureHibernateWake(log, progress);
+    return { cycle, capacity: await measureCapacity(capacityPlan(limits, options.finishBy), progress) };
+  });
+  const { cycle, capacity } = result;
   const figures = [...cycle.figures, ...capacity.figures];
-  const busy = othersCores > 0.1 ? " (the machine was busy: expect noise)" : "";
   console.log(`\nwasm-repl hibernation benchmark: SESSION_MEMORY_MB 512; snapshot store for hibernate/wake: ${cycle.store}`);
-  console.log(`${availableParallelism()} cores; other processes used ${othersCores.toFixed(2)} cores on average meanwhile${busy}; ${seconds.toFixed(0)} s\n`);
+  console.log(`${loadLine(load)}\n`);
   printTable(figures);
   console.log("");
   console.log("spread: min–max over the runs (n): each hibernate/wake run on a fresh session; capacity: one server, n readings of its memory 1 s apart.");
   console.log("hibernate: Interpreter.hibernate with the server's Hibernator: snapshot, delta against the base + gzip + store put, sandbox process exited.");
   for (const note of [...breakdownNotes(figures), ...cycle.notes, ...capacity.notes]) console.log(note);
   console.log("");
-  console.log(jsonLine(figures, { store: cycle.store, cores: availableParallelism(), other_processes_cores: Number(othersCores.toFixed(2)), duration_s: Number(seconds.toFixed(1)) }));
+  console.log(jsonLine(figures, { store: cycle.store, ...loadFields(load) }));
 }
 
 // ---------------------------------------------------------------------------------------------

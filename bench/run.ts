@@ -3,11 +3,18 @@
 // ipykernel when they are installed. Prints a table (median, spread, target, ratio to the peer)
 // and one JSON line for tools. Missed targets are reported, not failures: the exit code is 0
 // whenever the bench completes.
-import { availableParallelism } from "node:os";
+//
+// `--compare REF` runs only the wasm-repl workload, on this tree's server and then on the server
+// of commit REF checked out aside, and prints the two side by side (bench/compare.ts): no peer,
+// no other parts. `--quick`, with --compare only, shrinks the workload to a smoke check that the
+// comparison runs end to end, about half a minute in all; its figures are too few to read.
+import { parseArgs } from "node:util";
+import { runComparison } from "./compare.ts";
 import type { Driver, Plan } from "./driver.ts";
 import { findJupyter, INSTALL_HINT, startJupyter, type JupyterInstall } from "./jupyter.ts";
-import { machineBusyTicks, ownTreeTicks, runBench, ticksToSeconds } from "./processes.ts";
-import { formatNumber, formatRange, formatTable, roundSummary, verdict } from "./stats.ts";
+import { loadFields, loadLine, underLoad, type Load } from "./load.ts";
+import { runBench } from "./processes.ts";
+import { formatNumber, formatRange, formatTable, roundSummary, roundValues, verdict } from "./stats.ts";
 import { startWasmRepl } from "./wasm-repl.ts";
 import { runWorkload, type Figure } from "./workload.ts";
 
@@ -29,6 +36,17 @@ const WASM_REPL_PLAN: Plan = {
   throughputRuns: 3,
   throughputSeconds: 3,
 };
+const QUICK_PLAN: Plan = {
+  sessions: 2,
+  cellWarmup: 10,
+  cellBatches: 2,
+  cellsPerBatch: 50,
+  stdoutRuns: 2,
+  throughputFreshSeconds: 0.5,
+  throughputWarmupCellsPerSession: 50,
+  throughputRuns: 2,
+  throughputSeconds: 0.5,
+};
 // The same workload with fewer cells: a Jupyter round trip is tens of milliseconds, and CPython
 // has no JIT to warm up.
 const JUPYTER_PLAN: Plan = { ...WASM_REPL_PLAN, cellWarmup: 20, cellsPerBatch: 100, stdoutRuns: 10, throughputWarmupCellsPerSession: 20 };
@@ -46,6 +64,8 @@ const TARGETS: Record<string, number> = {
 
 /** The whole bench stops itself after this long, servers included, whatever hangs. */
 const WATCHDOG_MS = 30 * 60_000;
+
+const SETUP = `server as a child process (node --import tsx server/main.ts), POOL_SIZE ${POOL_SIZE}, LOG_LEVEL info, over loopback WebSockets`;
 
 function progress(text: string): void {
   process.stderr.write(`bench ${text}\n`);
@@ -178,10 +198,6 @@ function jsonLine(figures: Figure[], outcome: PeerOutcome, header: Record<string
   return JSON.stringify({ bench: "server", ...header, jupyter, ...Object.fromEntries(entries) });
 }
 
-function roundValues(values: Record<string, number> | undefined): Record<string, number> {
-  return Object.fromEntries(Object.entries(values ?? {}).map(([key, value]) => [key, Number(value.toFixed(2))]));
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function measurePeer(): Promise<PeerOutcome> {
@@ -195,17 +211,9 @@ async function measurePeer(): Promise<PeerOutcome> {
   }
 }
 
-interface RunInfo {
-  cores: number;
-  seconds: number;
-  /** CPU that processes other than the bench's own used meanwhile, in cores. */
-  othersCores: number;
-}
-
-function printReport(figures: Figure[], outcome: PeerOutcome, run: RunInfo): void {
-  const busy = run.othersCores > 0.1 ? " (the machine was busy: expect noise)" : "";
-  console.log(`\nwasm-repl end-to-end benchmark: server as a child process (node --import tsx server/main.ts), POOL_SIZE ${POOL_SIZE}, LOG_LEVEL info, over loopback WebSockets`);
-  console.log(`${run.cores} cores; other processes used ${run.othersCores.toFixed(2)} cores on average meanwhile${busy}; ${run.seconds.toFixed(0)} s`);
+function printReport(figures: Figure[], outcome: PeerOutcome, load: Load): void {
+  console.log(`\nwasm-repl end-to-end benchmark: ${SETUP}`);
+  console.log(loadLine(load));
   console.log("figures" in outcome ? `peer: ${outcome.install.versions} (${outcome.install.python})` : "peer: jupyter not measured (see below)");
   console.log("");
   printTable(figures, "figures" in outcome ? outcome.figures : []);
@@ -214,24 +222,24 @@ function printReport(figures: Figure[], outcome: PeerOutcome, run: RunInfo): voi
   const header = {
     server: "child process",
     pool_size: POOL_SIZE,
-    cores: run.cores,
-    other_processes_cores: Number(run.othersCores.toFixed(2)),
-    duration_s: Number(run.seconds.toFixed(1)),
+    ...loadFields(load),
   };
   console.log(jsonLine(figures, outcome, header));
 }
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { compare: { type: "string" }, quick: { type: "boolean" } } });
+  if (values.compare !== undefined) {
+    const plan = values.quick ? QUICK_PLAN : WASM_REPL_PLAN;
+    return runComparison({ ref: values.compare, setup: SETUP, measureTree: (root, name) => measure(() => startWasmRepl({ poolSize: POOL_SIZE, root }), plan, name) });
+  }
+  if (values.quick) throw new Error("--quick goes with --compare only: the full bench reads its figures against targets, and its other parts have sizes of their own");
   const started = performance.now();
-  const busyAtStart = await machineBusyTicks();
-  const ownAtStart = await ownTreeTicks();
-  const figures = await measure(() => startWasmRepl({ poolSize: POOL_SIZE }), WASM_REPL_PLAN, "wasm-repl");
-  const outcome = await measurePeer();
-  const seconds = (performance.now() - started) / 1000;
-  // Whatever else ran meanwhile (tests, builds) took CPU from the measurements: say how much.
-  // The servers have been stopped and waited for, so their CPU is in the bench's own by now.
-  const othersTicks = (await machineBusyTicks()) - busyAtStart - ((await ownTreeTicks()) - ownAtStart);
-  printReport(figures, outcome, { cores: availableParallelism(), seconds, othersCores: Math.max(0, ticksToSeconds(othersTicks) / seconds) });
+  const { result, load } = await underLoad(async () => {
+    const figures = await measure(() => startWasmRepl({ poolSize: POOL_SIZE }), WASM_REPL_PLAN, "wasm-repl");
+    return { figures, outcome: await measurePeer() };
+  });
+  printReport(result.figures, result.outcome, load);
   await (await import("./hibernation.ts")).runHibernationBench({ finishBy: started + 5 * 60_000 }); // issue 5's part, within 5 minutes in all
   await (await import("./context.ts")).runContextBench(); // issue 7's part
   await (await import("./forwarding.ts")).runForwardingBench(); // issue 8's part

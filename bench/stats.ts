@@ -82,6 +82,11 @@ export function roundSummary(summary: Summary, decimals = 2): Summary {
   };
 }
 
+/** The same for a figure's extra values, which may be absent. */
+export function roundValues(values: Record<string, number> | undefined, decimals = 2): Record<string, number> {
+  return Object.fromEntries(Object.entries(values ?? {}).map(([key, value]) => [key, Number(value.toFixed(decimals))]));
+}
+
 export type Align = "left" | "right";
 
 export interface Column {

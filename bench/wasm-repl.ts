@@ -9,7 +9,8 @@ import { ReplSession } from "../client/session.ts";
 import type { CellOptions, Driver, DriverSession } from "./driver.ts";
 import { ServerProcess } from "./processes.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** This tree: where its servers run from, and the repository a baseline is checked out of. */
+export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 120_000; // the first start may build the base snapshot
 const TOKEN_TTL_S = 3600;
 const READY_TIMEOUT_MS = 10_000;
@@ -17,6 +18,8 @@ const SCOPES = "sessions:create sessions:execute sessions:read";
 
 export interface WasmReplOptions {
   poolSize: number;
+  /** The checkout whose server runs: a baseline's, to compare; this tree's unless given. */
+  root?: string;
 }
 
 /**
@@ -126,6 +129,6 @@ export async function launchServer(
 }
 
 export async function startWasmRepl(options: WasmReplOptions): Promise<Driver> {
-  const { server, url, secret } = await launchServer({ POOL_SIZE: String(options.poolSize) });
+  const { server, url, secret } = await launchServer({ POOL_SIZE: String(options.poolSize) }, { root: options.root });
   return new WasmReplDriver(server, url, secret);
 }
