@@ -1,4 +1,4 @@
-// The context benchmark (issue 7): how long a large add_context payload takes to become a Python
+// The context benchmark: how long a large add_context payload takes to become a Python
 // variable. A 50 MiB string goes through the SDK (one frame under MAX_FRAME_BYTES) to a server
 // child process; timed by the server from the frame's arrival, before it is parsed, until the
 // variable exists (its context_added log line), and by the client from its call (encoding and

@@ -1,4 +1,4 @@
-// The drain benchmark (issue 12): how long a server takes from SIGTERM to its exit when it must
+// The drain benchmark: how long a server takes from SIGTERM to its exit when it must
 // hand its sessions on. A server as a child process, sharing Redis (so a drain saves every
 // session for other servers to wake), holds SESSIONS idle sessions with some state; it is sent
 // SIGTERM, and the time until its process exits (as a kubelet sees it) is the figure, run after run. Tests do not assert it: it depends on the machine and its load (two saves at a

@@ -1,4 +1,4 @@
-// The flood benchmark (issue 12, item 6): another session's trivial cell round trip while one
+// The flood benchmark: another session's trivial cell round trip while one
 // client floods the server: with pings, with large frames it must parse (60 MiB pings, refused
 // after parsing), and with large add_context payloads it must parse and pass on. The other
 // session runs a paced stream, a cell every PACE_MS, each timed from when it was due to be sent:

@@ -1,4 +1,4 @@
-// The forwarding benchmark (issue 8): what a pod-to-pod hop adds to a cell's round trip. Two
+// The forwarding benchmark: what a pod-to-pod hop adds to a cell's round trip. Two
 // servers as child processes share a Redis; a session lives on the first; the same trivial cell
 // is timed over a connection to it directly and over one through the second, which forwards.
 // Part of `npm run bench`; alone: `npx tsx bench/forwarding.ts`.

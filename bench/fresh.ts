@@ -12,7 +12,7 @@ import { cpuTicks, descendants, pssMib, runBench, ticksToSeconds, waitForQuiet }
 import { formatNumber, formatTable, percentile, summarize, verdict, type Summary } from "./stats.ts";
 import { benchToken, launchServer, REPO_ROOT } from "./wasm-repl.ts";
 
-/** Main before sandbox processes hosted several interpreters (issue 13). */
+/** Main before sandbox processes hosted several interpreters. */
 const DEFAULT_BASELINE = "42d7a9e";
 const WATCHDOG_MS = 15 * 60_000;
 

@@ -48,7 +48,7 @@ export interface CapacityPlan {
 // ---------------------------------------------------------------------------------------------
 // The server.
 
-/** The settings under test (issue 5). No REDIS_URL: records and snapshots stay in the server process, so its PSS counts them. */
+/** The settings under test. No REDIS_URL: records and snapshots stay in the server process, so its PSS counts them. */
 const CAPACITY_SETTINGS: Record<string, string> = {
   HIBERNATE_AFTER: "1",
   MAX_SESSIONS: "1100",

@@ -1,4 +1,4 @@
-// The hibernation benchmark (issue 5): what a session pays to go to sleep and to wake, what a
+// The hibernation benchmark: what a session pays to go to sleep and to wake, what a
 // sleeping session costs in the store, and how many open sessions one server holds when all but
 // four sleep. Part of `npm run bench` (after the end-to-end part); alone: `npx tsx bench/hibernation.ts`.
 // Prints a table (median, spread, target) and one JSON line. Missed targets are reported, not

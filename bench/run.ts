@@ -240,12 +240,12 @@ async function main(): Promise<void> {
     return { figures, outcome: await measurePeer() };
   });
   printReport(result.figures, result.outcome, load);
-  await (await import("./hibernation.ts")).runHibernationBench({ finishBy: started + 5 * 60_000 }); // issue 5's part, within 5 minutes in all
-  await (await import("./context.ts")).runContextBench(); // issue 7's part
-  await (await import("./forwarding.ts")).runForwardingBench(); // issue 8's part
-  await (await import("./flood.ts")).runFloodBench(); // issue 12's part: one client floods, another's cells
-  await (await import("./drain.ts")).runDrainBench(); // issue 12's part: SIGTERM to exit with sessions saved
-  await (await import("./fresh.ts")).runFreshBench(); // issue 13's part: fresh interpreters, beside the commit before
+  await (await import("./hibernation.ts")).runHibernationBench({ finishBy: started + 5 * 60_000 }); // within 5 minutes in all
+  await (await import("./context.ts")).runContextBench();
+  await (await import("./forwarding.ts")).runForwardingBench();
+  await (await import("./flood.ts")).runFloodBench(); // one client floods, another's cells
+  await (await import("./drain.ts")).runDrainBench(); // SIGTERM to exit with sessions saved
+  await (await import("./fresh.ts")).runFreshBench(); // fresh interpreters, beside the commit before
 }
 
 runBench(main, WATCHDOG_MS, progress);
