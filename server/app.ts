@@ -1,44 +1,25 @@
 // The server: its HTTP listeners, the route table they answer from (http/api.ts), the WebSocket
-// upgrade, and listen, drain and shutdown, composed from the parts it is given.
+// upgrade, and listen, drain and shutdown. Its parts come built (see compose.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { CLOSE, PROTOCOL, type SessionLimits } from "../protocol/index.ts";
+import { CLOSE, PROTOCOL } from "../protocol/index.ts";
 import { AuthError } from "./auth/identity.ts";
-import type { TokenVerifier } from "./auth/tokens.ts";
 import { guard } from "./boundary.ts";
-import type { Clock } from "./clock.ts";
-import type { Config } from "./config.ts";
-import type { Hibernator } from "./hibernation/hibernator.ts";
-import { apiRoutes, metricsPortRoutes } from "./http/api.ts";
-import { authenticator, type Authenticate } from "./http/authenticate.ts";
+import { apiRoutes, metricsPortRoutes, type ApiParts } from "./http/api.ts";
+import type { Authenticate } from "./http/authenticate.ts";
 import type { Endpoint } from "./http/endpoint.ts";
-import { FrameParser } from "./http/frame-parser.ts";
-import { OwnerForwarding } from "./http/forwarding.ts";
-import { RateLimiter } from "./http/rate-limit.ts";
+import type { FrameParser } from "./http/frame-parser.ts";
 import { failRequest, failUpgrade, refuseUpgrade, sendError } from "./http/responses.ts";
 import type { RouteTable } from "./http/routes.ts";
 import { badTarget, requestTarget } from "./http/target.ts";
-import { LlmService } from "./llm/service.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import { Forwarder } from "./routing/forwarder.ts";
-import type { SandboxRuntime } from "./sandbox/runtime.ts";
-import { BufferBudget } from "./sessions/buffers.ts";
-import { SessionError, SessionRegistry, type PodIdentity } from "./sessions/registry.ts";
-import type { SessionStore } from "./store/store.ts";
-import { TenantQuotas } from "./tenancy/quotas.ts";
+import { SessionError, type PodIdentity, type SessionRegistry } from "./sessions/registry.ts";
 
-export interface AppDependencies {
-  config: Config;
-  log: Logger;
-  sandboxes: SandboxRuntime;
-  verifier: TokenVerifier;
-  store: SessionStore;
-  hibernator: Hibernator;
-  clock: Clock;
-  metrics: Metrics;
+export interface AppParts extends ApiParts {
+  authenticate: Authenticate;
+  /** This server as other servers reach it; its address is filled in by listen() when POD_ADDRESS is unset. */
+  pod: PodIdentity;
 }
 
 /** A refusal to answer with: an auth failure or a session failure. Anything else thrown is a bug. */
@@ -53,57 +34,13 @@ export class App {
   private readonly sockets: WebSocketServer;
   /** Parses large frames off this thread, for every connection: its workers stop at shutdown. */
   private readonly parser: FrameParser;
-  private readonly pod: PodIdentity;
-  private readonly authenticate: Authenticate;
   private draining = false;
 
-  constructor(private readonly parts: AppDependencies) {
+  constructor(private readonly parts: AppParts) {
     const { config } = parts;
-    const limits: SessionLimits = {
-      execution_timeout: config.server.executionTimeout,
-      max_execution_timeout: config.server.maxExecutionTimeout,
-      idle_timeout: config.server.idleTimeout,
-      max_queued_cells: config.server.maxQueuedCells,
-      max_frame_bytes: config.server.maxFrameBytes,
-      max_output_bytes: config.sandbox.maxOutputBytes,
-      memory_mb: config.sandbox.memoryMb,
-      replay_buffer_bytes: config.server.replayBufferBytes,
-    };
-    const quotas = new TenantQuotas(config.tenantLimits, parts.clock);
-    const rates = new RateLimiter(config.server.rateLimits);
-    this.parser = new FrameParser({ maxFrameBytes: config.server.maxFrameBytes, thresholdBytes: config.server.offThreadParseBytes ?? undefined });
-    const buffers = new BufferBudget(config.server.buffers);
-    parts.metrics.observeBuffers(() => buffers.usage());
-    const forwarding = new OwnerForwarding(new Forwarder(config.store.podName), parts.metrics);
-    const llm = new LlmService(config.llm, parts.metrics, parts.sandboxes, config.server.executionTimeout * 1000);
-    // Without POD_ADDRESS the address is where this server listens, known once it does.
-    this.pod = { name: config.store.podName, address: config.store.podAddress ?? `${config.server.host}:${config.server.port}` };
-    this.registry = new SessionRegistry({
-      maxSessions: config.server.maxSessions,
-      idleTimeoutMs: config.server.idleTimeout * 1000,
-      maxLifetimeMs: config.lifecycle.maxSessionLifetime * 1000,
-      hibernateAfterMs: config.lifecycle.hibernateAfter * 1000,
-      checkpointAfterMs: config.lifecycle.checkpointAfter * 1000,
-      drainTimeoutMs: config.lifecycle.drainTimeout * 1000,
-      // A cell gets its kill grace; set_vars or add_context, a sandbox's call deadline.
-      interruptedWorkMs: config.sandbox.killGraceMs + config.sandbox.callTimeoutMs,
-      sharedStore: config.store.redisUrl !== null,
-      retentionMs: config.server.sessionRetention * 1000,
-      heartbeatTtlMs: config.store.heartbeatTtlMs,
-      settings: { limits, logCode: config.logCode, buffers, uploadIdleMs: config.server.uploadIdleTimeout * 1000 },
-      sandboxes: parts.sandboxes,
-      llm,
-      quotas,
-      store: parts.store,
-      hibernator: parts.hibernator,
-      pod: this.pod,
-      clock: parts.clock,
-      log: parts.log,
-      metrics: parts.metrics,
-    });
-    const { verifier, log, metrics } = parts;
-    this.authenticate = authenticator({ verifier, allowQueryToken: config.auth.allowQueryToken, log, metrics });
-    this.routes = apiRoutes({ ...parts, registry: this.registry, quotas, llm, rates, parser: this.parser, forwarding }, () => this.draining);
+    this.registry = parts.registry;
+    this.parser = parts.parser;
+    this.routes = apiRoutes(parts, () => this.draining);
     this.sockets = new WebSocketServer({
       noServer: true,
       maxPayload: config.server.maxFrameBytes,
@@ -124,7 +61,7 @@ export class App {
       this.server.listen(port, host, () => resolve());
     });
     const address = this.server.address() as AddressInfo;
-    if (config.store.podAddress === null) this.pod.address = `${host}:${address.port}`;
+    if (config.store.podAddress === null) this.parts.pod.address = `${host}:${address.port}`;
     const { metricsServer } = this;
     if (metricsServer) {
       await new Promise<void>((resolve, reject) => {
@@ -172,7 +109,7 @@ export class App {
     const exchange = { request, response, params };
     try {
       if (route.scope === null) await route.handle(exchange);
-      else await route.handle(exchange, await this.authenticate(request, route.scope));
+      else await route.handle(exchange, await this.parts.authenticate(request, route.scope));
     } catch (error) {
       if (!isRefusal(error)) throw error;
       sendError(response, error.code, error.message, reasonOf(error));
@@ -193,7 +130,7 @@ export class App {
     const accept = (attach: (ws: WebSocket) => void) =>
       this.sockets.handleUpgrade(request, socket, head, guard(this.parts, "upgrade", attach, (ws) => ws.close(CLOSE.internal, "internal error")));
     try {
-      await route.handle({ request, socket, head, url, params, accept }, await this.authenticate(request, route.scope));
+      await route.handle({ request, socket, head, url, params, accept }, await this.parts.authenticate(request, route.scope));
     } catch (error) {
       if (!isRefusal(error)) throw error;
       refuseUpgrade(socket, error.code, error.message, reasonOf(error));

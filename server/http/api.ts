@@ -22,7 +22,7 @@ import type { RateLimiter } from "./rate-limit.ts";
 import { RouteTable } from "./routes.ts";
 import { endSession, listSessions } from "./sessions-endpoint.ts";
 
-/** What the handlers work with. */
+/** What the handlers work with, built by compose.ts. */
 export interface ApiParts {
   config: Config;
   log: Logger;
