@@ -18,7 +18,6 @@ export interface ProcessSettings {
   indexURL: string;
   /** The base snapshot every fresh interpreter is restored from (serve); unused by build. */
   snapshotPath: string;
-  bootstrapPath: string;
 }
 
 /** One interpreter's start (the `spawn` frame): fresh from the base snapshot, or restored from a session's. */

@@ -7,6 +7,7 @@
 // This thread never runs Python, so it stays responsive while cells run: it relays frames and
 // writes interrupts into the shared word each interpreter polls.
 import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
+import { readHelperSources } from "./helpers.ts";
 import { CallAnswerer, createCallBuffer } from "./host-calls.ts";
 import { dataPageRuns } from "./restore.ts";
 import type { SharedRuntime, WorkerInit } from "./worker.ts";
@@ -42,16 +43,16 @@ function send(message: object, body?: Uint8Array): void {
 
 async function loadSharedRuntime(): Promise<SharedRuntime> {
   const path = (name: string) => `${settings.indexURL}${name}`;
-  const [wasm, stdlib, lock, snapshot, bootstrap] = await Promise.all([
+  const [wasm, stdlib, lock, snapshot, helpers] = await Promise.all([
     Deno.readFile(path("pyodide.asm.wasm")),
     Deno.readFile(path("python_stdlib.zip")),
     Deno.readTextFile(path("pyodide-lock.json")),
     Deno.readFile(settings.snapshotPath),
-    Deno.readTextFile(settings.bootstrapPath),
+    readHelperSources(),
   ]);
   const base = new SharedArrayBuffer(snapshot.byteLength);
   new Uint8Array(base).set(snapshot);
-  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock), bootstrap };
+  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock), helpers };
 }
 
 // Loading starts at once: the host spawns interpreters into a process once it has started.
@@ -77,7 +78,7 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
     send({ type: "fatal", worker: id, cause: "interpreter_fatal", message: String(event.message) });
     end(id);
   };
-  const common = { type: "init" as const, indexURL: settings.indexURL, bootstrapPath: settings.bootstrapPath, interrupt, calls, ...interpreter };
+  const common = { type: "init" as const, indexURL: settings.indexURL, interrupt, calls, ...interpreter };
   if (!shared) {
     worker.postMessage({ ...common, build: true } satisfies WorkerInit);
     entry.pending = null;

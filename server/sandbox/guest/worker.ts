@@ -5,6 +5,7 @@
 import { MAX_PROMPT_CHARS, RESULT_CAPS, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
 import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
+import { installHelpers, readHelperSources } from "./helpers.ts";
 import { CallWaiter } from "./host-calls.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
@@ -18,8 +19,8 @@ export interface SharedRuntime {
   basePages: Int32Array;
   stdlib: Uint8Array;
   lockFile: unknown;
-  /** The server's helpers (bootstrap.py), installed again after every restore. */
-  bootstrap: string;
+  /** The server's Python helpers (see helpers.ts), installed again after every restore. */
+  helpers: string[];
 }
 
 export interface WorkerInit extends InterpreterSettings {
@@ -27,7 +28,6 @@ export interface WorkerInit extends InterpreterSettings {
   /** Makes the base snapshot instead (read from Pyodide's files, with the bootstrap run once). */
   build: boolean;
   indexURL: string;
-  bootstrapPath: string;
   interrupt: SharedArrayBuffer;
   /** Where the main thread writes answers to llm_query (see host-calls.ts). */
   calls: SharedArrayBuffer;
@@ -145,19 +145,6 @@ function hostLlm(requestJson: string): string {
 
 type LoadPyodide = (options: object) => Promise<Pyodide>;
 
-// Installs the server's helpers as the module `_wasm_repl` (frames of it are named "<wasm-repl>").
-// After a restore it runs again: the module's code is then the server's own, whatever the session
-// did to the module it had; only the session's data is carried over (bootstrap.py, adopt).
-const INSTALL_HELPERS =
-  `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
-  `exec(compile(_source, "<wasm-repl>", "exec"), _m.__dict__)\n_m.adopt(sys.modules.get("_wasm_repl"))\n` +
-  `sys.modules["_wasm_repl"] = _m\ndel _m, _source`;
-
-function installHelpers(source: string): Record<string, PyCallable> {
-  pyodide.runPython(INSTALL_HELPERS, { globals: pyodide.toPy({ _source: source }) });
-  return pyodide.pyimport("_wasm_repl");
-}
-
 async function load(init: WorkerInit): Promise<Pyodide> {
   const common = {
     // The `js` module is an empty object: Python gets no handle on this thread's globals.
@@ -170,7 +157,7 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     instantiateWith(null, init.memoryCapBytes);
     const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as { loadPyodide: LoadPyodide };
     pyodide = await loadPyodide({ ...common, indexURL: init.indexURL, _makeSnapshot: true });
-    installHelpers(await Deno.readTextFile(init.bootstrapPath));
+    installHelpers(pyodide, await readHelperSources());
     return pyodide;
   }
   const runtime = init.runtime!;
@@ -230,7 +217,7 @@ async function boot(init: WorkerInit): Promise<void> {
   harden();
   // The server's helpers, installed again over whatever the restored session made of them, and
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
-  const helpers = installHelpers(init.runtime!.bootstrap);
+  const helpers = installHelpers(pyodide, init.runtime!.helpers);
   ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
   guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
