@@ -76,13 +76,20 @@ def before_snapshot():
     _host_llm = None
 
 
+def _current():
+    """The helpers module this boot installed. A function of an earlier boot's module, which a
+    restored session's variables may hold (`from time import sleep`), reaches the host through it:
+    its own module's handles were dropped before the snapshot was taken."""
+    return sys.modules["_wasm_repl"]
+
+
 def _sleep(seconds):
     # emscripten's sleep busy-waits and ignores interrupts; the host waits on the interrupt word.
     if not isinstance(seconds, (int, float)):
         raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as a number")
     if math.isnan(seconds) or seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    _host_sleep(seconds)
+    _current()._host_sleep(seconds)
 
 
 time.sleep = _sleep
@@ -100,9 +107,10 @@ def _ask(prompts, model, recursive):
     texts = [prompt if isinstance(prompt, str) else json.dumps(prompt, default=str) for prompt in prompts]
     if sum(len(text) for text in texts) > MAX_PROMPT_CHARS // 2:  # a character may take two of the host's
         return [f"Error: the prompts hold more than {MAX_PROMPT_CHARS // 2} characters"] * len(texts)
-    if _host_llm is None:
+    host_llm = _current()._host_llm
+    if host_llm is None:
         return ["Error: no LLM is available in this sandbox"] * len(texts)
-    answer = json.loads(_host_llm(json.dumps({"prompts": texts, "model": model, "recursive": recursive})))
+    answer = json.loads(host_llm(json.dumps({"prompts": texts, "model": model, "recursive": recursive})))
     if isinstance(answer, dict):
         return [f"Error: {answer.get('error')}"] * len(texts)
     return answer
