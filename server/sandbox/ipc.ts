@@ -53,6 +53,22 @@ export const MAX_PROMPT_CHARS = 16 * 1024 * 1024;
 export type TruncatedPart = "value" | "error.message" | "error.traceback" | "final_answer" | "locals" | "locals_names";
 export const TRUNCATED_PARTS: readonly TruncatedPart[] = ["value", "error.message", "error.traceback", "final_answer", "locals", "locals_names"];
 
+/**
+ * A MIME bundle as Jupyter has it: "text/plain" always when there is a value; "text/html",
+ * "text/markdown", "image/svg+xml", "image/png" / "image/jpeg" (base64 text), "application/json"
+ * (a JSON value), "text/latex".
+ */
+export type MimeBundle = Record<string, unknown>;
+
+/**
+ * Rich output a cell sends while it runs (display(), clear_output()). Each counts against the
+ * cell's output cap as its JSON: the guest counts UTF-8 bytes, the host the same text's UTF-16
+ * units, which are never more.
+ */
+export type DisplayMessage =
+  | { kind: "display"; data: MimeBundle; metadata: Record<string, unknown>; display_id: string | null; update: boolean }
+  | { kind: "clear_output"; wait: boolean };
+
 export interface CellError {
   type: string;
   message: string;
@@ -77,6 +93,11 @@ export interface GuestCellResult {
   final_answer: string | null;
   /** Which parts were cut to fit RESULT_CAPS ("locals": some variables left out). */
   truncated: TruncatedPart[];
+  /**
+   * The trailing value's bundle: null when there is no value, or when its JSON is over the output
+   * cap, which it has to itself (RESULT_CAPS leave it out); then counted in output_dropped_bytes.
+   */
+  data: MimeBundle | null;
 }
 
 /** Where an add_context payload goes: context_N or history_N. */
@@ -115,6 +136,7 @@ export type HostFrame = ProcessMessage | (HostMessage & { worker: number });
 export type GuestMessage =
   | { type: "ready"; boot_ms: number; pyodide: string }
   | { type: "stream"; cell: number; name: StreamName; text: string }
+  | { type: "display"; cell: number; message: DisplayMessage }
   | ({ type: "result" } & GuestCellResult)
   | { type: "applied"; cell: number; error: CellError | null } // set_vars or add_context done
   | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)

@@ -3,10 +3,12 @@
 // enforces the cell's deadline in two stages (interrupt, then kill), gives every other call a
 // deadline, and reports every way the interpreter can end.
 import type { ProcessExit } from "./guest-process.ts";
-import type { CellError, ContextKind, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
+import type { CellError, ContextKind, DisplayMessage, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
 import type { ChannelEnd, InterpreterChannel, ProcessLimits, SandboxProcess } from "./sandbox-process.ts";
 import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
+
+export type { DisplayMessage, MimeBundle } from "./ipc.ts";
 
 export interface SandboxLimits extends ProcessLimits {
   /** How long an interrupted cell has to end before its process is killed. */
@@ -56,6 +58,8 @@ export interface CellRequest {
   timeoutMs: number;
   locals: LocalsMode;
   onOutput?: (name: StreamName, text: string) => void;
+  /** Rich output (display(), clear_output()), in order with the streams. */
+  onDisplay?: (message: DisplayMessage) => void;
   /** Answers the cell's llm_query calls, one text per prompt (failures as "Error: ..." texts). */
   llm?: (request: LlmRequest) => Promise<string[]>;
 }
@@ -84,6 +88,7 @@ export function resultWithoutRun(error: CellError | null, statePreserved: boolea
     output_dropped_bytes: 0,
     final_answer: null,
     truncated: [],
+    data: null,
     state_preserved: statePreserved,
     rlm_calls: [],
   };
@@ -98,6 +103,8 @@ interface RunningCell {
   request: CellRequest;
   stdout: string;
   stderr: string;
+  /** Output it sent, counted as the guest counts it against the cell's cap (see spend). */
+  outputChars: number;
   stopReason: "timeout" | "interrupted" | null;
   timers: NodeJS.Timeout[];
   resolve(result: CellResult): void;
@@ -184,7 +191,7 @@ export class Sandbox {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
     if (this.running || this.snapshotting) return Promise.reject(new SandboxBusy("a cell or a snapshot is already running in this sandbox"));
     return new Promise((resolve) => {
-      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", stopReason: null, timers: [], resolve };
+      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", outputChars: 0, stopReason: null, timers: [], resolve };
       this.running = cell;
       this.lastOutput = cell;
       cell.timers.push(setTimeout(() => this.stopCell(cell, "timeout"), request.timeoutMs));
@@ -288,6 +295,8 @@ export class Sandbox {
       }
       case "stream":
         return this.output(message.cell, message.name, message.text);
+      case "display":
+        return this.display(message.cell, message.message);
       case "result":
         return this.completed(message);
       case "applied": {
@@ -318,8 +327,26 @@ export class Sandbox {
     // Output of a finished cell (a callback that fired late) still reaches that cell's listener.
     const cell = this.lastOutput;
     if (!cell || cell.id !== cellId || (name !== "stdout" && name !== "stderr") || typeof text !== "string") return;
+    if (!this.spend(cell, text.length)) return;
     if (cell === this.running) cell[name] += text;
     cell.request.onOutput?.(name, text);
+  }
+
+  private display(cellId: number, message: DisplayMessage): void {
+    const cell = this.lastOutput;
+    if (!cell || cell.id !== cellId || !this.spend(cell, JSON.stringify(message).length)) return;
+    cell.request.onDisplay?.(message);
+  }
+
+  /**
+   * Counts output against the cell's cap. The guest counts the same text's UTF-8 bytes, never
+   * fewer, and sends nothing past the cap: a guest that does is ended before more gets through.
+   */
+  private spend(cell: RunningCell, chars: number): boolean {
+    cell.outputChars += chars;
+    if (cell.outputChars <= this.env.limits.maxOutputBytes) return true;
+    this.stop({ cause: "protocol_violation", detail: `the sandbox sent more than the cell's ${this.env.limits.maxOutputBytes} bytes of output` });
+    return false;
   }
 
   private completed(message: GuestCellResult & { type: "result" }): void {

@@ -2,6 +2,7 @@
 // and what the session kept of the earlier boot's (a helper taken by name) still works.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { DisplayMessage } from "../../server/sandbox/sandbox.ts";
 import { run, startTestRuntime } from "../helpers/sandboxes.ts";
 
 const runtime = await startTestRuntime({ poolSize: 1 });
@@ -13,5 +14,23 @@ test("helpers a session took by name before a restore still reach the host", asy
   const result = await run(restored, "nap(0.01)\nask('hi')", { llm: async ({ prompts }) => prompts.map((prompt) => `echo ${prompt}`) });
   assert.equal(result.error, null);
   assert.equal(result.value, "'echo hi'");
+  await restored.close();
+});
+
+test("rich output survives snapshot and restore: display, IPython.display's names taken before, a value's bundle", async () => {
+  const sandbox = await runtime.pool.take();
+  const setup = "from IPython.display import HTML, display as shown\nclass Card:\n    def _repr_html_(self): return '<b>card</b>'\nkept = HTML('<i>kept</i>')";
+  assert.equal((await run(sandbox, setup)).error, null);
+  const restored = await runtime.restore(await sandbox.snapshot());
+  const displays: DisplayMessage[] = [];
+  const result = await run(restored, "shown(kept)\ndisplay(HTML('<u>new</u>'))\nimport IPython.display\nIPython.display.clear_output()\nCard()", {
+    onDisplay: (message) => displays.push(message),
+  });
+  assert.equal(result.error, null, JSON.stringify(result.error));
+  assert.deepEqual(
+    displays.map((message) => (message.kind === "display" ? message.data["text/html"] : message.kind)),
+    ["<i>kept</i>", "<u>new</u>", "clear_output"],
+  );
+  assert.equal(result.data?.["text/html"], "<b>card</b>");
   await restored.close();
 });

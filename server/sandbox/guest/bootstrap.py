@@ -16,6 +16,8 @@ import time
 import traceback
 import types
 
+import _wasm_repl_display as _display
+
 # Caps of a cell's result; after_restore sets them from the host's (ipc.ts, RESULT_CAPS), which
 # checks them again: what this module sends is not trusted.
 MAX_STRING = 1000
@@ -34,6 +36,7 @@ user_globals = {"__name__": "__main__", "__builtins__": builtins}
 _previous_summaries = {}
 _host_sleep = None
 _host_llm = None
+_host_display = None
 _memory_cap_mb = 0
 _final_answer = None
 _payload_counts = {"context": 0, "history": 0}
@@ -54,11 +57,12 @@ def adopt(previous):
     _restore_scaffold()
 
 
-def after_restore(host_sleep, host_llm, config_json, reseed):
+def after_restore(host_sleep, host_llm, host_display, config_json, reseed):
     """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
-    global _host_sleep, _host_llm, _memory_cap_mb, MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS
+    global _host_sleep, _host_llm, _host_display, _memory_cap_mb, MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS
     _host_sleep = host_sleep
     _host_llm = host_llm
+    _host_display = host_display
     config = json.loads(config_json)
     _memory_cap_mb = config["memory_cap_mb"]
     MAX_PROMPT_CHARS = config["max_prompt_chars"]
@@ -71,9 +75,10 @@ def after_restore(host_sleep, host_llm, config_json, reseed):
 
 def before_snapshot():
     """A snapshot cannot hold references to JavaScript objects: drop ours."""
-    global _host_sleep, _host_llm
+    global _host_sleep, _host_llm, _host_display
     _host_sleep = None
     _host_llm = None
+    _host_display = None
 
 
 def _current():
@@ -93,6 +98,25 @@ def _sleep(seconds):
 
 
 time.sleep = _sleep
+
+
+def _flush_streams():
+    """Sends what the cell wrote so far: what follows (a display, the result) comes after it."""
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except Exception:  # the session may have replaced the streams with anything
+        pass
+
+
+def publish_display(message):
+    """Sends a display message (display.py makes them) to the host, after the cell's output so far."""
+    display_id = message.get("display_id")
+    if display_id is not None and len(display_id) > MAX_NAME:
+        raise ValueError(f"a display_id has at most {MAX_NAME} characters")
+    _flush_streams()
+    if _host_display is not None:
+        _host_display(json.dumps(message, allow_nan=False))
 
 
 # ---- the RLM library's REPL helpers (alexzhang13/rlm): same names, same "Error: ..." texts ----
@@ -245,13 +269,9 @@ def _cap_string(text, limit=None):
     return text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
-def _safe_repr(value, full=False):
-    """repr, capped (`full`: uncapped, for a value the result caps and notes later)."""
-    try:
-        text = repr(value)
-        return text if full else _cap_string(text)
-    except BaseException as error:  # a user's __repr__ may raise anything
-        return f"<{type(value).__name__} object (repr failed: {type(error).__name__})>"
+def _safe_repr(value):
+    """repr, capped."""
+    return _cap_string(_display.plain_text(value))
 
 
 def summarize(value, depth=0):
@@ -408,8 +428,8 @@ def _execute(code, filename):
     return None
 
 
-# The cell that ran last, until finish_cell reports it: (value, error, started).
-_ran = (None, None, 0.0)
+# The cell that ran last, until finish_cell reports it: (value, its MIME bundle, error, started).
+_ran = (None, None, None, 0.0)
 
 
 def run_cell(code):
@@ -418,6 +438,7 @@ def run_cell(code):
     _final_answer = None
     started = time.perf_counter()
     value = None
+    data = None
     error = None
     try:
         execution_count += 1
@@ -426,10 +447,11 @@ def run_cell(code):
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         result = _execute(code, filename)
         if result is not None:
-            value = _safe_repr(result, full=True)
+            value = _display.plain_text(result)  # uncapped: the result caps it, and notes the cut
+            data, _ = _display.bundle(result, plain=value)
     except BaseException as caught:  # the cell's failure is data, whatever it is
         error = caught
-    _ran = (value, error, started)
+    _ran = (value, data, error, started)
 
 
 def finish_cell(locals_mode, background_cut):
@@ -437,7 +459,7 @@ def finish_cell(locals_mode, background_cut):
 
     `background_cut`: its scheduled work was interrupted (the cell's deadline, or an interrupt).
     """
-    value, error, started = _ran
+    value, data, error, started = _ran
     if background_cut and error is None:
         error = KeyboardInterrupt("the cell's background work was interrupted")
     elapsed = time.perf_counter() - started
@@ -448,18 +470,14 @@ def finish_cell(locals_mode, background_cut):
     mode = locals_mode
     while True:
         try:
-            return _finish(value, error, elapsed, mode)
+            return _finish(value, data, error, elapsed, mode)
         except KeyboardInterrupt:
             mode = "none"
 
 
-def _finish(value, error, elapsed, locals_mode):
+def _finish(value, data, error, elapsed, locals_mode):
     _restore_scaffold()
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-    except Exception:
-        pass
+    _flush_streams()
     truncated = []  # which parts of the result were cut to fit the caps
     if value is not None and len(value) > MAX_STRING:
         value = _cap_string(value)
@@ -481,6 +499,8 @@ def _finish(value, error, elapsed, locals_mode):
             _note(truncated, "final_answer")
         budget -= len(json.dumps(result["final_answer"]))
     result["locals"] = summarize_locals(locals_mode, budget, truncated)
+    # Outside the result's budget: the worker bounds the bundle by the output cap.
+    result["data"] = data
     return json.dumps(result)
 
 

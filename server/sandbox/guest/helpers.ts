@@ -4,7 +4,10 @@
 // only the session's data is adopted from the one it replaces (bootstrap.py, `adopt`).
 
 /** In the order they are installed: a module may import those before it. */
-const HELPER_MODULES = [{ name: "_wasm_repl", file: "bootstrap.py" }] as const;
+const HELPER_MODULES = [
+  { name: "_wasm_repl_display", file: "display.py" },
+  { name: "_wasm_repl", file: "bootstrap.py" },
+] as const;
 
 /** The modules' sources, in HELPER_MODULES' order (read before the worker revokes its permissions). */
 export function readHelperSources(): Promise<string[]> {

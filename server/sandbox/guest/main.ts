@@ -64,12 +64,13 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
   const calls = createCallBuffer();
   const entry: Interpreter = { worker, interruptWord: new Int32Array(interrupt), answerer: new CallAnswerer(calls), pending: [] };
   interpreters.set(id, entry);
-  worker.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
-    const { data, ...message } = event.data;
+  // A snapshot's bytes come beside the message, as `body` (the frame's body).
+  worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array }>) => {
+    const { body, ...message } = event.data;
     // Only this thread says a worker has ended: one whose Python claims it did (Python controls
     // what its worker posts) is ended for real, lest the host forget an interpreter still running.
     if (message?.type === "exited") return end(id);
-    send({ ...message, worker: id }, data);
+    send({ ...message, worker: id }, body);
     if (message.type === "fatal") end(id);
     if (message.type === "snapshot" && settings.mode === "build") Deno.exit(0);
   };

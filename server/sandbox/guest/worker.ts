@@ -2,7 +2,7 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import { MAX_PROMPT_CHARS, RESULT_CAPS, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
+import { MAX_PROMPT_CHARS, RESULT_CAPS, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
 import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
 import { installHelpers, readHelperSources } from "./helpers.ts";
@@ -101,6 +101,19 @@ function instantiateWith(precompiled: WebAssembly.Module | null, capBytes: numbe
   };
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * Output that goes whole or not at all (a display message, a result's bundle): the bytes of its
+ * JSON when they fit in `room`; null, and counted as dropped, when they do not.
+ */
+function fitsWhole(json: string, room: number): number | null {
+  const bytes = encoder.encode(json).byteLength;
+  if (bytes <= room) return bytes;
+  droppedBytes += bytes;
+  return null;
+}
+
 function outputWriter(name: StreamName) {
   const decoder = new TextDecoder();
   return {
@@ -141,6 +154,16 @@ function hostLlm(requestJson: string): string {
     (call) => post({ type: "llm_request", cell, call, prompts: request.prompts, model: request.model, recursive: request.recursive }),
     () => pyodide.checkInterrupt(),
   );
+}
+
+/** display() and clear_output() from Python (a DisplayMessage's JSON): sent if it fits the cell's output cap. */
+function hostDisplay(json: string): boolean {
+  const message = JSON.parse(json) as DisplayMessage;
+  const bytes = fitsWhole(JSON.stringify(message), maxOutputBytes - outputBytes);
+  if (bytes === null) return false;
+  outputBytes += bytes;
+  post({ type: "display", cell, message });
+  return true;
 }
 
 type LoadPyodide = (options: object) => Promise<Pyodide>;
@@ -197,7 +220,7 @@ async function boot(init: WorkerInit): Promise<void> {
   pyodide = await load(init);
   if (init.build) {
     const snapshot = pyodide.makeMemorySnapshot();
-    postToMain({ type: "snapshot", bytes: snapshot.byteLength, data: snapshot }, [snapshot.buffer]);
+    postToMain({ type: "snapshot", bytes: snapshot.byteLength, body: snapshot }, [snapshot.buffer]);
     return;
   }
   pyodide.setStdout(outputWriter("stdout"));
@@ -221,7 +244,7 @@ async function boot(init: WorkerInit): Promise<void> {
   ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
   guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  afterRestore(hostSleep, hostLlm, guestConfig, !init.restore);
+  afterRestore(hostSleep, hostLlm, hostDisplay, guestConfig, !init.restore);
   timers.closeBoot();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
@@ -235,9 +258,12 @@ async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void
   timers.beginCell();
   runCell(message.code);
   const cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
-  const result = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
+  const { data, ...result } = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
+  // The trailing value's bundle has the output cap to itself: a cell that filled it with streams
+  // and displays still shows its value (the result's own caps leave the bundle out).
+  const kept = data !== null && data !== undefined && fitsWhole(JSON.stringify(data), maxOutputBytes) !== null ? data : null;
   // Fields of ours come last: what Python returned cannot set them.
-  post({ ...result, type: "result", cell, output_dropped_bytes: droppedBytes });
+  post({ ...result, data: kept, type: "result", cell, output_dropped_bytes: droppedBytes });
 }
 
 function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
@@ -266,9 +292,9 @@ function snapshot(): void {
     post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
     return;
   } finally {
-    afterRestore(hostSleep, hostLlm, guestConfig, false);
+    afterRestore(hostSleep, hostLlm, hostDisplay, guestConfig, false);
   }
-  postToMain({ type: "snapshot", bytes: taken.byteLength, data: taken }, [taken.buffer]);
+  postToMain({ type: "snapshot", bytes: taken.byteLength, body: taken }, [taken.buffer]);
 }
 
 function fatal(error: unknown, booting: boolean): void {
