@@ -49,6 +49,12 @@ export const RESULT_CAPS = {
 /** Text one llm_request may carry, all prompts together (a prompt may hold a whole context). */
 export const MAX_PROMPT_CHARS = 16 * 1024 * 1024;
 
+/** input()'s prompt (the guest cuts it to this), and its answer (the host refuses a longer one), in characters. */
+export const INPUT_CAPS = { promptChars: 4096, answerChars: 1024 * 1024 } as const;
+
+/** The host's answer to input(): the line read, or why there is none (Python raises EOFError). */
+export type InputAnswer = { text: string } | { error: string };
+
 /** Parts of a result that were cut to fit RESULT_CAPS. */
 export type TruncatedPart = "value" | "error.message" | "error.traceback" | "final_answer" | "locals" | "locals_names";
 export const TRUNCATED_PARTS: readonly TruncatedPart[] = ["value", "error.message", "error.traceback", "final_answer", "locals", "locals_names"];
@@ -120,6 +126,7 @@ export type HostMessage =
   // body: the payload's UTF-8 text (JSON text when `json`); answered by `applied`
   | { type: "add_context"; cell: number; kind: ContextKind; index: number | null; json: boolean }
   | { type: "llm_answer"; call: number; answers: string[] } // to the worker's waiting llm_request
+  | { type: "input_answer"; call: number; answer: InputAnswer } // to the worker's waiting input_request
   | { type: "interrupt" }
   | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
 
@@ -140,6 +147,7 @@ export type GuestMessage =
   | ({ type: "result" } & GuestCellResult)
   | { type: "applied"; cell: number; error: CellError | null } // set_vars or add_context done
   | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)
+  | { type: "input_request"; cell: number; call: number; prompt: string; password: boolean } // input(), getpass()
   | { type: "snapshot"; bytes: number } // body: the snapshot
   | { type: "snapshot_failed"; message: string }
   | { type: "fatal"; cause: FatalCause; message: string }

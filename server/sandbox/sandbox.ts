@@ -3,7 +3,7 @@
 // enforces the cell's deadline in two stages (interrupt, then kill), gives every other call a
 // deadline, and reports every way the interpreter can end.
 import type { ProcessExit } from "./guest-process.ts";
-import type { CellError, ContextKind, DisplayMessage, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
+import { INPUT_CAPS, type CellError, type ContextKind, type DisplayMessage, type GuestCellResult, type GuestMessage, type HostMessage, type InputAnswer, type LlmRequest, type LocalsMode, type StreamName } from "./ipc.ts";
 import type { ChannelEnd, InterpreterChannel, ProcessLimits, SandboxProcess } from "./sandbox-process.ts";
 import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
@@ -62,10 +62,18 @@ export interface CellRequest {
   onDisplay?: (message: DisplayMessage) => void;
   /** Answers the cell's llm_query calls, one text per prompt (failures as "Error: ..." texts). */
   llm?: (request: LlmRequest) => Promise<string[]>;
+  /**
+   * Answers the cell's input() and getpass() (`password`), one line each; a rejection is an
+   * EOFError in Python. Without it they raise EOFError at once. An interrupt or the cell's
+   * deadline ends the cell's wait, not this call: its late answer is dropped.
+   */
+  input?: (prompt: string, password: boolean) => Promise<string>;
 }
 
 /** What llm_query answers when the cell was given no way to reach a model. */
 const NO_LLM_ANSWER = "Error: no LLM is available to this cell";
+/** Why input() fails when the cell was given no way to ask. */
+const NO_INPUT = "input() is not available: this client cannot answer it";
 
 export interface CellResult extends Omit<GuestCellResult, "cell"> {
   /** False when the interpreter had to be killed: every variable of the session is gone. */
@@ -105,6 +113,8 @@ interface RunningCell {
   stderr: string;
   /** Output it sent, counted as the guest counts it against the cell's cap (see spend). */
   outputChars: number;
+  /** An input() is waiting for request.input's answer (the guest asks one at a time). */
+  asking: boolean;
   stopReason: "timeout" | "interrupted" | null;
   timers: NodeJS.Timeout[];
   resolve(result: CellResult): void;
@@ -191,7 +201,7 @@ export class Sandbox {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
     if (this.running || this.snapshotting) return Promise.reject(new SandboxBusy("a cell or a snapshot is already running in this sandbox"));
     return new Promise((resolve) => {
-      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", outputChars: 0, stopReason: null, timers: [], resolve };
+      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", outputChars: 0, asking: false, stopReason: null, timers: [], resolve };
       this.running = cell;
       this.lastOutput = cell;
       cell.timers.push(setTimeout(() => this.stopCell(cell, "timeout"), request.timeoutMs));
@@ -306,6 +316,8 @@ export class Sandbox {
       }
       case "llm_request":
         return this.answerLlm(message);
+      case "input_request":
+        return this.answerInput(message);
       case "fatal":
         return this.stop({ cause: message.cause, detail: message.message });
       default:
@@ -321,6 +333,28 @@ export class Sandbox {
     void answering
       .catch((error: Error) => prompts.map(() => `Error: ${error.message}`))
       .then((answers) => this.channel.send({ type: "llm_answer", call, answers }));
+  }
+
+  /** A cell blocked in input(): the running cell's handler answers, one question at a time. */
+  private answerInput({ cell: cellId, call, prompt, password }: Extract<GuestMessage, { type: "input_request" }>): void {
+    const cell = this.running;
+    const ask = cell?.id === cellId ? cell.request.input : undefined;
+    const reply = (answer: InputAnswer) => this.channel.send({ type: "input_answer", call, answer });
+    if (!cell || !ask) return reply({ error: NO_INPUT });
+    // A guest that asks again before the answer (only one whose Python rebound its helpers can)
+    // must not make the client face a pile of questions.
+    if (cell.asking) return reply({ error: "input() is already waiting for an answer" });
+    cell.asking = true;
+    void ask(prompt, password)
+      .then(
+        (text): InputAnswer =>
+          typeof text !== "string" ? { error: "input() got no text" } : text.length > INPUT_CAPS.answerChars ? { error: `the answer is over ${INPUT_CAPS.answerChars} characters` } : { text },
+        (error: Error): InputAnswer => ({ error: `input() got no answer: ${error?.message ?? error}` }),
+      )
+      .then((answer) => {
+        cell.asking = false;
+        reply(answer);
+      });
   }
 
   private output(cellId: number, name: StreamName, text: string): void {

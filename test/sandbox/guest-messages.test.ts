@@ -78,3 +78,9 @@ test("a result's bundle is bounded by the output cap, not by the result's own ca
   const atCaps = { ...result, final_answer: "F".repeat(RESULT_CAPS.resultBytes - 1024), data: { "text/plain": "D".repeat(RESULT_CAPS.resultBytes) }, worker: 0 };
   assert.equal(typeof large(atCaps), "object", "a result at its cap with a bundle at the output cap passes");
 });
+
+test("an input request's prompt is bounded", () => {
+  const asked = { type: "input_request", cell: 1, call: 2, prompt: "name? ", password: false };
+  assert.deepEqual(checkGuestMessage(asked), asked);
+  assert.match(checkGuestMessage({ ...asked, prompt: "p".repeat(100_000) }) as string, /^input_request\.prompt must be a string of 0 to/);
+});

@@ -34,3 +34,13 @@ test("rich output survives snapshot and restore: display, IPython.display's name
   assert.equal(result.data?.["text/html"], "<b>card</b>");
   await restored.close();
 });
+
+test("input() and a getpass taken by name before a restore ask the host after it", async () => {
+  const sandbox = await runtime.pool.take();
+  assert.equal((await run(sandbox, "from getpass import getpass as secret")).error, null);
+  const restored = await runtime.restore(await sandbox.snapshot());
+  const result = await run(restored, "input('a? '), secret('b? ')", { input: async (prompt, password) => `${prompt}${password}` });
+  assert.equal(result.error, null, JSON.stringify(result.error));
+  assert.equal(result.value, "('a? false', 'b? true')");
+  await restored.close();
+});

@@ -6,6 +6,7 @@
 # this module in its globals.
 import ast
 import builtins
+import getpass
 import json
 import linecache
 import math
@@ -30,6 +31,7 @@ SAFE_INT = 2**53
 
 MAX_BATCH_PROMPTS = 1000  # as the host's check of llm_request
 MAX_PROMPT_CHARS = 16 * 1024 * 1024  # set by after_restore, as the host's check
+MAX_INPUT_PROMPT = 4096  # set by after_restore (INPUT_CAPS), as the host's check
 
 execution_count = 0
 user_globals = {"__name__": "__main__", "__builtins__": builtins}
@@ -37,6 +39,7 @@ _previous_summaries = {}
 _host_sleep = None
 _host_llm = None
 _host_display = None
+_host_input = None
 _memory_cap_mb = 0
 _final_answer = None
 _payload_counts = {"context": 0, "history": 0}
@@ -57,15 +60,18 @@ def adopt(previous):
     _restore_scaffold()
 
 
-def after_restore(host_sleep, host_llm, host_display, config_json, reseed):
+def after_restore(host_sleep, host_llm, host_display, host_input, config_json, reseed):
     """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
-    global _host_sleep, _host_llm, _host_display, _memory_cap_mb, MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS
+    global _host_sleep, _host_llm, _host_display, _host_input, _memory_cap_mb
+    global MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS, MAX_INPUT_PROMPT
     _host_sleep = host_sleep
     _host_llm = host_llm
     _host_display = host_display
+    _host_input = host_input
     config = json.loads(config_json)
     _memory_cap_mb = config["memory_cap_mb"]
     MAX_PROMPT_CHARS = config["max_prompt_chars"]
+    MAX_INPUT_PROMPT = config["input_caps"]["promptChars"]
     caps = config["caps"]
     MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES = caps["stringChars"], caps["nameChars"], caps["errorChars"], caps["resultBytes"]
     if reseed:
@@ -75,10 +81,11 @@ def after_restore(host_sleep, host_llm, host_display, config_json, reseed):
 
 def before_snapshot():
     """A snapshot cannot hold references to JavaScript objects: drop ours."""
-    global _host_sleep, _host_llm, _host_display
+    global _host_sleep, _host_llm, _host_display, _host_input
     _host_sleep = None
     _host_llm = None
     _host_display = None
+    _host_input = None
 
 
 def _current():
@@ -107,6 +114,33 @@ def _flush_streams():
             stream.flush()
     except Exception:  # the session may have replaced the streams with anything
         pass
+
+
+def _read_line(prompt, password):
+    """A line from the client, asked for with `prompt`; EOFError when none can come."""
+    prompt = _cap_string(str(prompt), MAX_INPUT_PROMPT)
+    _flush_streams()  # what the cell wrote before it asked comes before the question
+    host_input = _current()._host_input
+    if host_input is None:
+        raise EOFError("input() is not available in this sandbox")
+    answer = json.loads(host_input(prompt, bool(password)))
+    if "text" in answer:
+        return answer["text"]
+    raise EOFError(answer["error"])
+
+
+def _input(prompt=""):
+    """Reads a line from the client (the host asks it; standard input is the host's pipe)."""
+    return _read_line(prompt, False)
+
+
+def _getpass(prompt="Password: ", stream=None):
+    """Reads a line from the client without showing it."""
+    return _read_line(prompt, True)
+
+
+builtins.input = _input
+getpass.getpass = _getpass
 
 
 def publish_display(message):

@@ -118,12 +118,12 @@ function deliver(entry: Interpreter, message: HostFrame, body: Uint8Array | null
   if (message.type === "interrupt") {
     Atomics.store(entry.interruptWord, 0, SIGINT);
     Atomics.notify(entry.interruptWord, 0); // wakes a sleeping time.sleep at once
-    entry.answerer.wake(); // and a cell blocked on llm_query
+    entry.answerer.wake(); // and a cell blocked on llm_query or input()
     return;
   }
-  if (message.type === "llm_answer") {
+  if (message.type === "llm_answer" || message.type === "input_answer") {
     // The worker is blocked in the call: it cannot receive a message, only read shared memory.
-    entry.answerer.answer(message.call, JSON.stringify(message.answers));
+    entry.answerer.answer(message.call, JSON.stringify(message.type === "llm_answer" ? message.answers : message.answer));
     return;
   }
   if (message.type === "add_context") {

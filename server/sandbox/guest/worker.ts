@@ -2,7 +2,7 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import { MAX_PROMPT_CHARS, RESULT_CAPS, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
+import { INPUT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
 import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
 import { installHelpers, readHelperSources } from "./helpers.ts";
@@ -29,7 +29,7 @@ export interface WorkerInit extends InterpreterSettings {
   build: boolean;
   indexURL: string;
   interrupt: SharedArrayBuffer;
-  /** Where the main thread writes answers to llm_query (see host-calls.ts). */
+  /** Where the main thread writes answers to llm_query and input() (see host-calls.ts). */
   calls: SharedArrayBuffer;
   /** Absent only when building. */
   runtime?: SharedRuntime;
@@ -156,6 +156,17 @@ function hostLlm(requestJson: string): string {
   );
 }
 
+/**
+ * input() and getpass(): blocks, as llm_query does, until the host answers with an InputAnswer's
+ * JSON. An interrupt (or the cell's deadline) ends the wait with KeyboardInterrupt.
+ */
+function hostInput(prompt: string, password: boolean): string {
+  return callWaiter.call(
+    (call) => post({ type: "input_request", cell, call, prompt, password }),
+    () => pyodide.checkInterrupt(),
+  );
+}
+
 /** display() and clear_output() from Python (a DisplayMessage's JSON): sent if it fits the cell's output cap. */
 function hostDisplay(json: string): boolean {
   const message = JSON.parse(json) as DisplayMessage;
@@ -242,9 +253,9 @@ async function boot(init: WorkerInit): Promise<void> {
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
   const helpers = installHelpers(pyodide, init.runtime!.helpers);
   ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
-  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
+  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  afterRestore(hostSleep, hostLlm, hostDisplay, guestConfig, !init.restore);
+  afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, !init.restore);
   timers.closeBoot();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
@@ -292,7 +303,7 @@ function snapshot(): void {
     post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
     return;
   } finally {
-    afterRestore(hostSleep, hostLlm, hostDisplay, guestConfig, false);
+    afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, false);
   }
   postToMain({ type: "snapshot", bytes: taken.byteLength, body: taken }, [taken.buffer]);
 }
