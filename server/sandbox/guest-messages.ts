@@ -2,7 +2,7 @@
 // checked field by field before the host acts on it, against the same caps the guest is meant to
 // cut to (RESULT_CAPS, MAX_OUTPUT_BYTES): a message that does not fit ends the sandbox.
 import { boolean, boundedString, count, fieldProblem, jsonObject, listOf, nullable, number, oneOf, shape, type Check } from "../../protocol/schema.ts";
-import { INPUT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, TRUNCATED_PARTS, type GuestMessage } from "./ipc.ts";
+import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, TRUNCATED_PARTS, type GuestMessage } from "./ipc.ts";
 
 /** Prompts one llm_query_batched may send at once. */
 export const MAX_BATCH_PROMPTS = 1000;
@@ -111,6 +111,14 @@ export function guestMessageChecker(maxOutputBytes: number): (frame: Record<stri
       data: nullable(within(mimeBundle, maxOutputBytes)),
     },
     applied: { cell: count, error: nullable(cellError) },
+    introspected: {
+      cell: count,
+      reply: tagged({
+        complete: { matches: listOf(boundedString(0, 2 * INTROSPECT_CAPS.matchChars), INTROSPECT_CAPS.matches), cursor_start: count, cursor_end: count },
+        inspect: { found: boolean, data: within(mimeBundle, 4 * INTROSPECT_CAPS.inspectChars) },
+        is_complete: { status: oneOf(["complete", "incomplete", "invalid"]), indent: boundedString(0, 2 * INTROSPECT_CAPS.indentChars) },
+      }),
+    },
     llm_request: { cell: count, call: count, prompts, model: nullable(capped(RESULT_CAPS.nameChars)), recursive: boolean },
     input_request: { cell: count, call: count, prompt: capped(INPUT_CAPS.promptChars), password: boolean },
     snapshot: { bytes: count },

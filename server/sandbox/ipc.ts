@@ -55,6 +55,21 @@ export const INPUT_CAPS = { promptChars: 4096, answerChars: 1024 * 1024 } as con
 /** The host's answer to input(): the line read, or why there is none (Python raises EOFError). */
 export type InputAnswer = { text: string } | { error: string };
 
+/** A question about the session's code and names, answered between cells without running one. */
+export type IntrospectRequest =
+  | { kind: "complete"; code: string; cursor: number }
+  | { kind: "inspect"; code: string; cursor: number; detail: 0 | 1 }
+  | { kind: "is_complete"; code: string };
+
+/** The answer to an IntrospectRequest of the same kind; cursors count the code's characters (code points). */
+export type IntrospectReply =
+  | { kind: "complete"; matches: string[]; cursor_start: number; cursor_end: number }
+  | { kind: "inspect"; found: boolean; data: MimeBundle }
+  | { kind: "is_complete"; status: "complete" | "incomplete" | "invalid"; indent: string };
+
+/** Caps of an IntrospectReply, in characters: the guest cuts to them (drops longer matches), the host checks. */
+export const INTROSPECT_CAPS = { matches: 1000, matchChars: 500, inspectChars: 64 * 1024, indentChars: 256 } as const;
+
 /** Parts of a result that were cut to fit RESULT_CAPS. */
 export type TruncatedPart = "value" | "error.message" | "error.traceback" | "final_answer" | "locals" | "locals_names";
 export const TRUNCATED_PARTS: readonly TruncatedPart[] = ["value", "error.message", "error.traceback", "final_answer", "locals", "locals_names"];
@@ -127,6 +142,7 @@ export type HostMessage =
   | { type: "add_context"; cell: number; kind: ContextKind; index: number | null; json: boolean }
   | { type: "llm_answer"; call: number; answers: string[] } // to the worker's waiting llm_request
   | { type: "input_answer"; call: number; answer: InputAnswer } // to the worker's waiting input_request
+  | { type: "introspect"; cell: number; request: IntrospectRequest } // answered by `introspected`
   | { type: "interrupt" }
   | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
 
@@ -146,6 +162,7 @@ export type GuestMessage =
   | { type: "display"; cell: number; message: DisplayMessage }
   | ({ type: "result" } & GuestCellResult)
   | { type: "applied"; cell: number; error: CellError | null } // set_vars or add_context done
+  | { type: "introspected"; cell: number; reply: IntrospectReply }
   | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)
   | { type: "input_request"; cell: number; call: number; prompt: string; password: boolean } // input(), getpass()
   | { type: "snapshot"; bytes: number } // body: the snapshot

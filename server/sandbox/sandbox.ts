@@ -3,19 +3,33 @@
 // enforces the cell's deadline in two stages (interrupt, then kill), gives every other call a
 // deadline, and reports every way the interpreter can end.
 import type { ProcessExit } from "./guest-process.ts";
-import { INPUT_CAPS, type CellError, type ContextKind, type DisplayMessage, type GuestCellResult, type GuestMessage, type HostMessage, type InputAnswer, type LlmRequest, type LocalsMode, type StreamName } from "./ipc.ts";
+import {
+  INPUT_CAPS,
+  type CellError,
+  type ContextKind,
+  type DisplayMessage,
+  type GuestCellResult,
+  type GuestMessage,
+  type HostMessage,
+  type InputAnswer,
+  type IntrospectReply,
+  type IntrospectRequest,
+  type LlmRequest,
+  type LocalsMode,
+  type StreamName,
+} from "./ipc.ts";
 import type { ChannelEnd, InterpreterChannel, ProcessLimits, SandboxProcess } from "./sandbox-process.ts";
 import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
 
-export type { DisplayMessage, MimeBundle } from "./ipc.ts";
+export type { DisplayMessage, IntrospectReply, IntrospectRequest, MimeBundle } from "./ipc.ts";
 
 export interface SandboxLimits extends ProcessLimits {
   /** How long an interrupted cell has to end before its process is killed. */
   killGraceMs: number;
   bootTimeoutMs: number;
   /**
-   * How long a snapshot, set_vars or add_context may go unanswered, on top of a time per MiB it
+   * How long a snapshot, set_vars, add_context or introspect may go unanswered, on top of a time per MiB it
    * carries (see callDeadlineMs), before the sandbox is taken for hung and killed.
    */
   callTimeoutMs: number;
@@ -38,7 +52,7 @@ export const EXIT_CAUSES = [
   "interpreter_fatal",
   "protocol_violation", // it sent something that is not a valid frame
   "boot_failed",
-  "unresponsive", // it did not answer a snapshot, set_vars or add_context within its deadline
+  "unresponsive", // it did not answer a snapshot, set_vars, add_context or introspect within its deadline
   "crashed", // it died on its own for any other reason
 ] as const;
 export type ExitCause = (typeof EXIT_CAUSES)[number];
@@ -120,6 +134,17 @@ interface RunningCell {
   resolve(result: CellResult): void;
 }
 
+/** A call that runs between cells (set_vars, add_context, introspect) and what answers it. */
+type CallRequest = Extract<HostMessage, { type: "set_vars" | "add_context" | "introspect" }>;
+type CallAnswer = Extract<GuestMessage, { type: "applied" | "introspected" }>;
+
+interface PendingCall {
+  /** Settles the call with the guest's answer; false when that answer is not one to this call. */
+  answer(message: CallAnswer): boolean;
+  /** The sandbox ended before it answered. */
+  lost(exit: SandboxExit): void;
+}
+
 const INTERRUPT_REPEAT_MS = 100;
 // A call's deadline grows with what it carries: a snapshot copies the heap (measured: ~5 ms a MiB
 // on a loaded two-core machine), add_context parses its payload. Four times that, for headroom.
@@ -133,8 +158,8 @@ export class Sandbox {
   private nextCell = 0;
   private running: RunningCell | null = null;
   private lastOutput: RunningCell | null = null;
-  /** set_vars and add_context waiting for the guest to apply them, by id. */
-  private applying = new Map<number, (error: CellError | null) => void>();
+  /** Calls between cells waiting for the guest's answer, by id. */
+  private calls = new Map<number, PendingCall>();
   private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void; timer: NodeJS.Timeout } | null = null;
   private readonly channel: InterpreterChannel;
   private readonly booted: Promise<void>;
@@ -247,16 +272,64 @@ export class Sandbox {
     });
   }
 
-  private apply(message: (id: number) => Extract<HostMessage, { type: "set_vars" | "add_context" }>, body?: Uint8Array): Promise<CellError | null> {
+  /**
+   * Completes, inspects, or tells whether code is complete, about the session's globals. It runs
+   * no cell: no execution count, nothing in the history. Only between cells (SandboxBusy
+   * otherwise): behind a running cell it would wait past its own deadline.
+   */
+  introspect(request: IntrospectRequest): Promise<IntrospectReply> {
+    if (this.alive && (this.running || this.snapshotting)) return Promise.reject(new SandboxBusy("introspection runs only between cells"));
+    return this.call(
+      { type: "introspect", cell: ++this.nextCell, request },
+      undefined,
+      request.code.length,
+      (answer) => (answer.type === "introspected" && answer.reply.kind === request.kind ? answer.reply : undefined),
+      (exit) => new SandboxGone(`the sandbox ended before it answered (${exit.cause}: ${exit.detail})`),
+    );
+  }
+
+  private apply(message: (id: number) => Extract<CallRequest, { type: "set_vars" | "add_context" }>, body?: Uint8Array): Promise<CellError | null> {
+    return this.call(
+      message(++this.nextCell),
+      body,
+      body?.byteLength ?? 0,
+      (answer) => (answer.type === "applied" ? answer.error : undefined),
+      // The next cell's result says the state is gone.
+      lostStateError,
+    );
+  }
+
+  /**
+   * Sends a call that runs between cells and waits for its answer, which `accept` takes
+   * (undefined: not an answer to this call, and the sandbox is ended for it); `lost` gives the
+   * outcome when the sandbox ends first (an Error rejects). Unanswered within its deadline, the
+   * sandbox is taken for hung and killed.
+   */
+  private call<T>(
+    request: CallRequest,
+    body: Uint8Array | undefined,
+    carriedBytes: number,
+    accept: (answer: CallAnswer) => T | undefined,
+    lost: (exit: SandboxExit) => T | Error,
+  ): Promise<T> {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
-    const request = message(++this.nextCell);
-    const deadlineMs = this.callDeadlineMs((body?.byteLength ?? 0) / MIB);
-    return new Promise((resolve) => {
-      // Missed: the kill settles this call (and any other) as state lost, in finishRunning.
-      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not apply ${request.type} within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
-      this.applying.set(request.cell, (error) => {
+    const deadlineMs = this.callDeadlineMs(carriedBytes / MIB);
+    return new Promise((resolve, reject) => {
+      // Missed: the kill settles this call (and any other) as lost, in finishRunning.
+      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not answer ${request.type} within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
+      const settle = (outcome: T | Error) => {
         clearTimeout(timer);
-        resolve(error);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      this.calls.set(request.cell, {
+        answer: (message) => {
+          const value = accept(message);
+          if (value === undefined) return false;
+          settle(value);
+          return true;
+        },
+        lost: (exit) => settle(lost(exit)),
       });
       this.channel.send(request, body);
     });
@@ -309,10 +382,12 @@ export class Sandbox {
         return this.display(message.cell, message.message);
       case "result":
         return this.completed(message);
-      case "applied": {
-        const resolve = this.applying.get(message.cell);
-        this.applying.delete(message.cell);
-        return resolve?.(message.error);
+      case "applied":
+      case "introspected": {
+        const pending = this.calls.get(message.cell);
+        this.calls.delete(message.cell);
+        if (pending && !pending.answer(message)) this.stop({ cause: "protocol_violation", detail: `the sandbox answered a ${message.type} to a call it does not answer` });
+        return;
       }
       case "llm_request":
         return this.answerLlm(message);
@@ -396,8 +471,8 @@ export class Sandbox {
     if (this.snapshotting) clearTimeout(this.snapshotting.timer);
     this.snapshotting?.reject(new SandboxGone(`the sandbox ended while taking a snapshot (${exit.cause}: ${exit.detail})`));
     this.snapshotting = null;
-    for (const resolve of this.applying.values()) resolve(lostStateError(exit));
-    this.applying.clear();
+    for (const pending of this.calls.values()) pending.lost(exit);
+    this.calls.clear();
     const cell = this.running;
     if (!cell) return;
     const error =

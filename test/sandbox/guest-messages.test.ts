@@ -84,3 +84,18 @@ test("an input request's prompt is bounded", () => {
   assert.deepEqual(checkGuestMessage(asked), asked);
   assert.match(checkGuestMessage({ ...asked, prompt: "p".repeat(100_000) }) as string, /^input_request\.prompt must be a string of 0 to/);
 });
+
+test("introspection replies pass in their three kinds, bounded", () => {
+  const reply = (value: Record<string, unknown>) => ({ type: "introspected", cell: 3, reply: value });
+  for (const value of [
+    { kind: "complete", matches: ["abc"], cursor_start: 0, cursor_end: 2 },
+    { kind: "inspect", found: true, data: { "text/plain": "Signature: f()" } },
+    { kind: "is_complete", status: "incomplete", indent: "    " },
+  ]) {
+    assert.deepEqual(checkGuestMessage(reply(value)), reply(value));
+  }
+  assert.match(checkGuestMessage(reply({ kind: "complete", matches: Array(1001).fill("a"), cursor_start: 0, cursor_end: 0 })) as string, /^introspected\.reply has a field that matches must be a list of at most 1000 items/);
+  assert.match(checkGuestMessage(reply({ kind: "inspect", found: true, data: { "text/plain": "d".repeat(1024 * 1024) } })) as string, /data must take at most/);
+  assert.match(checkGuestMessage(reply({ kind: "is_complete", status: "unknown", indent: "" })) as string, /status must be one of/);
+  assert.match(checkGuestMessage(reply({ kind: "history" })) as string, /^introspected\.reply kind must be one of "complete", "inspect", "is_complete"/);
+});

@@ -44,3 +44,13 @@ test("input() and a getpass taken by name before a restore ask the host after it
   assert.equal(result.value, "('a? false', 'b? true')");
   await restored.close();
 });
+
+test("introspection answers about a restored session's names", async () => {
+  const sandbox = await runtime.pool.take();
+  assert.equal((await run(sandbox, "def restored_function(x):\n    'Kept.'\n    return x")).error, null);
+  const restored = await runtime.restore(await sandbox.snapshot());
+  assert.deepEqual(await restored.introspect({ kind: "complete", code: "restored_f", cursor: 10 }), { kind: "complete", matches: ["restored_function"], cursor_start: 0, cursor_end: 10 });
+  const inspected = await restored.introspect({ kind: "inspect", code: "restored_function", cursor: 3, detail: 0 });
+  assert.deepEqual(inspected, { kind: "inspect", found: true, data: { "text/plain": "Signature: restored_function(x)\nDocstring: Kept.\nType:      function" } });
+  await restored.close();
+});

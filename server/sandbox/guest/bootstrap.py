@@ -18,6 +18,7 @@ import traceback
 import types
 
 import _wasm_repl_display as _display
+import _wasm_repl_introspect as _introspect
 
 # Caps of a cell's result; after_restore sets them from the host's (ipc.ts, RESULT_CAPS), which
 # checks them again: what this module sends is not trusted.
@@ -32,6 +33,8 @@ SAFE_INT = 2**53
 MAX_BATCH_PROMPTS = 1000  # as the host's check of llm_request
 MAX_PROMPT_CHARS = 16 * 1024 * 1024  # set by after_restore, as the host's check
 MAX_INPUT_PROMPT = 4096  # set by after_restore (INPUT_CAPS), as the host's check
+# An introspection reply's caps; set by after_restore (INTROSPECT_CAPS), as the host's check.
+MAX_MATCHES, MAX_MATCH, MAX_INSPECT, MAX_INDENT = 1000, 500, 65536, 256
 
 execution_count = 0
 user_globals = {"__name__": "__main__", "__builtins__": builtins}
@@ -64,6 +67,7 @@ def after_restore(host_sleep, host_llm, host_display, host_input, config_json, r
     """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
     global _host_sleep, _host_llm, _host_display, _host_input, _memory_cap_mb
     global MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS, MAX_INPUT_PROMPT
+    global MAX_MATCHES, MAX_MATCH, MAX_INSPECT, MAX_INDENT
     _host_sleep = host_sleep
     _host_llm = host_llm
     _host_display = host_display
@@ -72,6 +76,9 @@ def after_restore(host_sleep, host_llm, host_display, host_input, config_json, r
     _memory_cap_mb = config["memory_cap_mb"]
     MAX_PROMPT_CHARS = config["max_prompt_chars"]
     MAX_INPUT_PROMPT = config["input_caps"]["promptChars"]
+    introspect_caps = config["introspect_caps"]
+    MAX_MATCHES, MAX_MATCH = introspect_caps["matches"], introspect_caps["matchChars"]
+    MAX_INSPECT, MAX_INDENT = introspect_caps["inspectChars"], introspect_caps["indentChars"]
     caps = config["caps"]
     MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES = caps["stringChars"], caps["nameChars"], caps["errorChars"], caps["resultBytes"]
     if reseed:
@@ -536,6 +543,23 @@ def _finish(value, data, error, elapsed, locals_mode):
     # Outside the result's budget: the worker bounds the bundle by the output cap.
     result["data"] = data
     return json.dumps(result)
+
+
+def introspect(request_json):
+    """Answers an IntrospectRequest (ipc.ts; introspect.py) about the session's globals, as JSON
+    within INTROSPECT_CAPS. Runs no cell: the execution count and the history stay as they are."""
+    request = json.loads(request_json)
+    try:
+        reply = _introspect.answer(request, user_globals)
+    except BaseException:  # the session's __dir__ or __getattr__ may raise anything
+        reply = _introspect.unanswered(request)
+    if reply["kind"] == "complete":
+        reply["matches"] = [match for match in reply["matches"] if len(match) <= MAX_MATCH][:MAX_MATCHES]
+    elif reply["kind"] == "inspect" and reply["found"]:
+        reply["data"]["text/plain"] = _cap_string(reply["data"]["text/plain"], MAX_INSPECT)
+    elif reply["kind"] == "is_complete":
+        reply["indent"] = reply["indent"][:MAX_INDENT]
+    return json.dumps(reply)
 
 
 def set_vars(encoded):

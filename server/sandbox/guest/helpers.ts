@@ -6,6 +6,7 @@
 /** In the order they are installed: a module may import those before it. */
 const HELPER_MODULES = [
   { name: "_wasm_repl_display", file: "display.py" },
+  { name: "_wasm_repl_introspect", file: "introspect.py" },
   { name: "_wasm_repl", file: "bootstrap.py" },
 ] as const;
 

@@ -2,7 +2,7 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import { INPUT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
+import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
 import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
 import { installHelpers, readHelperSources } from "./helpers.ts";
@@ -63,6 +63,8 @@ let maxOutputBytes = 0;
 let cell = 0;
 let outputBytes = 0;
 let droppedBytes = 0;
+/** While introspection runs, what Python writes or shows belongs to no cell: it is dropped. */
+let introspecting = false;
 
 // Bound now: after hardening, nothing on the global object is relied upon.
 const postToMain = self.postMessage.bind(self);
@@ -119,6 +121,7 @@ function outputWriter(name: StreamName) {
   return {
     isatty: true, // line-buffered, so output streams on newline as well as on flush
     write(buffer: Uint8Array): number {
+      if (introspecting) return buffer.byteLength;
       const room = Math.max(0, maxOutputBytes - outputBytes);
       const kept = buffer.byteLength <= room ? buffer : buffer.subarray(0, room);
       outputBytes += kept.byteLength;
@@ -161,6 +164,7 @@ function hostLlm(requestJson: string): string {
  * JSON. An interrupt (or the cell's deadline) ends the wait with KeyboardInterrupt.
  */
 function hostInput(prompt: string, password: boolean): string {
+  if (introspecting) return JSON.stringify({ error: "input() is not available outside a cell" });
   return callWaiter.call(
     (call) => post({ type: "input_request", cell, call, prompt, password }),
     () => pyodide.checkInterrupt(),
@@ -169,6 +173,7 @@ function hostInput(prompt: string, password: boolean): string {
 
 /** display() and clear_output() from Python (a DisplayMessage's JSON): sent if it fits the cell's output cap. */
 function hostDisplay(json: string): boolean {
+  if (introspecting) return false;
   const message = JSON.parse(json) as DisplayMessage;
   const bytes = fitsWhole(JSON.stringify(message), maxOutputBytes - outputBytes);
   if (bytes === null) return false;
@@ -220,6 +225,7 @@ let runCell: PyCallable;
 let finishCell: PyCallable;
 let setVars: PyCallable;
 let addContext: PyCallable;
+let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
 let afterRestore: PyCallable;
 
@@ -252,8 +258,8 @@ async function boot(init: WorkerInit): Promise<void> {
   // The server's helpers, installed again over whatever the restored session made of them, and
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
   const helpers = installHelpers(pyodide, init.runtime!.helpers);
-  ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
-  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
+  ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, introspect: introspectHelper, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
+  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, introspect_caps: INTROSPECT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
   afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, !init.restore);
   timers.closeBoot();
@@ -285,6 +291,20 @@ function addPayload(message: Extract<HostMessage, { type: "add_context" }> & { p
   // The bytes go to Python as they are: one copy into its heap and a C decode, far cheaper than
   // making a JavaScript string of them and converting that.
   applied(message.cell, addContext(message.kind, message.index ?? undefined, message.payload, message.json));
+}
+
+/** Completion, inspection or is-complete between cells (bootstrap.py, introspect). */
+function introspect(message: Extract<HostMessage, { type: "introspect" }>): void {
+  // Left set by the cell before (the host repeats an interrupt until its cell ends): not for this.
+  Atomics.store(interruptWord, 0, 0);
+  introspecting = true;
+  let reply: string;
+  try {
+    reply = introspectHelper(JSON.stringify(message.request)) as string;
+  } finally {
+    introspecting = false;
+  }
+  post({ reply: JSON.parse(reply), type: "introspected", cell: message.cell });
 }
 
 /** Python's answer to set_vars or add_context: an error description as JSON, or nothing. */
@@ -327,6 +347,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
     else if (message.type === "run") await run(message);
     else if (message.type === "set_vars") assign(message);
     else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
+    else if (message.type === "introspect") introspect(message);
     else if (message.type === "snapshot") snapshot();
   } catch (error) {
     // Python errors are caught in Python; anything reaching here means the interpreter is broken.
