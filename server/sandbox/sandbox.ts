@@ -51,11 +51,27 @@ export interface SandboxExit {
   duringCell?: boolean;
 }
 
+/** A MIME bundle as Jupyter has it. */
+export type MimeBundle = Record<string, unknown>;
+export type DisplayMessage =
+  | { kind: "display"; data: MimeBundle; metadata: Record<string, unknown>; display_id: string | null; update: boolean }
+  | { kind: "clear_output"; wait: boolean };
+export type IntrospectRequest =
+  | { kind: "complete"; code: string; cursor: number }
+  | { kind: "inspect"; code: string; cursor: number; detail: 0 | 1 }
+  | { kind: "is_complete"; code: string };
+export type IntrospectReply =
+  | { kind: "complete"; matches: string[]; cursor_start: number; cursor_end: number }
+  | { kind: "inspect"; found: boolean; data: MimeBundle }
+  | { kind: "is_complete"; status: "complete" | "incomplete" | "invalid"; indent: string };
+
 export interface CellRequest {
   code: string;
   timeoutMs: number;
   locals: LocalsMode;
   onOutput?: (name: StreamName, text: string) => void;
+  onDisplay?: (message: DisplayMessage) => void;
+  input?: (prompt: string, password: boolean) => Promise<string>;
   /** Answers the cell's llm_query calls, one text per prompt (failures as "Error: ..." texts). */
   llm?: (request: LlmRequest) => Promise<string[]>;
 }
@@ -68,6 +84,7 @@ export interface CellResult extends Omit<GuestCellResult, "cell"> {
   state_preserved: boolean;
   /** The model calls the cell made; filled in by whoever answered them (the session). */
   rlm_calls: RlmCall[];
+  data: MimeBundle | null;
 }
 
 /** The result of work that ran no Python to its end (a cancelled or killed cell, a reset): success when error is null. */
@@ -86,6 +103,7 @@ export function resultWithoutRun(error: CellError | null, statePreserved: boolea
     truncated: [],
     state_preserved: statePreserved,
     rlm_calls: [],
+    data: null,
   };
 }
 
@@ -328,7 +346,7 @@ export class Sandbox {
     const { cell: _id, type: _type, ...result } = message;
     let error = result.error;
     if (cell.stopReason === "timeout" && error?.type === "KeyboardInterrupt") error = timeoutError(cell.request.timeoutMs, error.traceback);
-    this.settle(cell, { ...result, error, stdout: cell.stdout, stderr: cell.stderr, state_preserved: true, rlm_calls: [] });
+    this.settle(cell, { data: null, ...result, error, stdout: cell.stdout, stderr: cell.stderr, state_preserved: true, rlm_calls: [] });
   }
 
   private finishRunning(exit: SandboxExit): void {
