@@ -5,5 +5,5 @@ import { locateRuntimeFiles } from "./sandbox/launch.ts";
 import { ensureBaseSnapshot } from "./sandbox/snapshot.ts";
 
 const config = loadConfig();
-const path = await ensureBaseSnapshot(locateRuntimeFiles(), config.cacheDir, createLogger(config.logLevel));
+const path = await ensureBaseSnapshot(locateRuntimeFiles(config.packages.dir), config.packages, config.cacheDir, createLogger(config.logLevel));
 process.stdout.write(`${path}\n`);

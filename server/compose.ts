@@ -35,7 +35,7 @@ export interface Server {
 export async function composeServer(config: Config, log: Logger, clock: Clock): Promise<Server> {
   const metrics = new Metrics({ tenants: config.metrics.tenants, models: [config.llm.model, ...(config.llm.subModel ? [config.llm.subModel] : [])] });
   const auth = await createAuth(config.auth, config.cacheDir, clock);
-  const sandboxes = await startSandboxRuntime({ cacheDir: config.cacheDir, poolSize: config.poolSize, pool: config.pool, limits: config.sandbox, log, metrics });
+  const sandboxes = await startSandboxRuntime({ cacheDir: config.cacheDir, poolSize: config.poolSize, pool: config.pool, limits: config.sandbox, packages: config.packages, log, metrics });
   const stores = await createStores(config.store, clock, log);
   const { queueing } = stores;
   if (queueing) {

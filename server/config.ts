@@ -1,5 +1,7 @@
 // Configuration: read once from the environment at start-up into a typed object.
 // Every error names the variable, what it got and what it wants; all errors are reported at once.
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvReader, type Env } from "./env-reader.ts";
 import type { RateLimits } from "./http/rate-limit.ts";
@@ -7,6 +9,8 @@ import type { AuthConfig, KeySource } from "./auth/settings.ts";
 import type { TenantLimits } from "./auth/identity.ts";
 import { MODEL_NAME, type LlmConfig } from "./llm/settings.ts";
 import type { LogLevel } from "./log.ts";
+import { findPackage, isCompiled, openRepository, withDependencies } from "./packages/lock.ts";
+import { NO_PACKAGES, type PackageSettings } from "./sandbox/package-settings.ts";
 import type { BufferLimits } from "./sessions/buffers.ts";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./sandbox/pool-settings.ts";
 import type { SandboxLimits } from "./sandbox/sandbox.ts";
@@ -69,6 +73,8 @@ export interface Config {
   poolSize: number;
   pool: PoolSettings;
   sandbox: SandboxLimits;
+  /** The package repository sessions load packages from, and what the base snapshot holds. */
+  packages: PackageSettings;
 }
 
 export class ConfigError extends Error {
@@ -170,10 +176,50 @@ export function loadConfig(env: Env = process.env): Config {
       killGraceMs: read.integer("KILL_GRACE_MS", 2000, 10, 600_000),
       bootTimeoutMs: read.integer("SANDBOX_BOOT_TIMEOUT_MS", 60_000, 1000, 600_000),
       callTimeoutMs: read.integer("SANDBOX_CALL_TIMEOUT_MS", 10_000, 100, 600_000),
+      maxWheelBytes: read.integer("PACKAGE_MAX_WHEEL_MB", 32, 1, 1024) * MIB,
     },
+    packages: readPackages(read),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+const require = createRequire(import.meta.url);
+
+/** PYODIDE_PACKAGES_DIR and PRELOAD_PACKAGES: a repository Pyodide can load, and packages of it a snapshot can hold. */
+function readPackages(read: EnvReader): PackageSettings {
+  const dir = read.string("PYODIDE_PACKAGES_DIR", "");
+  const preload = read.list("PRELOAD_PACKAGES");
+  if (!dir) {
+    if (preload.length > 0) read.problems.push("PRELOAD_PACKAGES is set without PYODIDE_PACKAGES_DIR: the packages are loaded from a repository (npm run packages builds one)");
+    return NO_PACKAGES;
+  }
+  let repository;
+  try {
+    repository = openRepository(resolve(dir));
+  } catch (error) {
+    read.problems.push(`PYODIDE_PACKAGES_DIR=${JSON.stringify(dir)}: ${(error as Error).message}`);
+    return NO_PACKAGES;
+  }
+  const { info } = require("pyodide/pyodide-lock.json") as { info: { abi_version: string } };
+  if (repository.lock.info.abi_version !== info.abi_version) {
+    read.problems.push(`PYODIDE_PACKAGES_DIR=${JSON.stringify(dir)}: its lock file is for Pyodide's ABI ${repository.lock.info.abi_version}, this server's Pyodide has ${info.abi_version}: build the repository from the matching release`);
+  }
+  const keys: string[] = [];
+  for (const name of preload) {
+    const entry = findPackage(repository.lock, name);
+    if (!entry) {
+      read.problems.push(`PRELOAD_PACKAGES: the repository (PYODIDE_PACKAGES_DIR) has no package ${JSON.stringify(name)}`);
+      continue;
+    }
+    const compiled = withDependencies(repository.lock, [entry.name]).filter(isCompiled).map((dependency) => dependency.name);
+    if (compiled.length > 0) {
+      read.problems.push(`PRELOAD_PACKAGES: ${name} has compiled code (${compiled.join(", ")}), which a memory snapshot cannot keep; leave it out: it loads when a cell imports it`);
+      continue;
+    }
+    keys.push(Object.keys(repository.lock.packages).find((key) => repository.lock.packages[key] === entry)!);
+  }
+  return { dir: repository.dir, preload: keys.sort(), digest: repository.digest };
 }
 
 /** PARSE_OFF_THREAD_KB: unset is the default threshold, 0 parses every frame on the serving thread. */

@@ -18,6 +18,13 @@ export interface ProcessSettings {
   indexURL: string;
   /** The base snapshot every fresh interpreter is restored from (serve); unused by build. */
   snapshotPath: string;
+  /**
+   * The package repository (a Pyodide lock file and its wheels): its lock file replaces Pyodide's,
+   * and the process's main thread hands its files to the interpreters. Null: none.
+   */
+  packagesDir: string | null;
+  /** The largest wheel a session may install of its own. */
+  maxWheelBytes: number;
 }
 
 /** One interpreter's start (the `spawn` frame): fresh from the base snapshot, or restored from a session's. */
@@ -143,6 +150,10 @@ export type HostMessage =
   | { type: "llm_answer"; call: number; answers: string[] } // to the worker's waiting llm_request
   | { type: "input_answer"; call: number; answer: InputAnswer } // to the worker's waiting input_request
   | { type: "introspect"; cell: number; request: IntrospectRequest } // answered by `introspected`
+  // load repository packages (lock file keys) and import them, outside any cell; answered by `applied`
+  | { type: "load_packages"; cell: number; names: string[] }
+  // body: a pure-Python wheel the session installs (`filename` is its name); answered by `applied`
+  | { type: "install_wheel"; cell: number; filename: string }
   | { type: "interrupt" }
   | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
 

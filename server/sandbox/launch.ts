@@ -17,9 +17,11 @@ export interface RuntimeFiles {
   bootstrap: string;
   worker: string;
   ipc: string;
+  /** The package repository (PYODIDE_PACKAGES_DIR), with a trailing slash; null without one. */
+  packagesDir: string | null;
 }
 
-export function locateRuntimeFiles(): RuntimeFiles {
+export function locateRuntimeFiles(packagesDir: string | null = null): RuntimeFiles {
   const sandboxDir = dirname(fileURLToPath(import.meta.url));
   const pyodideDir = dirname(require.resolve("pyodide/package.json")) + "/";
   // The deno package's own resolver finds the binary its platform package installed.
@@ -33,6 +35,7 @@ export function locateRuntimeFiles(): RuntimeFiles {
     bootstrap: join(sandboxDir, "guest", "bootstrap.py"),
     worker: join(sandboxDir, "guest", "worker.ts"),
     ipc: join(sandboxDir, "ipc.ts"),
+    packagesDir: packagesDir === null ? null : packagesDir.endsWith("/") ? packagesDir : `${packagesDir}/`,
   };
 }
 
@@ -45,14 +48,15 @@ export interface LaunchCommand {
 }
 
 /**
- * Deny by default: no prompt, reads only of Pyodide, the guest code and the snapshot (every
- * interpreter's worker revokes even those before it loads a snapshot); no net, write, env, run,
+ * Deny by default: no prompt, reads only of Pyodide, the guest code, the snapshot and the package
+ * repository, if any (the process's main thread reads its files for the interpreters; every
+ * interpreter's worker revokes even its own reads before it loads a snapshot); no net, write, env, run,
  * ffi or sys; no eval. Workers get permissions of their own (--unstable-worker-options), so a
  * worker's revocation leaves the process able to start the next one.
  * The environment is built from scratch so no server secret can leak into it.
  */
 export function launchCommand(files: RuntimeFiles, jsHeapMb: number, settings: ProcessSettings): LaunchCommand {
-  const readable = [files.pyodideDir, files.sandboxDir, settings.snapshotPath].join(",");
+  const readable = [files.pyodideDir, files.sandboxDir, settings.snapshotPath, ...(files.packagesDir ? [files.packagesDir] : [])].join(",");
   return {
     command: files.deno,
     args: [

@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import { SandboxHosts } from "./hosts.ts";
 import type { SandboxSource } from "./interpreter.ts";
 import { locateRuntimeFiles } from "./launch.ts";
+import { NO_PACKAGES, type PackageSettings } from "./package-settings.ts";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.ts";
 import { SandboxPool } from "./pool.ts";
 import type { ProcessEnvironment, SandboxProcess } from "./sandbox-process.ts";
@@ -29,6 +30,8 @@ export interface SandboxRuntimeOptions {
   log: Logger;
   /** Boot times, exits by cause and the pool's size; a server passes its own (tools and tests may not). */
   metrics?: RuntimeMetrics;
+  /** The package repository and the packages the base snapshot holds; none when absent. */
+  packages?: PackageSettings;
 }
 
 export interface SandboxRuntime {
@@ -50,8 +53,9 @@ export function identityKey(owner: Pick<Identity, "tenant" | "user">): string {
 }
 
 export async function startSandboxRuntime(options: SandboxRuntimeOptions): Promise<SandboxRuntime> {
-  const files = locateRuntimeFiles();
-  const snapshotPath = await ensureBaseSnapshot(files, options.cacheDir, options.log);
+  const packages = options.packages ?? NO_PACKAGES;
+  const files = locateRuntimeFiles(packages.dir);
+  const snapshotPath = await ensureBaseSnapshot(files, packages, options.cacheDir, options.log);
   const settings = { ...DEFAULT_POOL_SETTINGS, ...options.pool };
   const { metrics, log } = options;
   const environment = {

@@ -17,6 +17,8 @@ export interface ProcessLimits {
   watchdogHeadroomMb: number;
   /** Each cell's output cap: what an interpreter may send is bounded by it (see guest-messages.ts). */
   maxOutputBytes: number;
+  /** The largest wheel a session may install of its own (PACKAGE_MAX_WHEEL_MB). */
+  maxWheelBytes: number;
 }
 
 export interface ProcessEnvironment {
@@ -110,6 +112,8 @@ export class SandboxProcess {
         mode: env.mode ?? "serve",
         indexURL: env.files.pyodideDir,
         snapshotPath: env.snapshotPath,
+        packagesDir: env.files.packagesDir,
+        maxWheelBytes: limits.maxWheelBytes,
       }),
       { maxOutputBytes: limits.maxOutputBytes, heapBytes: limits.memoryMb * 1024 * 1024 },
       ({ worker, message }, body) => this.receive(worker, message, body),

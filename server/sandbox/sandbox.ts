@@ -134,8 +134,8 @@ interface RunningCell {
   resolve(result: CellResult): void;
 }
 
-/** A call that runs between cells (set_vars, add_context, introspect) and what answers it. */
-type CallRequest = Extract<HostMessage, { type: "set_vars" | "add_context" | "introspect" }>;
+/** A call that runs between cells (set_vars, add_context, introspect, packages) and what answers it. */
+type CallRequest = Extract<HostMessage, { type: "set_vars" | "add_context" | "introspect" | "load_packages" | "install_wheel" }>;
 type CallAnswer = Extract<GuestMessage, { type: "applied" | "introspected" }>;
 
 interface PendingCall {
@@ -255,6 +255,19 @@ export class Sandbox {
   }
 
   /**
+   * Loads packages of the repository (as its lock file keys them, with their dependencies) and
+   * imports them, outside any cell: what the base snapshot is to hold (PRELOAD_PACKAGES).
+   */
+  loadPackages(names: string[]): Promise<CellError | null> {
+    return this.apply((cell) => ({ type: "load_packages", cell, names }));
+  }
+
+  /** Installs a pure-Python wheel into the session (kept across hibernation); resolves with why it was refused. */
+  installWheel(filename: string, wheel: Uint8Array): Promise<CellError | null> {
+    return this.apply((cell) => ({ type: "install_wheel", cell, filename }), wheel);
+  }
+
+  /**
    * A snapshot of the interpreter with every variable, function, class and import (to hibernate
    * or checkpoint the session). Only between cells; the sandbox keeps running.
    */
@@ -288,7 +301,7 @@ export class Sandbox {
     );
   }
 
-  private apply(message: (id: number) => Extract<CallRequest, { type: "set_vars" | "add_context" }>, body?: Uint8Array): Promise<CellError | null> {
+  private apply(message: (id: number) => Exclude<CallRequest, { type: "introspect" }>, body?: Uint8Array): Promise<CellError | null> {
     return this.call(
       message(++this.nextCell),
       body,

@@ -473,8 +473,12 @@ def _execute(code, filename):
 _ran = (None, None, None, 0.0)
 
 
-def run_cell(code):
-    """Runs one cell's code in the session's globals; finish_cell gives its result."""
+def run_cell(code, unloaded=None):
+    """Runs one cell's code in the session's globals; finish_cell gives its result.
+
+    `unloaded`: why packages the cell needs could not be loaded (the worker loads them before the
+    cell); the cell fails with it as an ImportError instead of running.
+    """
     global execution_count, _final_answer, _ran
     _final_answer = None
     started = time.perf_counter()
@@ -486,6 +490,8 @@ def run_cell(code):
         filename = _cell_filename(execution_count)
         # Registered so tracebacks show the lines of the cell.
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        if unloaded is not None:
+            raise ImportError(unloaded)
         result = _execute(code, filename)
         if result is not None:
             value = _display.plain_text(result)  # uncapped: the result caps it, and notes the cut

@@ -7,6 +7,8 @@
 const HELPER_MODULES = [
   { name: "_wasm_repl_display", file: "display.py" },
   { name: "_wasm_repl_introspect", file: "introspect.py" },
+  { name: "_wasm_repl_packages", file: "packages.py" },
+  { name: "micropip", file: "micropip.py" },
   { name: "_wasm_repl", file: "bootstrap.py" },
 ] as const;
 

@@ -3,12 +3,15 @@
 // and one WebAssembly memory, and serves one session or one request, never two). What every
 // interpreter needs is loaded once per process: the compiled WebAssembly module (V8 shares its
 // machine code, tiered-up code included, with every worker it is posted to), the base snapshot
-// in shared memory with its data pages listed, the standard library and the lock file.
+// in shared memory with its data pages listed, the standard library and the lock file (the package
+// repository's, when there is one: this thread also serves the repository's files, package-files.ts).
 // This thread never runs Python, so it stays responsive while cells run: it relays frames and
 // writes interrupts into the shared word each interpreter polls.
 import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
 import { readHelperSources } from "./helpers.ts";
 import { CallAnswerer, createCallBuffer } from "./host-calls.ts";
+import { isCompiled, type LockFile } from "./lock.ts";
+import { PackageFileServer } from "./package-files.ts";
 import { dataPageRuns } from "./restore.ts";
 import type { SharedRuntime, WorkerInit } from "./worker.ts";
 
@@ -41,18 +44,47 @@ function send(message: object, body?: Uint8Array): void {
   while (written < frame.byteLength) written += Deno.stdout.writeSync(frame.subarray(written));
 }
 
+/** Serves the repository's files to this process's workers; null without a repository. */
+let packageFiles: PackageFileServer | null = null;
+
+/** What the interpreters' package helper (packages.py, configure) knows of the repository. */
+function packageConfig(lock: LockFile): string {
+  const packages: Record<string, object> = {};
+  const imports: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(lock.packages)) {
+    packages[key] = { name: entry.name, version: entry.version, file_name: entry.file_name, depends: entry.depends, imports: entry.imports, compiled: isCompiled(entry) };
+    for (const name of entry.imports) imports[name] = key;
+  }
+  return JSON.stringify({ packages, imports, max_wheel_bytes: settings.maxWheelBytes });
+}
+
 async function loadSharedRuntime(): Promise<SharedRuntime> {
   const path = (name: string) => `${settings.indexURL}${name}`;
   const [wasm, stdlib, lock, snapshot, helpers] = await Promise.all([
     Deno.readFile(path("pyodide.asm.wasm")),
     Deno.readFile(path("python_stdlib.zip")),
-    Deno.readTextFile(path("pyodide-lock.json")),
+    Deno.readTextFile(settings.packagesDir ? `${settings.packagesDir}pyodide-lock.json` : path("pyodide-lock.json")),
     Deno.readFile(settings.snapshotPath),
     readHelperSources(),
   ]);
   const base = new SharedArrayBuffer(snapshot.byteLength);
   new Uint8Array(base).set(snapshot);
-  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock), helpers };
+  const lockFile = JSON.parse(lock) as LockFile;
+  if (settings.packagesDir) {
+    const entries = Object.values(lockFile.packages);
+    packageFiles = new PackageFileServer(settings.packagesDir, new Set(entries.map((entry) => entry.file_name)));
+  }
+  return {
+    module: await WebAssembly.compile(wasm),
+    base,
+    basePages: dataPageRuns(snapshot),
+    stdlib,
+    lockFile,
+    // Without a repository the npm package's lock names wheels that are not there: sessions get none of them.
+    packages: packageConfig(settings.packagesDir ? lockFile : { ...lockFile, packages: {} }),
+    repository: settings.packagesDir !== null,
+    helpers,
+  };
 }
 
 // Loading starts at once: the host spawns interpreters into a process once it has started.
@@ -66,6 +98,7 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
   interpreters.set(id, entry);
   // A snapshot's bytes come beside the message, as `body` (the frame's body).
   worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array }>) => {
+    if (PackageFileServer.isRequest(event.data)) return void packageFiles?.serve(worker, event.data);
     const { body, ...message } = event.data;
     // Only this thread says a worker has ended: one whose Python claims it did (Python controls
     // what its worker posts) is ended for real, lest the host forget an interpreter still running.
@@ -126,7 +159,7 @@ function deliver(entry: Interpreter, message: HostFrame, body: Uint8Array | null
     entry.answerer.answer(message.call, JSON.stringify(message.type === "llm_answer" ? message.answers : message.answer));
     return;
   }
-  if (message.type === "add_context") {
+  if (message.type === "add_context" || message.type === "install_wheel") {
     const payload = owned(body ?? new Uint8Array());
     entry.worker.postMessage({ ...message, payload }, [payload.buffer]);
     return;

@@ -7,6 +7,7 @@ import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
 import { installHelpers, readHelperSources } from "./helpers.ts";
 import { CallWaiter } from "./host-calls.ts";
+import { PACKAGE_BASE_URL, PackageFileClient, type PackageFileAnswer } from "./package-files.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
 
@@ -18,7 +19,12 @@ export interface SharedRuntime {
   base: SharedArrayBuffer;
   basePages: Int32Array;
   stdlib: Uint8Array;
+  /** The package repository's lock file when there is one, else the npm package's. */
   lockFile: unknown;
+  /** What the package helper knows of the repository (packages.py, configure): no packages without one. */
+  packages: string;
+  /** Whether there is a repository to load packages from. */
+  repository: boolean;
   /** The server's Python helpers (see helpers.ts), installed again after every restore. */
   helpers: string[];
 }
@@ -43,6 +49,9 @@ type PyCallable = (...args: unknown[]) => unknown;
 interface Pyodide {
   version: string;
   runPython(code: string, options?: { globals?: unknown }): unknown;
+  loadPackage(names: string[], options: { messageCallback(message: string): void; errorCallback(message: string): void; checkIntegrity: boolean }): Promise<unknown>;
+  /** Package (lock `name`) to where it was loaded from: Pyodide's loader skips those it holds. */
+  loadedPackages: Record<string, string>;
   toPy(value: unknown): unknown;
   pyimport(name: string): Record<string, PyCallable>;
   makeMemorySnapshot(): Uint8Array<ArrayBuffer>;
@@ -55,6 +64,8 @@ interface Pyodide {
 }
 
 let pyodide: Pyodide;
+/** Fetches the package repository's files from the process's main thread; null without a repository. */
+let packageFiles: PackageFileClient | null = null;
 let interruptWord: Int32Array;
 let callWaiter: CallWaiter;
 let maxOutputBytes = 0;
@@ -203,7 +214,8 @@ async function load(init: WorkerInit): Promise<Pyodide> {
   // Restoring a snapshot runs Python from it (Pyodide's bootstrap calls into the restored heap):
   // before that, this worker loses every way out of itself, and gets its files from memory.
   const indexURL = new URL(init.indexURL, location.href).href;
-  withdraw(new Map([[`${indexURL}python_stdlib.zip`, runtime.stdlib], [`${indexURL}pyodide.asm.wasm`, new Uint8Array()]]));
+  packageFiles = runtime.repository ? new PackageFileClient((request) => postToMain(request)) : null;
+  withdraw(new Map([[`${indexURL}python_stdlib.zip`, runtime.stdlib], [`${indexURL}pyodide.asm.wasm`, new Uint8Array()]]), packageFiles);
   const { loadPyodide } = (await import(`${indexURL}pyodide.mjs`)) as { loadPyodide: LoadPyodide };
   const { default: createPyodideModule } = await import(`${indexURL}pyodide.asm.mjs`);
   revokeAllPermissions(permissions);
@@ -213,6 +225,7 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     ...common,
     indexURL,
     lockFileContents: runtime.lockFile,
+    ...(packageFiles && { packageBaseUrl: PACKAGE_BASE_URL }),
     // Every sandbox can be snapshotted again: that is how a session hibernates.
     _makeSnapshot: true,
     _loadSnapshot: snapshot,
@@ -228,6 +241,44 @@ let addContext: PyCallable;
 let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
 let afterRestore: PyCallable;
+/** The package helper (packages.py): what a cell needs, what the session installed. */
+let packageHelper: Record<string, PyCallable>;
+
+/**
+ * Loads repository packages (lock file keys) and their dependencies with Pyodide's loader, which
+ * reports failures only through its callbacks; returns why any did not load, or null.
+ */
+async function loadPackages(names: string[]): Promise<string | null> {
+  const errors: string[] = [];
+  try {
+    await pyodide.loadPackage(names, { messageCallback: () => {}, errorCallback: (message) => errors.push(message), checkIntegrity: true });
+  } catch (error) {
+    errors.push(String((error as Error)?.message ?? error));
+  }
+  const loaded = Object.keys(pyodide.loadedPackages);
+  packageHelper.loaded(JSON.stringify(loaded));
+  const have = new Set(loaded.map(canonicalName));
+  const missing = names.filter((name) => !have.has(canonicalName(name)));
+  if (missing.length === 0 && errors.length === 0) return null;
+  return `could not load ${missing.join(", ") || names.join(", ")} from the package repository: ${errors.join(" ").slice(0, 4000) || "the loader gave no reason"}`;
+}
+
+function canonicalName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
+
+/**
+ * A memory snapshot holds the heap, not the file system: the files of every package the restored
+ * session (or the base snapshot) had are installed again, and Pyodide's loader told it has them.
+ */
+async function reinstallPackages(): Promise<void> {
+  const files = JSON.parse(packageHelper.to_reinstall() as string) as Array<{ name: string; file_name: string }>;
+  for (const { name, file_name } of files) {
+    packageHelper.reinstall(file_name, await packageFiles!.fetch(file_name));
+    pyodide.loadedPackages[name] = "default channel";
+  }
+  packageHelper.reinstall_uploaded();
+}
 
 async function boot(init: WorkerInit): Promise<void> {
   const started = performance.now();
@@ -253,12 +304,15 @@ async function boot(init: WorkerInit): Promise<void> {
   }
   // Pyodide keeps its config, and with it the snapshot's bytes: 30 MiB resident for nothing.
   pyodide._api.config._loadSnapshot = undefined;
-  collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
-  harden();
+  harden(packageFiles);
   // The server's helpers, installed again over whatever the restored session made of them, and
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
   const helpers = installHelpers(pyodide, init.runtime!.helpers);
   ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, introspect: introspectHelper, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
+  packageHelper = pyodide.pyimport("_wasm_repl_packages");
+  packageHelper.configure(init.runtime!.packages);
+  await reinstallPackages();
+  collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
   guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, introspect_caps: INTROSPECT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
   afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, !init.restore);
@@ -272,8 +326,11 @@ async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void
   outputBytes = 0;
   droppedBytes = 0;
   Atomics.store(interruptWord, 0, 0);
+  // What the cell imports (or names to micropip.install) loads first: nothing can be awaited inside it.
+  const wanted = JSON.parse(packageHelper.requirements(message.code) as string) as string[];
+  const unloaded = wanted.length > 0 ? await loadPackages(wanted) : null;
   timers.beginCell();
-  runCell(message.code);
+  runCell(message.code, unloaded ?? undefined); // undefined: Python's None (null would be jsnull)
   const cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
   const { data, ...result } = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
   // The trailing value's bundle has the output cap to itself: a cell that filled it with streams
@@ -307,6 +364,18 @@ function introspect(message: Extract<HostMessage, { type: "introspect" }>): void
   post({ reply: JSON.parse(reply), type: "introspected", cell: message.cell });
 }
 
+/** PRELOAD_PACKAGES, loaded and imported outside any cell (the base snapshot's build). */
+async function preload(message: Extract<HostMessage, { type: "load_packages" }>): Promise<void> {
+  const unloaded = await loadPackages(message.names);
+  if (unloaded) return post({ error: { type: "ImportError", message: unloaded, traceback: "" }, type: "applied", cell: message.cell });
+  applied(message.cell, packageHelper.import_packages(JSON.stringify(message.names)));
+}
+
+/** A user's pure-Python wheel, installed between cells (packages.py checks it). */
+function installWheel(message: Extract<HostMessage, { type: "install_wheel" }> & { payload: Uint8Array }): void {
+  applied(message.cell, packageHelper.install_uploaded(message.filename, message.payload));
+}
+
 /** Python's answer to set_vars or add_context: an error description as JSON, or nothing. */
 function applied(cellId: number, error: unknown): void {
   post({ error: typeof error === "string" ? JSON.parse(error) : null, type: "applied", cell: cellId });
@@ -314,6 +383,13 @@ function applied(cellId: number, error: unknown): void {
 
 /** Snapshots the live interpreter (to hibernate or checkpoint the session); it keeps running. */
 function snapshot(): void {
+  // A compiled package's WebAssembly module and function table live outside the heap: restored
+  // from a snapshot, its code would be gone.
+  const compiled = packageHelper.compiled() as { toJs(): string[] };
+  const names = compiled.toJs();
+  if (names.length > 0) {
+    return post({ type: "snapshot_failed", message: `the session loaded packages with compiled code (${names.join(", ").slice(0, 500)}), which a memory snapshot cannot keep` });
+  }
   // Python must hold no JavaScript object while the snapshot is taken.
   beforeSnapshot();
   let taken: Uint8Array<ArrayBuffer>;
@@ -340,7 +416,7 @@ function fatal(error: unknown, booting: boolean): void {
   post({ type: "fatal", cause, message: text.slice(0, 4000) });
 }
 
-self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
+self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage | PackageFileAnswer>) => {
   const message = event.data;
   try {
     if (message.type === "init") await boot(message);
@@ -348,6 +424,9 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
     else if (message.type === "set_vars") assign(message);
     else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
     else if (message.type === "introspect") introspect(message);
+    else if (message.type === "load_packages") await preload(message);
+    else if (message.type === "install_wheel") installWheel(message as Parameters<typeof installWheel>[0]);
+    else if (message.type === "package_file") packageFiles?.settle(message);
     else if (message.type === "snapshot") snapshot();
   } catch (error) {
     // Python errors are caught in Python; anything reaching here means the interpreter is broken.

@@ -1,0 +1,259 @@
+# Packages in a session, the module `_wasm_repl_packages`: which packages of the server's
+# repository a cell needs (its imports, and the literal names it gives micropip.install), what the
+# session has installed, and installing pure-Python wheels. The worker loads repository packages
+# with Pyodide's own loader before a cell runs (a cell runs synchronously: nothing can be awaited
+# inside it). Installed files live in Pyodide's in-memory file system, which a memory snapshot
+# does not hold: the record kept here (in the heap, so in the snapshot) is what the worker installs
+# again after every restore.
+import ast
+import io
+import json
+import re
+import sys
+import zipfile
+
+from pyodide._package_loader import SITE_PACKAGES, parse_wheel_name, wheel_dist_info_dir
+
+# The repository, set by configure at every boot: {name: {"version", "file_name", "depends", "compiled"}}
+# and {import name: package name}.
+_repository = {}
+_imports = {}
+
+# What the session has installed, carried over a restore by adopt: repository packages by name
+# (their file names), and wheels the user installed ({file name: bytes}, in installation order).
+installed = {}
+uploaded = {}
+
+# Largest wheel a user may install (set by configure: PACKAGE_MAX_WHEEL_MB).
+MAX_WHEEL_BYTES = 0
+
+_SESSION_STATE = ("installed", "uploaded")
+_INSTALLER = {"INSTALLER": "pyodide.loadPackage", "PYODIDE_SOURCE": "pyodide"}
+
+
+def adopt(previous):
+    """Takes over what a restored session had installed (None: a fresh interpreter)."""
+    if previous is None:
+        return
+    for name in _SESSION_STATE:
+        value = getattr(previous, name, None)
+        if type(value) is dict:
+            globals()[name] = value
+
+
+def configure(config_json):
+    """The repository's packages (the worker reads the lock file) and the cap of an installed wheel."""
+    global _repository, _imports, MAX_WHEEL_BYTES
+    config = json.loads(config_json)
+    _repository = config["packages"]
+    _imports = config["imports"]
+    MAX_WHEEL_BYTES = config["max_wheel_bytes"]
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def available():
+    """The repository's package names, for error messages: test packages left out."""
+    return sorted(name for name in _repository if not name.endswith("-tests"))
+
+
+class PackageNotFoundError(ValueError):
+    pass
+
+
+def unknown(name):
+    names = available()
+    listed = ", ".join(names) if names else "none: this server has no package repository (PYODIDE_PACKAGES_DIR)"
+    return PackageNotFoundError(f"no package named {name!r} in this server's package repository; available: {listed}")
+
+
+# A requirement as micropip takes one: a name, extras, and version clauses.
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
+_CLAUSE = re.compile(r"^(==|!=|>=|<=|~=|>|<)\s*([A-Za-z0-9.*+!_-]+)$")
+
+
+def _version_key(version):
+    return tuple(int(part) if part.isdigit() else -1 for part in re.split(r"[.+!_-]", version))
+
+
+def _satisfies(version, operator, wanted):
+    if wanted.endswith(".*") and operator in ("==", "!="):
+        matches = version == wanted[:-2] or version.startswith(wanted[:-1])
+        return matches if operator == "==" else not matches
+    have, want = _version_key(version), _version_key(wanted)
+    if operator == "~=":
+        return have >= want and have[: max(1, len(want) - 1)] == want[: max(1, len(want) - 1)]
+    return {"==": have == want, "!=": have != want, ">=": have >= want, "<=": have <= want, ">": have > want, "<": have < want}[operator]
+
+
+def resolve(requirement):
+    """The repository package a requirement names; a clear error when there is none that fits."""
+    match = _REQUIREMENT.match(requirement)
+    if not match:
+        raise ValueError(f"not a requirement: {requirement!r}")
+    name, _extras, clauses = match.groups()
+    key = canonical(name)
+    if key not in _repository:
+        raise unknown(name)
+    version = _repository[key]["version"]
+    for clause in filter(None, (part.strip() for part in clauses.split(","))):
+        parsed = _CLAUSE.match(clause)
+        if not parsed:
+            raise ValueError(f"not a version clause: {clause!r} in {requirement!r}")
+        if not _satisfies(version, *parsed.groups()):
+            raise ValueError(f"the repository has {name} {version}, which does not satisfy {clause}")
+    return key
+
+
+def _micropip_names(tree):
+    """The literal requirements of micropip.install(...) calls (a string or a list of them)."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "install"):
+            continue
+        if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "micropip" and node.args):
+            continue
+        argument = node.args[0]
+        items = argument.elts if isinstance(argument, (ast.List, ast.Tuple)) else [argument]
+        for item in items:
+            if isinstance(item, ast.Constant) and isinstance(item.value, str) and "://" not in item.value and not item.value.endswith(".whl"):
+                yield item.value
+
+
+def _imported_names(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.partition(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.partition(".")[0]
+
+
+def requirements(code):
+    """The repository packages a cell needs that the session has not loaded, as a JSON list."""
+    if not _repository:
+        return "[]"
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return "[]"  # the cell reports it when it runs
+    wanted = set()
+    for name in _imported_names(tree):
+        package = _imports.get(name)
+        if package is not None and name not in sys.modules:
+            wanted.add(package)
+    for requirement in _micropip_names(tree):
+        try:
+            wanted.add(resolve(requirement))
+        except ValueError:
+            pass  # micropip.install says what is wrong when the cell runs
+    return json.dumps(sorted(name for name in wanted if name not in installed))
+
+
+def loaded(names_json):
+    """Records repository packages the worker loaded (Pyodide's loadedPackages)."""
+    for name in json.loads(names_json):
+        key = canonical(name)
+        if key in _repository:
+            installed[key] = _repository[key]["file_name"]
+
+
+def to_reinstall():
+    """What the worker installs again after a restore: the repository packages the session has,
+    as the lock file names them and their files (those the repository no longer has are dropped)."""
+    for key in [key for key, file_name in installed.items() if _repository.get(key, {}).get("file_name") != file_name]:
+        del installed[key]
+    return json.dumps([{"name": _repository[key]["name"], "file_name": file_name} for key, file_name in installed.items()])
+
+
+def compiled():
+    """The installed packages with compiled code (a memory snapshot cannot keep their modules)."""
+    return sorted(name for name in installed if _repository.get(name, {}).get("compiled"))
+
+
+def _applied(work, *args):
+    """Runs work for the worker: None when it succeeded, else the error described as a cell's (JSON)."""
+    try:
+        work(*args)
+        return None
+    except BaseException as caught:
+        return json.dumps(sys.modules["_wasm_repl"]._describe(caught))
+
+
+def _import_all(names_json):
+    import importlib
+
+    for key in json.loads(names_json):
+        for module in _repository[key]["imports"]:
+            importlib.import_module(module)
+
+
+def import_packages(names_json):
+    """Imports every module of repository packages (loaded already): the base snapshot holds them."""
+    return _applied(_import_all, names_json)
+
+
+def unpack(data, filename):
+    """Extracts a wheel into site-packages, recorded as Pyodide's loader records its own."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(SITE_PACKAGES)
+        dist_info = SITE_PACKAGES / wheel_dist_info_dir(archive, parse_wheel_name(filename)[0])
+    for key, value in _INSTALLER.items():
+        (dist_info / key).write_text(value)
+
+
+def reinstall(filename, buffer):
+    """Installs a repository wheel's files again after a restore (its modules are in the heap)."""
+    unpack(buffer.to_bytes(), filename)
+
+
+def reinstall_uploaded():
+    for filename, data in uploaded.items():
+        unpack(data, filename)
+
+
+def _check_pure_wheel(filename, data):
+    """A pure-Python wheel, within the cap; anything else is refused with the reason."""
+    if len(data) > MAX_WHEEL_BYTES:
+        raise ValueError(f"the wheel is {len(data)} bytes; at most {MAX_WHEEL_BYTES} may be installed (PACKAGE_MAX_WHEEL_MB)")
+    try:
+        name, _version, _python, abi, platform = parse_wheel_name(filename.removesuffix(".whl"))
+    except ValueError:
+        raise ValueError(f"{filename!r} is not a wheel's file name (name-version-python-abi-platform.whl)") from None
+    if not filename.endswith(".whl") or "/" in filename or abi != "none" or platform != "any":
+        raise ValueError(f"{filename!r} is not a pure-Python wheel (…-none-any.whl): only those can be installed here")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            broken = archive.testzip()
+            wheel_dist_info_dir(archive, name)
+            compiled_files = [path for path in archive.namelist() if path.endswith((".so", ".pyd", ".dylib"))]
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{filename!r} is not a valid wheel: {error}") from None
+    if broken is not None:
+        raise ValueError(f"{filename!r} is damaged: {broken} fails its checksum")
+    if compiled_files:
+        raise ValueError(f"{filename!r} holds compiled code ({compiled_files[0]}): only pure-Python wheels can be installed here")
+    return canonical(name)
+
+
+def install_wheel(filename, data):
+    """Installs a user's pure-Python wheel into the session; kept so that it survives hibernation."""
+    name = _check_pure_wheel(filename, data)
+    for other in [key for key in uploaded if canonical(parse_wheel_name(key.removesuffix(".whl"))[0]) == name]:
+        del uploaded[other]
+    unpack(data, filename)
+    uploaded[filename] = data
+    importlib_invalidate()
+    return name
+
+
+def install_uploaded(filename, buffer):
+    """The worker's entry for an uploaded wheel: an error description as JSON, or None."""
+    return _applied(install_wheel, filename, buffer.to_bytes())
+
+
+def importlib_invalidate():
+    import importlib
+
+    importlib.invalidate_caches()
