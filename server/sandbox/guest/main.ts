@@ -52,7 +52,8 @@ function packageConfig(lock: LockFile): string {
   const packages: Record<string, object> = {};
   const imports: Record<string, string> = {};
   for (const [key, entry] of Object.entries(lock.packages)) {
-    packages[key] = { name: entry.name, version: entry.version, file_name: entry.file_name, depends: entry.depends, imports: entry.imports, compiled: isCompiled(entry) };
+    const { name, version, file_name, sha256, depends, imports: modules } = entry;
+    packages[key] = { name, version, file_name, sha256, depends, imports: modules, compiled: isCompiled(entry) };
     for (const name of entry.imports) imports[name] = key;
   }
   return JSON.stringify({ packages, imports, max_wheel_bytes: settings.maxWheelBytes });

@@ -1,10 +1,14 @@
 # Packages in a session, the module `_wasm_repl_packages`: which packages of the server's
 # repository a cell needs (its imports, and the literal names it gives micropip.install), what the
-# session has installed, and installing pure-Python wheels. The worker loads repository packages
-# with Pyodide's own loader before a cell runs (a cell runs synchronously: nothing can be awaited
-# inside it). Installed files live in Pyodide's in-memory file system, which a memory snapshot
-# does not hold: the record kept here (in the heap, so in the snapshot) is what the worker installs
-# again after every restore.
+# session has installed, and pure-Python wheels the user installs. The worker loads repository
+# packages before a cell runs (a cell runs synchronously: nothing can be awaited inside it).
+#
+# A pure-Python wheel is not unpacked: the wheel itself goes on sys.path and its modules are
+# imported from it (zipimport). Its files live in Pyodide's in-memory file system, which a memory
+# snapshot does not hold, but the modules imported from it, the importer's table of contents and
+# sys.path do live in the heap: after a restore the worker writes the same bytes back to the same
+# path, and the session goes on as before, at the cost of one file per wheel. Packages with compiled
+# code are installed by Pyodide's own loader, and a session that holds them is not snapshotted.
 import ast
 import io
 import json
@@ -12,23 +16,28 @@ import re
 import sys
 import zipfile
 
-from pyodide._package_loader import SITE_PACKAGES, parse_wheel_name, wheel_dist_info_dir
+from pyodide._package_loader import parse_wheel_name, wheel_dist_info_dir
 
-# The repository, set by configure at every boot: {name: {"version", "file_name", "depends", "compiled"}}
-# and {import name: package name}.
+# The repository, set by configure at every boot: {key: {"name", "version", "file_name", "sha256",
+# "depends", "imports", "compiled"}} and {import name: key}.
 _repository = {}
 _imports = {}
 
-# What the session has installed, carried over a restore by adopt: repository packages by name
-# (their file names), and wheels the user installed ({file name: bytes}, in installation order).
+# What the session has installed, carried over a restore by adopt: repository packages by key
+# ({key: file name}), those put on sys.path as wheels ({path: file name}), and wheels the user
+# installed ({path: bytes}).
 installed = {}
+mounted = {}
 uploaded = {}
 
-# Largest wheel a user may install (set by configure: PACKAGE_MAX_WHEEL_MB).
+# The wheels a user installs, together (set by configure: PACKAGE_MAX_WHEEL_MB).
 MAX_WHEEL_BYTES = 0
 
-_SESSION_STATE = ("installed", "uploaded")
-_INSTALLER = {"INSTALLER": "pyodide.loadPackage", "PYODIDE_SOURCE": "pyodide"}
+# Where wheels go on sys.path: the repository's, and the user's (named by the user).
+WHEELS = "/lib/wheels"
+USER_WHEELS = "/lib/wheels/user"
+
+_SESSION_STATE = ("installed", "mounted", "uploaded")
 
 
 def adopt(previous):
@@ -151,20 +160,63 @@ def requirements(code):
     return json.dumps(sorted(name for name in wanted if name not in installed))
 
 
+def plan(keys_json):
+    """What loading packages (lock keys) takes: them and their dependencies the session lacks,
+    and whether any has compiled code (then Pyodide's loader installs them all)."""
+    needed = []
+
+    def visit(key):
+        if key in installed or key in needed or key not in _repository:
+            return
+        for dependency in _repository[key]["depends"]:
+            visit(canonical(dependency))
+        needed.append(key)
+
+    for key in json.loads(keys_json):
+        visit(key)
+    wheels = [{"key": key, "path": f"{WHEELS}/{_repository[key]['file_name']}", **{field: _repository[key][field] for field in ("name", "file_name", "sha256")}} for key in needed]
+    return json.dumps({"compiled": any(_repository[key]["compiled"] for key in needed), "wheels": wheels})
+
+
 def loaded(names_json):
-    """Records repository packages the worker loaded (Pyodide's loadedPackages)."""
+    """Records repository packages Pyodide's loader installed (its loadedPackages)."""
     for name in json.loads(names_json):
         key = canonical(name)
         if key in _repository:
-            installed[key] = _repository[key]["file_name"]
+            installed.setdefault(key, _repository[key]["file_name"])
+
+
+def _on_path(path):
+    if path not in sys.path:
+        sys.path.append(path)
+    import importlib
+
+    importlib.invalidate_caches()
+
+
+def _check_archive(path):
+    """A wheel that is no zip archive would be skipped on sys.path without a word: refused instead."""
+    import zipimport
+
+    try:
+        zipimport.zipimporter(path)
+    except zipimport.ZipImportError as error:
+        raise ValueError(f"{path.rpartition('/')[2]} is not a valid wheel: {error}") from None
+
+
+def mount(key, path):
+    """Puts a repository wheel the worker wrote to `path` on sys.path."""
+    _check_archive(path)
+    _on_path(path)
+    installed[key] = _repository[key]["file_name"]
+    mounted[path] = installed[key]
 
 
 def to_reinstall():
-    """What the worker installs again after a restore: the repository packages the session has,
-    as the lock file names them and their files (those the repository no longer has are dropped)."""
-    for key in [key for key, file_name in installed.items() if _repository.get(key, {}).get("file_name") != file_name]:
-        del installed[key]
-    return json.dumps([{"name": _repository[key]["name"], "file_name": file_name} for key, file_name in installed.items()])
+    """The wheels the worker writes back after a restore, as [{"name", "path", "file_name"}]:
+    those the repository still holds (the modules of the others stay, their files do not)."""
+    names = {entry["file_name"]: entry["name"] for entry in _repository.values()}
+    return json.dumps([{"name": names[file_name], "path": path, "file_name": file_name} for path, file_name in mounted.items() if file_name in names])
 
 
 def compiled():
@@ -172,45 +224,10 @@ def compiled():
     return sorted(name for name in installed if _repository.get(name, {}).get("compiled"))
 
 
-def _applied(work, *args):
-    """Runs work for the worker: None when it succeeded, else the error described as a cell's (JSON)."""
-    try:
-        work(*args)
-        return None
-    except BaseException as caught:
-        return json.dumps(sys.modules["_wasm_repl"]._describe(caught))
-
-
-def _import_all(names_json):
-    import importlib
-
-    for key in json.loads(names_json):
-        for module in _repository[key]["imports"]:
-            importlib.import_module(module)
-
-
-def import_packages(names_json):
-    """Imports every module of repository packages (loaded already): the base snapshot holds them."""
-    return _applied(_import_all, names_json)
-
-
-def unpack(data, filename):
-    """Extracts a wheel into site-packages, recorded as Pyodide's loader records its own."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        archive.extractall(SITE_PACKAGES)
-        dist_info = SITE_PACKAGES / wheel_dist_info_dir(archive, parse_wheel_name(filename)[0])
-    for key, value in _INSTALLER.items():
-        (dist_info / key).write_text(value)
-
-
-def reinstall(filename, buffer):
-    """Installs a repository wheel's files again after a restore (its modules are in the heap)."""
-    unpack(buffer.to_bytes(), filename)
-
-
 def reinstall_uploaded():
-    for filename, data in uploaded.items():
-        unpack(data, filename)
+    for path, data in uploaded.items():
+        with open(path, "wb") as file:
+            file.write(data)
 
 
 def _check_pure_wheel(filename, data):
@@ -240,11 +257,24 @@ def _check_pure_wheel(filename, data):
 def install_wheel(filename, data):
     """Installs a user's pure-Python wheel into the session; kept so that it survives hibernation."""
     name = _check_pure_wheel(filename, data)
-    for other in [key for key in uploaded if canonical(parse_wheel_name(key.removesuffix(".whl"))[0]) == name]:
-        del uploaded[other]
-    unpack(data, filename)
-    uploaded[filename] = data
-    importlib_invalidate()
+    replaced = [path for path in uploaded if canonical(parse_wheel_name(path.rpartition("/")[2].removesuffix(".whl"))[0]) == name]
+    total = len(data) + sum(len(wheel) for path, wheel in uploaded.items() if path not in replaced)
+    if total > MAX_WHEEL_BYTES:
+        raise ValueError(f"the session's wheels would take {total} bytes; at most {MAX_WHEEL_BYTES} may be installed (PACKAGE_MAX_WHEEL_MB)")
+    for path in replaced:
+        del uploaded[path]
+        if path in sys.path:
+            sys.path.remove(path)
+        for module in [module for module, value in sys.modules.items() if getattr(value, "__file__", None) and value.__file__.startswith(path + "/")]:
+            del sys.modules[module]
+    import os
+
+    os.makedirs(USER_WHEELS, exist_ok=True)
+    path = f"{USER_WHEELS}/{filename}"
+    with open(path, "wb") as file:
+        file.write(data)
+    uploaded[path] = data
+    _on_path(path)
     return name
 
 
@@ -252,8 +282,3 @@ def install_uploaded(filename, buffer):
     """The worker's entry for an uploaded wheel: an error description as JSON, or None."""
     return _applied(install_wheel, filename, buffer.to_bytes())
 
-
-def importlib_invalidate():
-    import importlib
-
-    importlib.invalidate_caches()

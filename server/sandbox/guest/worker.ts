@@ -52,6 +52,7 @@ interface Pyodide {
   loadPackage(names: string[], options: { messageCallback(message: string): void; errorCallback(message: string): void; checkIntegrity: boolean }): Promise<unknown>;
   /** Package (lock `name`) to where it was loaded from: Pyodide's loader skips those it holds. */
   loadedPackages: Record<string, string>;
+  FS: { mkdirTree(path: string): void; writeFile(path: string, data: Uint8Array, options: { canOwn: boolean }): void };
   toPy(value: unknown): unknown;
   pyimport(name: string): Record<string, PyCallable>;
   makeMemorySnapshot(): Uint8Array<ArrayBuffer>;
@@ -245,22 +246,54 @@ let afterRestore: PyCallable;
 let packageHelper: Record<string, PyCallable>;
 
 /**
- * Loads repository packages (lock file keys) and their dependencies with Pyodide's loader, which
- * reports failures only through its callbacks; returns why any did not load, or null.
+ * Loads repository packages (lock file keys) and their dependencies; returns why any did not
+ * load, or null. Pure-Python ones go on sys.path as wheels (packages.py); when any has compiled
+ * code, Pyodide's loader installs them all (it loads their dynamic libraries).
  */
-async function loadPackages(names: string[]): Promise<string | null> {
-  const errors: string[] = [];
+async function loadPackages(keys: string[]): Promise<string | null> {
   try {
-    await pyodide.loadPackage(names, { messageCallback: () => {}, errorCallback: (message) => errors.push(message), checkIntegrity: true });
+    const plan = JSON.parse(packageHelper.plan(JSON.stringify(keys)) as string) as { compiled: boolean; wheels: WheelPlan[] };
+    if (plan.compiled) await loadWithPyodide(plan.wheels.map((wheel) => wheel.name));
+    else for (const wheel of plan.wheels) await mountWheel(wheel, true);
+    return null;
   } catch (error) {
-    errors.push(String((error as Error)?.message ?? error));
+    return `could not load ${keys.join(", ")} from the package repository: ${String((error as Error)?.message ?? error).slice(0, 4000)}`;
   }
+}
+
+interface WheelPlan {
+  key: string;
+  name: string;
+  file_name: string;
+  path: string;
+  sha256?: string;
+}
+
+/** Writes a repository wheel to its path (without a copy into the heap) and puts it on sys.path. */
+async function mountWheel(wheel: WheelPlan, check: boolean): Promise<void> {
+  const bytes = await packageFiles!.fetch(wheel.file_name);
+  if (check && wheel.sha256 !== (await sha256(bytes))) throw new Error(`${wheel.file_name} does not match its sha256 in the lock file: the file is damaged or was replaced`);
+  pyodide.FS.mkdirTree(wheel.path.slice(0, wheel.path.lastIndexOf("/")));
+  pyodide.FS.writeFile(wheel.path, bytes, { canOwn: true });
+  if (check) packageHelper.mount(wheel.key, wheel.path);
+  // Pyodide's loader skips what it holds: a compiled package that depends on this one keeps it.
+  pyodide.loadedPackages[wheel.name] = "default channel";
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Pyodide's loader, which reports failures only through its callback. */
+async function loadWithPyodide(names: string[]): Promise<void> {
+  const errors: string[] = [];
+  await pyodide.loadPackage(names, { messageCallback: () => {}, errorCallback: (message) => errors.push(message), checkIntegrity: true });
   const loaded = Object.keys(pyodide.loadedPackages);
   packageHelper.loaded(JSON.stringify(loaded));
   const have = new Set(loaded.map(canonicalName));
   const missing = names.filter((name) => !have.has(canonicalName(name)));
-  if (missing.length === 0 && errors.length === 0) return null;
-  return `could not load ${missing.join(", ") || names.join(", ")} from the package repository: ${errors.join(" ").slice(0, 4000) || "the loader gave no reason"}`;
+  if (missing.length > 0 || errors.length > 0) throw new Error(`${missing.join(", ") || names.join(", ")}: ${errors.join(" ") || "the loader gave no reason"}`);
 }
 
 function canonicalName(name: string): string {
@@ -268,15 +301,12 @@ function canonicalName(name: string): string {
 }
 
 /**
- * A memory snapshot holds the heap, not the file system: the files of every package the restored
- * session (or the base snapshot) had are installed again, and Pyodide's loader told it has them.
+ * A memory snapshot holds the heap, not the file system: the wheels the restored session (or the
+ * base snapshot) had on sys.path are written back where they were.
  */
 async function reinstallPackages(): Promise<void> {
-  const files = JSON.parse(packageHelper.to_reinstall() as string) as Array<{ name: string; file_name: string }>;
-  for (const { name, file_name } of files) {
-    packageHelper.reinstall(file_name, await packageFiles!.fetch(file_name));
-    pyodide.loadedPackages[name] = "default channel";
-  }
+  const wheels = JSON.parse(packageHelper.to_reinstall() as string) as WheelPlan[];
+  for (const wheel of wheels) await mountWheel({ ...wheel, key: "" }, false);
   packageHelper.reinstall_uploaded();
 }
 
