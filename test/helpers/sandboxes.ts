@@ -3,6 +3,7 @@ import { after } from "node:test";
 import { loadConfig } from "../../server/config.ts";
 import { silentLogger, type Logger } from "../../server/log.ts";
 import type { Metrics } from "../../server/metrics.ts";
+import type { PackageSettings } from "../../server/sandbox/package-settings.ts";
 import type { PoolSettings } from "../../server/sandbox/pool-settings.ts";
 import { startSandboxRuntime, type SandboxRuntime } from "../../server/sandbox/runtime.ts";
 import type { CellRequest, CellResult, Sandbox, SandboxLimits } from "../../server/sandbox/sandbox.ts";
@@ -14,6 +15,8 @@ export interface TestRuntimeOptions {
   log?: Logger;
   /** Counts the runtime's boots and exits by cause. */
   metrics?: Metrics;
+  /** A package repository (see test/helpers/repository.ts). */
+  packages?: PackageSettings;
 }
 
 /**
@@ -29,6 +32,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
     limits: { ...config.sandbox, ...options.limits },
     log: options.log ?? silentLogger,
     metrics: options.metrics,
+    packages: options.packages,
   });
   const handedOut: Sandbox[] = [];
   const take = runtime.pool.take.bind(runtime.pool);

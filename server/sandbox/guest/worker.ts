@@ -257,8 +257,14 @@ async function loadPackages(keys: string[]): Promise<string | null> {
     else for (const wheel of plan.wheels) await mountWheel(wheel, true);
     return null;
   } catch (error) {
-    return `could not load ${keys.join(", ")} from the package repository: ${String((error as Error)?.message ?? error).slice(0, 4000)}`;
+    return `could not load ${keys.join(", ")} from the package repository: ${reason(error).slice(0, 4000)}`;
   }
+}
+
+/** An error's message; a Python one's last line (its message holds the whole traceback). */
+function reason(error: unknown): string {
+  const message = String((error as Error)?.message ?? error);
+  return (error as { type?: unknown })?.type !== undefined ? message.trim().split("\n").at(-1)! : message;
 }
 
 interface WheelPlan {
