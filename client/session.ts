@@ -155,6 +155,15 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   }
 
   /**
+   * Installs a pure-Python wheel (`...-none-any.whl`) into the session: later cells import its
+   * modules, and it stays installed across hibernation. The result's error says why one was refused.
+   */
+  install(wheel: Uint8Array, filename: string): Promise<ResultFrame> {
+    const id = `install-${++cellCounter}`;
+    return this.request(id, { type: "install", id, filename, wheel: Buffer.from(wheel).toString("base64") });
+  }
+
+  /**
    * Makes a payload the Python variable `context_<index>` (with `history`: `history_<index>`),
    * `context` naming index 0; the index defaults to the next free one. A string stays a str;
    * anything else arrives as the JSON value. Payloads too large for one frame go in chunks.

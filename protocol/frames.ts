@@ -74,6 +74,19 @@ export interface InputReplyFrame {
   value: string;
 }
 
+/**
+ * A pure-Python wheel (`...-none-any.whl`) the session installs: its modules import in later cells,
+ * and it stays installed across hibernation. At most PACKAGE_MAX_WHEEL_MB, the session's wheels together.
+ */
+export interface InstallFrame {
+  type: "install";
+  id?: string;
+  /** The wheel's file name (name-version-python-abi-platform.whl). */
+  filename: string;
+  /** The wheel's bytes, base64. */
+  wheel: string;
+}
+
 /** A fresh token for the same user and tenant, before the connection's token expires. */
 export interface AuthFrame {
   type: "auth";
@@ -90,6 +103,7 @@ export type ClientFrame =
   | CloseFrame
   | PingFrame
   | InputReplyFrame
+  | InstallFrame
   | AuthFrame;
 
 // ---- server to client ----

@@ -9,6 +9,11 @@ export const MAX_ID_LENGTH = 128;
 const id = boundedString(1, MAX_ID_LENGTH);
 const payload = { id: optional(id), payload: present, index: optional(count), more: optional(boolean), offset: optional(count), json: optional(boolean) };
 
+/** A wheel's file name as the install frame takes it. */
+const MAX_WHEEL_NAME = 255;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const base64: Check = (value) => (typeof value === "string" && value.length % 4 === 0 && BASE64.test(value) ? null : "must be base64 text");
+
 const SCHEMAS: Record<ClientFrame["type"], Record<string, Check>> = {
   execute: { id, code: string, timeout: optional(positive), locals: optional(oneOf(["all", "changed", "none"])) },
   interrupt: { id: optional(id) },
@@ -19,6 +24,7 @@ const SCHEMAS: Record<ClientFrame["type"], Record<string, Check>> = {
   close: {},
   ping: { id: optional(id) },
   input_reply: { id, value: string },
+  install: { id: optional(id), filename: boundedString(1, MAX_WHEEL_NAME), wheel: base64 },
   auth: { token: string },
 };
 

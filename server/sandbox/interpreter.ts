@@ -100,6 +100,11 @@ export class Interpreter {
     return sandbox.setVars(vars);
   }
 
+  async installWheel(filename: string, wheel: Uint8Array): Promise<CellError | null> {
+    const sandbox = await this.sandbox();
+    return sandbox.installWheel(filename, wheel);
+  }
+
   async addContext(...payload: Parameters<Sandbox["addContext"]>): Promise<CellError | null> {
     const sandbox = await this.sandbox();
     return sandbox.addContext(...payload);

@@ -5,7 +5,7 @@ import type { ErrorCode, EvictionReason, StreamName } from "../../protocol/index
 import type { CellResult, MimeBundle } from "../sandbox/sandbox.ts";
 
 /** What a session runs: Python code (a cell) or bookkeeping on its variables. */
-export type WorkKind = "execute" | "set_vars" | "add_context" | "reset" | "introspect";
+export type WorkKind = "execute" | "set_vars" | "add_context" | "install" | "reset" | "introspect";
 
 /** Work was accepted and waits its turn. */
 export interface QueuedEvent {

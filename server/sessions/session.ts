@@ -77,6 +77,7 @@ type Work =
   | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode }
   | { kind: "introspect"; id: string; request: IntrospectRequest; answer: (answer: IntrospectAnswer) => void }
   | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
+  | { kind: "install"; id: string; filename: string; wheel: Uint8Array }
   | ({ kind: "add_context"; id: string } & Payload)
   | { kind: "reset"; id: string };
 
@@ -242,6 +243,12 @@ export class Session {
   setVars(id: string | undefined, vars: Record<string, unknown>): void {
     if (!this.touch()) return;
     this.enqueue({ kind: "set_vars", id: id ?? this.nextId("set_vars"), vars });
+  }
+
+  /** Queues installing a user's pure-Python wheel into the session. */
+  install(id: string | undefined, filename: string, wheel: Uint8Array): void {
+    if (!this.touch()) return;
+    this.enqueue({ kind: "install", id: id ?? this.nextId("install"), filename, wheel });
   }
 
   /** Queues a payload that becomes `context_<index>` (or `history_<index>`), as data. */
@@ -523,6 +530,8 @@ export class Session {
     switch (work.kind) {
       case "set_vars":
         return resultWithoutRun(await this.interpreter.setVars(work.vars), true);
+      case "install":
+        return resultWithoutRun(await this.interpreter.installWheel(work.filename, work.wheel), true);
       case "add_context": {
         const error = await this.interpreter.addContext(work.target, work.index, work.text, work.json);
         // From the first byte's arrival until the variable exists: the benchmark reads this.
@@ -594,6 +603,8 @@ function workBytes(work: Work): number {
       return work.text.length;
     case "set_vars":
       return JSON.stringify(work.vars).length;
+    case "install":
+      return work.wheel.byteLength;
     case "reset":
       return 0;
   }

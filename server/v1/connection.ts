@@ -118,6 +118,8 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
         return session.execute(frame.id, frame.code, frame.timeout, frame.locals ?? "all");
       case "set_vars":
         return session.setVars(frame.id, frame.vars);
+      case "install":
+        return session.install(frame.id, frame.filename, Buffer.from(frame.wheel, "base64"));
       case "add_context":
       case "add_history":
         return uploads.receive(frame, receivedAt);

@@ -66,7 +66,7 @@ def list():
     """The packages installed in this session, by name: their versions."""
     packages = _packages()
     found = {name: packages._repository[name]["version"] for name in packages.installed if name in packages._repository}
-    for filename in packages.uploaded:
-        name, version = filename.split("-")[:2]
+    for path in packages.uploaded:
+        name, version = path.rpartition("/")[2].split("-")[:2]
         found[packages.canonical(name)] = version
     return found

@@ -225,9 +225,34 @@ def compiled():
 
 
 def reinstall_uploaded():
+    import os
+
     for path, data in uploaded.items():
+        os.makedirs(path.rpartition("/")[0], exist_ok=True)
         with open(path, "wb") as file:
             file.write(data)
+
+
+def _applied(work, *args):
+    """Runs work for the worker: None when it succeeded, else the error described as a cell's (JSON)."""
+    try:
+        work(*args)
+        return None
+    except BaseException as caught:
+        return json.dumps(sys.modules["_wasm_repl"]._describe(caught))
+
+
+def _import_all(names_json):
+    import importlib
+
+    for key in json.loads(names_json):
+        for module in _repository[key]["imports"]:
+            importlib.import_module(module)
+
+
+def import_packages(names_json):
+    """Imports every module of repository packages (loaded already): the base snapshot holds them."""
+    return _applied(_import_all, names_json)
 
 
 def _check_pure_wheel(filename, data):
