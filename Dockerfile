@@ -3,9 +3,11 @@
 #
 #   docker build -t wasm-repl:latest .
 #   docker build --build-arg PYODIDE_FULL=true -t wasm-repl:full .   # + the full Pyodide release
+#   docker build --build-arg PRELOAD_PACKAGES=tabulate,jinja2 ...    # imported into every session
 #
-# Stages: deps (production node_modules, with the Deno binary) -> snapshot (builds the base memory
-# snapshot once, at image build time) -> pyodide (optional full Pyodide release) -> runtime.
+# Stages: deps (production node_modules, with the Deno binary) -> packages (the package repository:
+# Debian's pure-Python packages, and the full Pyodide release when PYODIDE_FULL=true) -> snapshot
+# (builds the base memory snapshot once, at image build time) -> runtime.
 # The runtime runs as uid 10001 and needs to write only to CACHE_DIR and /tmp (Kubernetes mounts
 # emptyDirs there; see k8s/base/deployment.yaml).
 
@@ -25,53 +27,66 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \
  && "$(node -p 'require("deno/install_api.cjs").runInstall()')" --version
 
+# --- packages: the package repository sessions load packages from --------------------------------
+# `npm run packages` builds it (server/packages/build.ts) in the layout of a Pyodide release: a
+# pyodide-lock.json and the wheels it names. It always holds the pure-Python Debian packages of
+# DEBIAN_PACKAGES, repacked as py3-none-any wheels (each one imported in a real sandbox first:
+# --check leaves out what fails on Pyodide's Python). With PYODIDE_FULL=true it also holds the full
+# Pyodide release (pyodide-<version>.tar.bz2 from Pyodide's GitHub releases; numpy, pandas,
+# matplotlib and the rest), downloaded here so that nothing is fetched at run time;
+# PYODIDE_RELEASE_URL overrides where the tarball comes from (a mirror). The version is the npm
+# package's, so the wheels match the interpreter. The server reads it through PYODIDE_PACKAGES_DIR
+# (set below); the sandbox may read it, and nothing else of it.
+FROM deps AS packages
+ARG PYODIDE_FULL=false
+ARG PYODIDE_RELEASE_URL=
+ARG DEBIAN_PACKAGES="python3-tabulate python3-networkx python3-sympy python3-mpmath python3-jinja2 python3-markupsafe python3-yaml python3-bs4 python3-soupsieve"
+COPY server/ server/
+COPY protocol/ protocol/
+COPY rlm/ rlm/
+# --check boots sandboxes: their base snapshot goes to a scratch cache, not into the image.
+ENV CACHE_DIR=/tmp/packages-cache
+RUN set -eu; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends bzip2 ca-certificates curl $DEBIAN_PACKAGES; \
+    release=""; \
+    if [ "$PYODIDE_FULL" = "true" ]; then \
+      version="$(node -p 'require("pyodide/package.json").version')"; \
+      url="${PYODIDE_RELEASE_URL:-https://github.com/pyodide/pyodide/releases/download/${version}/pyodide-${version}.tar.bz2}"; \
+      curl --fail --location --retry 3 --output /tmp/pyodide.tar.bz2 "$url"; \
+      release="--release /tmp/pyodide.tar.bz2"; \
+    fi; \
+    npm run packages -- $release --debian "$(echo $DEBIAN_PACKAGES | tr ' ' ',')" --check --out /opt/pyodide-packages; \
+    test -f /opt/pyodide-packages/pyodide-lock.json; \
+    rm -rf /tmp/pyodide.tar.bz2 /tmp/packages-cache /var/lib/apt/lists/*
+
 # --- snapshot: the base memory snapshot every sandbox boots from ----------------------------------
 # Built here once (10-60 s) instead of at every pod's first start. Its file name carries a key made
-# of the Pyodide version and the guest code, so it matches the server/ copied into the runtime
-# stage below (the same files, at the same path /app).
+# of the Pyodide version, the guest code and the preloaded packages, so it matches the server/ and
+# the settings of the runtime stage below (the same files at the same path /app, the same
+# PYODIDE_PACKAGES_DIR and PRELOAD_PACKAGES). PRELOAD_PACKAGES (pure-Python ones: a memory
+# snapshot cannot keep compiled code) are imported into it, so every session starts with them.
 FROM deps AS snapshot
+ARG PRELOAD_PACKAGES=
 # The configuration it loads imports the model client of rlm/.
 COPY server/ server/
 COPY protocol/ protocol/
 COPY rlm/ rlm/
-ENV CACHE_DIR=/var/cache/wasm-repl
+COPY --from=packages /opt/pyodide-packages /opt/pyodide-packages
+ENV CACHE_DIR=/var/cache/wasm-repl \
+    PYODIDE_PACKAGES_DIR=/opt/pyodide-packages \
+    PRELOAD_PACKAGES=${PRELOAD_PACKAGES}
 RUN npm run build
-
-# --- pyodide: the full Pyodide release, optional ---------------------------------------------------
-# The npm package `pyodide` holds the interpreter and the standard library only; packages such as
-# numpy and pandas are wheels in the full release (pyodide-<version>.tar.bz2 on Pyodide's GitHub
-# releases). With PYODIDE_FULL=true they are downloaded at image build time into /opt/pyodide, so
-# they load without network at run time; PYODIDE_RELEASE_URL overrides where the tarball comes from
-# (a mirror). The version is the npm package's, so the wheels match the interpreter.
-# The server does not read /opt/pyodide yet: it gives the sandbox the npm package's directory as
-# Pyodide's indexURL and lets it read nothing else. To use these wheels it must take their
-# directory from a setting (for example a PYODIDE_PACKAGES_DIR variable set to /opt/pyodide), add
-# that directory to the sandbox's --allow-read list, and load the wheels (pyodide.loadPackage with
-# that directory as the package base URL) before the sandbox revokes its read permission.
-# With PYODIDE_FULL=false (the default) /opt/pyodide is an empty directory.
-FROM ${NODE_IMAGE} AS pyodide
-ARG PYODIDE_FULL=false
-ARG PYODIDE_RELEASE_URL=
-COPY --from=deps /app/node_modules/pyodide/package.json /tmp/pyodide-package.json
-RUN set -eu; \
-    mkdir -p /opt/pyodide; \
-    if [ "$PYODIDE_FULL" = "true" ]; then \
-      apt-get update; \
-      apt-get install -y --no-install-recommends bzip2 ca-certificates curl; \
-      version="$(node -p 'require("/tmp/pyodide-package.json").version')"; \
-      url="${PYODIDE_RELEASE_URL:-https://github.com/pyodide/pyodide/releases/download/${version}/pyodide-${version}.tar.bz2}"; \
-      curl --fail --location --retry 3 --output /tmp/pyodide.tar.bz2 "$url"; \
-      tar -xjf /tmp/pyodide.tar.bz2 -C /opt/pyodide --strip-components=1; \
-      test -f /opt/pyodide/pyodide-lock.json; \
-      rm -rf /tmp/pyodide.tar.bz2 /var/lib/apt/lists/*; \
-    fi
 
 # --- runtime ---------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+ARG PRELOAD_PACKAGES=
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
-    CACHE_DIR=/var/cache/wasm-repl
+    CACHE_DIR=/var/cache/wasm-repl \
+    PYODIDE_PACKAGES_DIR=/opt/pyodide-packages \
+    PRELOAD_PACKAGES=${PRELOAD_PACKAGES}
 WORKDIR /app
 RUN groupadd --system --gid 10001 wasm-repl \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin wasm-repl
@@ -86,7 +101,8 @@ COPY rlm/ rlm/
 # snapshot is rebuilt there). In Kubernetes an emptyDir covers this directory and an init container
 # copies these files into it first.
 COPY --from=snapshot --chown=10001:10001 /var/cache/wasm-repl /var/cache/wasm-repl
-COPY --from=pyodide /opt/pyodide /opt/pyodide
+# The package repository, read-only for the server (owned by root).
+COPY --from=packages /opt/pyodide-packages /opt/pyodide-packages
 USER 10001:10001
 EXPOSE 8000
 # No curl in the slim image: Node asks /health itself. The first start without a snapshot takes

@@ -154,7 +154,7 @@ test("the Dockerfile parser sees stages, flags and continuations", () => {
 test("stages: named, in order, each FROM an image or an earlier stage", () => {
   const names = stages.map((stage) => stage.name);
   assert.equal(new Set(names).size, names.length, "stage names are unique");
-  assert.deepEqual(names.slice(0, 2), ["deps", "snapshot"]);
+  assert.deepEqual(names, ["deps", "packages", "snapshot", "runtime"]);
   for (const stage of stages) {
     const earlier = stages.find((candidate) => candidate.name === stage.base);
     if (earlier) assert.ok(earlier.index < stage.index, `${stage.name} is built FROM an earlier stage`);
@@ -239,18 +239,47 @@ test("the final image: a non-root user, a health check, the server as PID 1, wha
   assert.ok(baked, "the base snapshot is copied from the snapshot stage");
   const { sources, destination, flags } = copyOperands(baked.args);
   assert.equal(destination, cacheDir, "into CACHE_DIR");
-  assert.deepEqual(sources, [stages.find((stage) => stage.name === "snapshot")!.instructions.find((instruction) => instruction.keyword === "ENV" && instruction.args.startsWith("CACHE_DIR="))!.args.slice("CACHE_DIR=".length)]);
+  const snapshotEnv = stages.find((stage) => stage.name === "snapshot")!.instructions.find((instruction) => instruction.keyword === "ENV" && instruction.args.startsWith("CACHE_DIR="))!;
+  assert.deepEqual(sources, [/^CACHE_DIR=(\S+)/.exec(snapshotEnv.args)![1]]);
   assert.equal(flags.get("chown")?.split(":")[0], String(uid), "writable by the server");
   // The init container copies the image's CACHE_DIR into the pod's emptyDir.
   const seed = deployment.spec!.template.spec!.initContainers?.find((container) => container.name === "seed-cache");
   assert.ok(seed?.command?.some((word) => word.startsWith(cacheDir)), "the init container seeds from CACHE_DIR");
 });
 
-test("the optional full Pyodide release is a build argument, off by default", () => {
-  const pyodide = stages.find((stage) => stage.name === "pyodide");
-  assert.ok(pyodide, "a pyodide stage");
-  const arg = pyodide.instructions.find((instruction) => instruction.keyword === "ARG" && instruction.args.startsWith("PYODIDE_FULL"));
-  assert.equal(arg?.args, "PYODIDE_FULL=false");
-  assert.ok(final.instructions.some((instruction) => instruction.keyword === "COPY" && instruction.args.includes("--from=pyodide")));
+test("the package repository: npm run packages from Debian's packages and, optionally, the Pyodide release, where PYODIDE_PACKAGES_DIR points", () => {
+  const packages = stages.find((stage) => stage.name === "packages")!;
+  const argOf = (stage: Stage, name: string) => stage.instructions.find((instruction) => instruction.keyword === "ARG" && instruction.args.split("=")[0] === name)?.args.slice(name.length + 1);
+  assert.equal(argOf(packages, "PYODIDE_FULL"), "false", "the full release is a build argument, off by default");
+  const run = packages.instructions.filter((instruction) => instruction.keyword === "RUN").map((instruction) => instruction.args).join(" ");
+  // The steps the README gives, in the order it gives them (test/packages/repository.test.ts runs
+  // the same command on a release tarball laid out as Pyodide publishes it).
+  const steps = [/apt-get install -y --no-install-recommends [^;]*\$DEBIAN_PACKAGES/, /if \[ "\$PYODIDE_FULL" = "true" \]/, /url="[^"]*pyodide-\$\{version\}\.tar\.bz2/, /curl [^;]*"\$url"/, /npm run packages -- \$release --debian [^;]*--check --out \/opt\/pyodide-packages/, /test -f \/opt\/pyodide-packages\/pyodide-lock\.json/];
+  let at = 0;
+  for (const step of steps) {
+    const match = step.exec(run.slice(at));
+    assert.ok(match, `the packages stage runs ${step} (after the steps before it)`);
+    at += match.index + match[0].length;
+  }
+  const debian = argOf(packages, "DEBIAN_PACKAGES")!.replace(/^"|"$/g, "").split(/\s+/);
+  const ci = readFileSync(join(REPO, ".ci/run"), "utf8");
+  for (const name of debian) assert.match(ci, new RegExp(`\\b${name}\\b`), `${name}: CI installs it, so the tests that repack it run`);
+  assert.ok(/### Packages/.test(readFileSync(join(REPO, "README.md"), "utf8")), "the README documents them");
+
+  const env = finalEnv();
+  assert.equal(env.get("PYODIDE_PACKAGES_DIR"), "/opt/pyodide-packages");
+  const copied = final.instructions.find((instruction) => instruction.keyword === "COPY" && instruction.args.includes("--from=packages"));
+  assert.ok(copied, "the runtime has the repository");
+  assert.deepEqual([copyOperands(copied.args).sources, copyOperands(copied.args).destination], [["/opt/pyodide-packages"], "/opt/pyodide-packages"]);
+  assert.equal(copyOperands(copied.args).flags.get("chown"), undefined, "owned by root: the server only reads it");
+  // The baked snapshot's key includes the preloaded packages: the snapshot stage must see the runtime's settings.
+  const snapshot = stages.find((stage) => stage.name === "snapshot")!;
+  const snapshotEnv = snapshot.instructions.filter((instruction) => instruction.keyword === "ENV").map((instruction) => instruction.args).join(" ");
+  for (const name of ["PYODIDE_PACKAGES_DIR", "PRELOAD_PACKAGES"]) {
+    assert.match(snapshotEnv, new RegExp(`\\b${name}=${env.get(name)!.replace(/[$/{}]/g, "\\$&")}(\\s|$)`), `the snapshot stage builds with the runtime's ${name}`);
+  }
+  assert.equal(argOf(snapshot, "PRELOAD_PACKAGES"), "");
+  assert.equal(argOf(final, "PRELOAD_PACKAGES"), "");
+  assert.ok(snapshot.instructions.some((instruction) => instruction.keyword === "COPY" && instruction.args.includes("--from=packages")), "the snapshot stage loads the preloaded packages from the same repository");
   assert.equal(args.get("NODE_IMAGE"), "node:20-bookworm-slim");
 });
