@@ -1,5 +1,6 @@
 // The packages benchmark, for one real package set (Debian's tabulate, Jinja2 + MarkupSafe,
-// PyYAML and networkx, repacked by npm run packages into a repository of this run's own): what
+// PyYAML and networkx, repacked and compiled as npm run packages does, into a repository of this
+// run's own): what
 // PRELOAD_PACKAGES costs an interpreter's boot and memory and what it saves, how large a
 // hibernated session that holds them is, and how long the first `import` of a package loaded on
 // demand takes. Each part on real sandboxes, beside the same without preloading.
@@ -12,6 +13,7 @@ import { loadConfig } from "../server/config.ts";
 import { encodeSnapshot } from "../server/hibernation/snapshot-codec.ts";
 import { silentLogger } from "../server/log.ts";
 import { buildRepository } from "../server/packages/build.ts";
+import { addBytecode } from "../server/packages/compile.ts";
 import { startSandboxRuntime, type SandboxRuntime } from "../server/sandbox/runtime.ts";
 import { Sandbox } from "../server/sandbox/sandbox.ts";
 import { runBench } from "./processes.ts";
@@ -105,7 +107,9 @@ export async function runPackagesBench(): Promise<void> {
   const variants: Variant[] = [];
   try {
     progress(`building a repository of ${DEBIAN.join(", ")}`);
-    buildRepository({ out: dir, release: null, debian: DEBIAN, log: () => {} });
+    const { lock, repacked } = buildRepository({ out: dir, release: null, debian: DEBIAN, log: () => {} });
+    const config = loadConfig({ CACHE_DIR: process.env.CACHE_DIR });
+    await addBytecode(dir, lock, repacked, config.cacheDir, config.sandbox, () => {});
     progress("the base snapshot without preloading");
     variants.push(await startVariant("on demand", dir, [], process.env.CACHE_DIR));
     progress(`the base snapshot with PRELOAD_PACKAGES=${PACKAGES.join(",")}`);

@@ -1,12 +1,14 @@
 // `npm run packages -- --out DIR [--release PYODIDE_RELEASE] [--debian python3-a,python3-b] [--check]`:
-// builds a package repository for PYODIDE_PACKAGES_DIR (server/packages/build.ts). --check
-// imports each repacked Debian package in a real sandbox and leaves out those that fail.
+// builds a package repository for PYODIDE_PACKAGES_DIR (server/packages/build.ts). Repacked Debian
+// packages get bytecode compiled by Pyodide's Python (compile.ts); --check imports each in a real
+// sandbox and leaves out those that fail (check.ts).
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config.ts";
-import { buildRepository, writeLock } from "./packages/build.ts";
+import { buildRepository, writeLock, type Repacked } from "./packages/build.ts";
 import { checkPackages } from "./packages/check.ts";
+import { addBytecode } from "./packages/compile.ts";
 import type { LockFile } from "./packages/lock.ts";
 import { normalizedName } from "./packages/wheel.ts";
 
@@ -26,11 +28,14 @@ const out = values.out;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const debian = values.debian.flatMap((list) => list.split(",")).map((name) => name.trim()).filter(Boolean);
 const { lock, repacked } = buildRepository({ out, release: values.release ?? null, debian, log });
+// The sandboxes that compile and check use this machine's cache, and no repository but this one.
+const config = loadConfig({ ...process.env, PYODIDE_PACKAGES_DIR: "", PRELOAD_PACKAGES: "" });
 
-if (values.check && repacked.length > 0) {
-  // PYODIDE_PACKAGES_DIR is not read here: the repository checked is the one just built.
-  const config = loadConfig({ ...process.env, PYODIDE_PACKAGES_DIR: "", PRELOAD_PACKAGES: "" });
-  const outcomes = await checkPackages(out, repacked, config.cacheDir, config.sandbox);
+if (repacked.length > 0) await addBytecode(out, lock, repacked, config.cacheDir, config.sandbox, log);
+if (values.check && repacked.length > 0) await leaveOutFailures(lock, repacked);
+
+async function leaveOutFailures(lock: LockFile, repacked: Repacked[]): Promise<void> {
+  const outcomes = await checkPackages(out, repacked.map(({ key }) => key), config.cacheDir, config.sandbox);
   const failed = new Set([...outcomes].filter(([, outcome]) => outcome.error !== null).map(([key]) => key));
   for (const [key, { error, after }] of outcomes) {
     const how = error ? `: ${error.split("\n")[0]}` : after ? ` (once ${after} is imported)` : "";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { readDebianPackage, type DebianPackage } from "./debian.ts";
 import { LOCK_FILE, type LockFile, type LockPackage } from "./lock.ts";
 import { copyRelease } from "./release.ts";
-import { buildWheel, normalizedName } from "./wheel.ts";
+import { buildWheel, normalizedName, type WheelSource } from "./wheel.ts";
 
 export interface BuildOptions {
   out: string;
@@ -20,8 +20,14 @@ export interface BuildOptions {
 
 const require = createRequire(import.meta.url);
 
-/** Writes the repository into `options.out`; returns its lock file and the keys of the Debian packages it added. */
-export function buildRepository(options: BuildOptions): { lock: LockFile; repacked: string[] } {
+/** A Debian package repacked into the repository: its lock key and what its wheel holds. */
+export interface Repacked {
+  key: string;
+  source: WheelSource;
+}
+
+/** Writes the repository into `options.out`; returns its lock file and the Debian packages it added. */
+export function buildRepository(options: BuildOptions): { lock: LockFile; repacked: Repacked[] } {
   const { out, log } = options;
   mkdirSync(out, { recursive: true });
   // Without a release the lock is for the npm package's Pyodide (its ABI and Python), holding none of its packages.
@@ -32,15 +38,16 @@ export function buildRepository(options: BuildOptions): { lock: LockFile; repack
   }
   const debian = options.debian.map(readDebianPackage);
   const pythonNames = new Map(debian.map((pkg) => [pkg.debian, normalizedName(pkg.name)]));
-  const repacked: string[] = [];
+  const repacked: Repacked[] = [];
   for (const pkg of debian) {
     const key = normalizedName(pkg.name);
     if (lock.packages[key]) {
       log(`${pkg.debian}: the release has ${lock.packages[key]!.name} ${lock.packages[key]!.version}; kept, the Debian build left out`);
       continue;
     }
-    lock.packages[key] = addDebianWheel(pkg, out, dependencies(pkg, pythonNames, lock, log));
-    repacked.push(key);
+    const source: WheelSource = { name: pkg.name, version: pkg.version, files: pkg.files, metadata: pkg.metadata, topLevel: pkg.topLevel };
+    lock.packages[key] = addWheel(source, out, dependencies(pkg, pythonNames, lock, log));
+    repacked.push({ key, source });
     const dropped = pkg.droppedCompiled.length > 0 ? `; compiled files left out: ${pkg.droppedCompiled.join(", ")}` : "";
     log(`${pkg.debian}: ${lock.packages[key]!.file_name} (imports ${pkg.topLevel.join(", ")})${dropped}`);
   }
@@ -64,17 +71,18 @@ function dependencies(pkg: DebianPackage, pythonNames: Map<string, string>, lock
   return depends;
 }
 
-function addDebianWheel(pkg: DebianPackage, out: string, depends: string[]): LockPackage {
-  const wheel = buildWheel({ name: pkg.name, version: pkg.version, files: pkg.files, metadata: pkg.metadata, topLevel: pkg.topLevel });
+/** Writes a wheel into the repository; returns its lock entry. */
+export function addWheel(source: WheelSource, out: string, depends: string[]): LockPackage {
+  const wheel = buildWheel(source);
   writeFileSync(join(out, wheel.fileName), wheel.bytes);
   return {
-    name: pkg.name,
-    version: pkg.version,
+    name: source.name,
+    version: source.version,
     file_name: wheel.fileName,
     install_dir: "site",
     sha256: wheel.sha256,
     package_type: "package",
-    imports: pkg.topLevel,
+    imports: source.topLevel ?? [],
     depends,
     unvendored_tests: false,
   };

@@ -86,6 +86,9 @@ test("the Dockerfile's path: a Pyodide release tarball and Debian packages make 
   assert.match(log, /copied 1 packages of the release/);
   const lock = JSON.parse(readFileSync(join(out, LOCK_FILE), "utf8")) as LockFile;
   assert.deepEqual(Object.keys(lock.packages), ["from-release", "tabulate"]);
+  const tabulateFiles = execFileSync("python3", ["-c", "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))", join(out, lock.packages["tabulate"]!.file_name)], { encoding: "utf8" });
+  assert.match(tabulateFiles, /^tabulate\.pyc$/m, "the repacked package carries its bytecode, compiled by Pyodide's Python");
+  assert.match(log, /tabulate: 1 modules compiled for Python 3\.14/);
   const runtime = await startTestRuntime({ poolSize: 0, packages: settingsOf(out) });
   const sandbox = await runtime.start();
   const result = await run(sandbox, "import from_release, tabulate\nfrom_release.ORIGIN, tabulate.__name__");
