@@ -31,7 +31,7 @@ export interface ServerConfig {
   uploadIdleTimeout: number;
   /** Frames and bytes a client (tenant and user) may send. */
   rateLimits: RateLimits;
-  /** Text frames from this many bytes are parsed by a worker thread; null: the default (http/frame-parser.ts); Infinity: never. */
+  /** Text frames from this many bytes are parsed by a worker thread; null: the default (v1/frame-parser.ts); Infinity: never. */
   offThreadParseBytes: number | null;
 }
 

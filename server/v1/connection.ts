@@ -10,7 +10,7 @@ import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
-import { inOrder, type FrameParser, type ParseOutcome } from "../http/frame-parser.ts";
+import { inOrder, type FrameParser, type ParseOutcome } from "./frame-parser.ts";
 import type { Allowance } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";

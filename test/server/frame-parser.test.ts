@@ -1,11 +1,11 @@
-// Large client frames are parsed by worker threads (server/http/frame-parser.ts), not by the
+// Large client frames are parsed by worker threads (server/v1/frame-parser.ts), not by the
 // thread that serves every session: what they say, their order and their refusals are unchanged.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { WebSocket, WebSocketServer } from "ws";
 import { parseClientFrame } from "../../protocol/index.ts";
-import type { FrameParser } from "../../server/http/frame-parser.ts";
-import { FrameParser as Pool, OFF_THREAD_BYTES } from "../../server/http/frame-parser.ts";
+import type { FrameParser } from "../../server/v1/frame-parser.ts";
+import { FrameParser as Pool, OFF_THREAD_BYTES } from "../../server/v1/frame-parser.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 import { startTestServer } from "../helpers/server.ts";
 

@@ -1,0 +1,74 @@
+// Every route this server answers, each declared once: its method and path, the scope the
+// caller's token must hold (null: anyone), and its handler. The answers to requests no route
+// serves list the routes from here (http/routes.ts), so a new endpoint is one more entry.
+import type { TokenVerifier } from "./auth/tokens.ts";
+import type { Clock } from "./clock.ts";
+import type { Config } from "./config.ts";
+import type { LlmService } from "./llm/service.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { SandboxRuntime } from "./sandbox/runtime.ts";
+import type { SessionRegistry } from "./sessions/registry.ts";
+import type { SessionStore } from "./store/store.ts";
+import type { TenantQuotas } from "./tenancy/quotas.ts";
+import { attachSession, openSession, sinceProblem, type ConnectParts } from "./v1/endpoints.ts";
+import type { Endpoint } from "./http/endpoint.ts";
+import { execute, type ExecuteParts } from "./http/execute-endpoint.ts";
+import type { FrameParser } from "./v1/frame-parser.ts";
+import type { OwnerForwarding } from "./http/forwarding.ts";
+import { metricsElsewhere, serveMetrics } from "./http/metrics-endpoint.ts";
+import { health, ready } from "./http/probes.ts";
+import type { RateLimiter } from "./http/rate-limit.ts";
+import { RouteTable } from "./http/routes.ts";
+import { endSession, listSessions } from "./http/sessions-endpoint.ts";
+
+/** What the handlers work with, built by compose.ts. */
+export interface ApiParts {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  verifier: TokenVerifier;
+  sandboxes: SandboxRuntime;
+  store: SessionStore;
+  registry: SessionRegistry;
+  quotas: TenantQuotas;
+  llm: LlmService;
+  rates: RateLimiter;
+  parser: FrameParser;
+  forwarding: OwnerForwarding;
+}
+
+/** The main port's routes. `draining`: the server is shutting down (it turns not-ready). */
+export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<Endpoint> {
+  const { config, log, metrics, clock, verifier, sandboxes, store, registry, quotas, llm, rates, parser, forwarding } = parts;
+  const { server } = config;
+  const connecting: ConnectParts = { registry, rates, forwarding, maxConnectionsPerSession: server.maxConnectionsPerSession, verifier, clock, log, metrics, parser, uploadIdleMs: server.uploadIdleTimeout * 1000 };
+  const executing: ExecuteParts = {
+    registry,
+    quotas,
+    sandboxes,
+    llm,
+    log,
+    metrics,
+    logCode: config.logCode,
+    maxBodyBytes: server.maxFrameBytes,
+    limits: { execution_timeout: server.executionTimeout, max_execution_timeout: server.maxExecutionTimeout },
+  };
+  const { port: metricsPort } = config.metrics;
+  return new RouteTable<Endpoint>([
+    { method: "WEBSOCKET", path: "/v1/sessions", scope: "sessions:create", queryProblem: sinceProblem, handle: openSession(connecting) },
+    { method: "WEBSOCKET", path: "/v1/sessions/:id", scope: "sessions:read", queryProblem: sinceProblem, handle: attachSession(connecting) },
+    { method: "GET", path: "/v1/sessions", scope: "sessions:read", handle: listSessions(registry) },
+    { method: "DELETE", path: "/v1/sessions/:id", scope: "sessions:execute", handle: endSession(registry, forwarding) },
+    { method: "POST", path: "/execute", scope: "sessions:execute", handle: execute(executing, forwarding) },
+    { method: "GET", path: "/health", scope: null, handle: health },
+    { method: "GET", path: "/ready", scope: null, handle: ready({ draining, sandboxes, store }) },
+    { method: "GET", path: "/metrics", scope: null, handle: metricsPort === null ? serveMetrics(metrics, log) : metricsElsewhere(metricsPort) },
+  ]);
+}
+
+/** The routes of METRICS_PORT, when the metrics have a port of their own. */
+export function metricsPortRoutes({ metrics, log }: Pick<ApiParts, "metrics" | "log">): RouteTable<Endpoint> {
+  return new RouteTable<Endpoint>([{ method: "GET", path: "/metrics", scope: null, handle: serveMetrics(metrics, log) }]);
+}
