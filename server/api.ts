@@ -11,7 +11,7 @@ import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import type { SessionRegistry } from "./sessions/registry.ts";
 import type { SessionStore } from "./store/store.ts";
 import type { TenantQuotas } from "./tenancy/quotas.ts";
-import { attachSession, openSession, sinceProblem, type ConnectParts } from "./v1/endpoints.ts";
+import { attachSession, openSession, sinceProblem, v1Subprotocol, type ConnectParts } from "./v1/endpoints.ts";
 import type { Endpoint } from "./http/endpoint.ts";
 import { execute, type ExecuteParts } from "./http/execute-endpoint.ts";
 import type { FrameParser } from "./v1/frame-parser.ts";
@@ -57,8 +57,8 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
   };
   const { port: metricsPort } = config.metrics;
   return new RouteTable<Endpoint>([
-    { method: "WEBSOCKET", path: "/v1/sessions", scope: "sessions:create", queryProblem: sinceProblem, handle: openSession(connecting) },
-    { method: "WEBSOCKET", path: "/v1/sessions/:id", scope: "sessions:read", queryProblem: sinceProblem, handle: attachSession(connecting) },
+    { method: "WEBSOCKET", path: "/v1/sessions", scope: "sessions:create", queryProblem: sinceProblem, subprotocol: v1Subprotocol, handle: openSession(connecting) },
+    { method: "WEBSOCKET", path: "/v1/sessions/:id", scope: "sessions:read", queryProblem: sinceProblem, subprotocol: v1Subprotocol, handle: attachSession(connecting) },
     { method: "GET", path: "/v1/sessions", scope: "sessions:read", handle: listSessions(registry) },
     { method: "DELETE", path: "/v1/sessions/:id", scope: "sessions:execute", handle: endSession(registry, forwarding) },
     { method: "POST", path: "/execute", scope: "sessions:execute", handle: execute(executing, forwarding) },
