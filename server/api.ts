@@ -13,6 +13,7 @@ import type { SessionStore } from "./store/store.ts";
 import type { TenantQuotas } from "./tenancy/quotas.ts";
 import { attachSession, openSession, sinceProblem, v1Subprotocol, type ConnectParts } from "./v1/endpoints.ts";
 import type { Endpoint } from "./http/endpoint.ts";
+import { jupyterRoutes, type JupyterParts } from "./jupyter/routes.ts";
 import { execute, type ExecuteParts } from "./http/execute-endpoint.ts";
 import type { FrameParser } from "./v1/frame-parser.ts";
 import type { OwnerForwarding } from "./http/forwarding.ts";
@@ -55,6 +56,17 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     maxBodyBytes: server.maxFrameBytes,
     limits: { execution_timeout: server.executionTimeout, max_execution_timeout: server.maxExecutionTimeout },
   };
+  const jupyter: JupyterParts = {
+    registry,
+    forwarding,
+    rates,
+    maxConnectionsPerSession: server.maxConnectionsPerSession,
+    pythonVersion: sandboxes.environment.files.pythonVersion,
+    maxBodyBytes: server.maxFrameBytes,
+    clock,
+    log,
+    metrics,
+  };
   const { port: metricsPort } = config.metrics;
   return new RouteTable<Endpoint>([
     { method: "WEBSOCKET", path: "/v1/sessions", scope: "sessions:create", queryProblem: sinceProblem, subprotocol: v1Subprotocol, handle: openSession(connecting) },
@@ -65,6 +77,7 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     { method: "GET", path: "/health", scope: null, handle: health },
     { method: "GET", path: "/ready", scope: null, handle: ready({ draining, sandboxes, store }) },
     { method: "GET", path: "/metrics", scope: null, handle: metricsPort === null ? serveMetrics(metrics, log) : metricsElsewhere(metricsPort) },
+    ...jupyterRoutes(jupyter),
   ]);
 }
 

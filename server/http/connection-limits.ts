@@ -6,6 +6,7 @@ import { CLOSE } from "../../protocol/index.ts";
 import { guard, type Reporter } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
+import type { EvictedEvent } from "../sessions/events.ts";
 import type { Session } from "../sessions/session.ts";
 import type { Allowance } from "./rate-limit.ts";
 
@@ -91,4 +92,10 @@ export function rateLimitedInput(socket: WebSocket, allowance: Allowance, log: L
       return false;
     },
   };
+}
+
+/** How a connection closes when its session let go of it: moving elsewhere (1012), or ended. */
+export function closeFor(event: EvictedEvent): [number, string] {
+  if (event.resumable) return [CLOSE.restarting, "session moved"];
+  return [event.reason === "shutdown" ? CLOSE.restarting : CLOSE.normal, `session ${event.reason}`];
 }

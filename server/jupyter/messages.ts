@@ -66,10 +66,10 @@ export function replyType(requestType: string): string {
   return `${requestType.replace(/_request$/, "")}_reply`;
 }
 
-/** The channel a client's request goes on when it did not say: by its type, as Jupyter defines them. */
-export function channelOf(message: ClientMessage): Channel {
-  if (message.channel !== null) return message.channel;
-  switch (message.header.msg_type) {
+/** The channel a client's message came on: as it said, or when it did not, by its type as Jupyter defines them. */
+export function channelFor(said: Channel | null, msgType: string): Channel {
+  if (said !== null) return said;
+  switch (msgType) {
     case "shutdown_request":
     case "interrupt_request":
     case "debug_request":

@@ -5,17 +5,17 @@
 // the client sends a fresh one (`auth`). What it has not read yet counts against its session's
 // buffer budget (see sessions/buffers.ts); what it sends, against its rate limits (rate-limit.ts).
 import type { RawData, WebSocket } from "ws";
-import { CLOSE, type ClientFrame, type ServerFrame } from "../../protocol/index.ts";
+import type { ClientFrame, ServerFrame } from "../../protocol/index.ts";
 import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import { inOrder, type FrameParser, type ParseOutcome } from "./frame-parser.ts";
-import { rateLimitedInput, sessionOutput, tokenExpiry } from "../http/connection-limits.ts";
+import { closeFor, rateLimitedInput, sessionOutput, tokenExpiry } from "../http/connection-limits.ts";
 import type { Allowance } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { EvictedEvent, SessionEvent } from "../sessions/events.ts";
+import type { SessionEvent } from "../sessions/events.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
 import { frameOf, textOf, welcomeFrames } from "./frames.ts";
 import { Uploads } from "./uploads.ts";
@@ -54,7 +54,7 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
       write(type, text);
       if (event.type === "evicted") {
         uploads.close();
-        socket.close(...closing(event));
+        socket.close(...closeFor(event));
       }
     },
   };
@@ -143,12 +143,6 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   const welcome = session.attach(attachment, context.since);
   for (const frame of welcomeFrames(session.id, context.resumed, welcome)) reply(frame);
   for (const event of welcome.replay) attachment.deliver(event);
-}
-
-/** How a connection closes when its session let go of it: moving elsewhere (1012), or ended. */
-function closing(event: EvictedEvent): [number, string] {
-  if (event.resumable) return [CLOSE.restarting, "session moved"];
-  return [event.reason === "shutdown" ? CLOSE.restarting : CLOSE.normal, `session ${event.reason}`];
 }
 
 const INTERNAL_FRAME_ERROR = "the server failed while handling this frame (a bug, logged with its stack); the session goes on";

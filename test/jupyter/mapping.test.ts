@@ -7,7 +7,7 @@ import { deserialize, serialize } from "@jupyterlab/services/lib/kernel/serializ
 import { decode, encode, framingOf, JUPYTER_SUBPROTOCOL, subprotocolFor } from "../../server/jupyter/framing.ts";
 import { globMatches, globTokens, historyEntries } from "../../server/jupyter/history.ts";
 import { kernelIdOf, sessionIdOf } from "../../server/jupyter/kernel-ids.ts";
-import { channelOf, kernelMessage, replyType } from "../../server/jupyter/messages.ts";
+import { channelFor, kernelMessage, replyType } from "../../server/jupyter/messages.ts";
 import { ranCell, refusedCell } from "../../server/jupyter/outputs.ts";
 import { parseRequest } from "../../server/jupyter/requests.ts";
 import { resultWithoutRun, type CellResult } from "../../server/sandbox/sandbox.ts";
@@ -64,9 +64,10 @@ test("a frame without a channel (nbclient's gateway client) and the legacy binar
   const plain = decode(Buffer.from(JSON.stringify({ header: { ...request, msg_type: "shutdown_request" }, content: { restart: false } })), false, "json");
   assert.ok(plain.ok);
   assert.equal(plain.message.channel, null);
-  assert.equal(channelOf(plain.message), "control");
-  assert.equal(channelOf({ ...plain.message, header: { ...request, msg_type: "input_reply" } }), "stdin");
-  assert.equal(channelOf({ ...plain.message, header: request }), "shell");
+  assert.equal(channelFor(plain.message.channel, plain.message.header.msg_type), "control");
+  assert.equal(channelFor(null, "input_reply"), "stdin");
+  assert.equal(channelFor(null, "execute_request"), "shell");
+  assert.equal(channelFor("control", "execute_request"), "control");
 
   const withBuffers = { channel: "shell", header: { ...request, msg_type: "comm_msg" }, parent_header: {}, metadata: {}, content: { comm_id: "c" }, buffers: [new Uint8Array([1, 2, 3]).buffer] };
   const legacy = decode(Buffer.from(serialize(withBuffers as never) as ArrayBuffer), true, "json");
