@@ -64,7 +64,7 @@ interface Pending {
   reject(error: Error): void;
 }
 
-class Kernel implements DriverSession {
+export class Kernel implements DriverSession {
   private readonly session = randomUUID();
   private readonly pending = new Map<string, Pending>();
 
@@ -155,7 +155,7 @@ class Kernel implements DriverSession {
 // The server.
 
 /** The REST side: token-authenticated, which also exempts requests from the XSRF check. */
-class JupyterApi {
+export class JupyterApi {
   readonly wsUrl: string;
   readonly headers: Record<string, string>;
 

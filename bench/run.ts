@@ -246,6 +246,7 @@ async function main(): Promise<void> {
   await (await import("./flood.ts")).runFloodBench(); // one client floods, another's cells
   await (await import("./drain.ts")).runDrainBench(); // SIGTERM to exit with sessions saved
   await (await import("./fresh.ts")).runFreshBench(); // fresh interpreters, beside the commit before
+  await (await import("./doors.ts")).runDoorsBench(); // a trivial cell through each door, beside jupyter-server + ipykernel
 }
 
 runBench(main, WATCHDOG_MS, progress);

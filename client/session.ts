@@ -5,7 +5,9 @@ import { EventEmitter } from "node:events";
 import WebSocket from "ws";
 import {
   PROTOCOL,
+  type ClearOutputFrame,
   type ClientFrame,
+  type DisplayFrame,
   type ErrorBody,
   type EvictionReason,
   type LocalsMode,
@@ -32,6 +34,10 @@ export interface AttachOptions extends ConnectOptions {
 export interface ExecuteOptions {
   onStdout?: (text: string) => void;
   onStderr?: (text: string) => void;
+  /** Rich output the cell displays while it runs (display(), IPython.display), and clear_output. */
+  onDisplay?: (frame: DisplayFrame | ClearOutputFrame) => void;
+  /** Answers the cell's input() (or getpass(), `password`); without it, such a cell waits until it is interrupted or times out. */
+  onInput?: (prompt: string, password: boolean) => string | Promise<string>;
   /** Seconds. */
   timeout?: number;
   locals?: LocalsMode;
@@ -41,17 +47,17 @@ export interface ExecuteOptions {
   id?: string;
 }
 
+type CellHandlers = Pick<ExecuteOptions, "onStdout" | "onStderr" | "onDisplay" | "onInput">;
+
 export interface PayloadOptions {
   index?: number;
   /** add_history: `history_<index>` instead of `context_<index>`. */
   history?: boolean;
 }
 
-interface Pending {
+interface Pending extends CellHandlers {
   resolve(result: ResultFrame): void;
   reject(error: Error): void;
-  onStdout?: (text: string) => void;
-  onStderr?: (text: string) => void;
   /** The request's frames (several for a chunked payload), to send again if the session moves before it ran. */
   frames: string[];
   /** Whether they were written to a connection (not just queued for the next). */
@@ -217,12 +223,12 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     return this.socket;
   }
 
-  private request(id: string, frame: ClientFrame | ClientFrame[], handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
+  private request(id: string, frame: ClientFrame | ClientFrame[], handlers: CellHandlers = {}): Promise<ResultFrame> {
     return this.requestEncoded(id, (Array.isArray(frame) ? frame : [frame]).map((item) => JSON.stringify(item)), handlers);
   }
 
   /** A request whose frames are already JSON text. */
-  private requestEncoded(id: string, frames: string[], handlers: Pick<Pending, "onStdout" | "onStderr"> = {}): Promise<ResultFrame> {
+  private requestEncoded(id: string, frames: string[], handlers: CellHandlers = {}): Promise<ResultFrame> {
     if (this.ended !== undefined) return Promise.reject(this.ended ?? new WasmReplError("session_expired", "this client has disconnected from the session"));
     if (this.pending.has(id)) return Promise.reject(new WasmReplError("bad_request", `a cell with id "${id}" is already pending; use a new id`));
     return new Promise((resolve, reject) => {
@@ -330,6 +336,21 @@ export class ReplSession extends EventEmitter<SessionEvents> {
       case "stream": {
         const pending = this.pending.get(frame.id);
         (frame.name === "stdout" ? pending?.onStdout : pending?.onStderr)?.(frame.text);
+        return;
+      }
+      case "display":
+      case "clear_output":
+        return this.pending.get(frame.id)?.onDisplay?.(frame);
+      case "input_request": {
+        const onInput = this.pending.get(frame.id)?.onInput;
+        if (!onInput) return;
+        void Promise.resolve()
+          .then(() => onInput(frame.prompt, frame.password))
+          .then(
+            (value) => this.send({ type: "input_reply", id: frame.id, value }),
+            // A callback that fails answers nothing: the cell goes on waiting, as with no callback.
+            () => {},
+          );
         return;
       }
       case "result": {

@@ -66,6 +66,14 @@ export interface AddHistoryFrame extends PayloadFields {
   type: "add_history";
 }
 
+/** The answer to an `input_request`: what input() (or getpass()) returns to the waiting cell. */
+export interface InputReplyFrame {
+  type: "input_reply";
+  /** The waiting cell's id. */
+  id: string;
+  value: string;
+}
+
 /** A fresh token for the same user and tenant, before the connection's token expires. */
 export interface AuthFrame {
   type: "auth";
@@ -81,6 +89,7 @@ export type ClientFrame =
   | ResetFrame
   | CloseFrame
   | PingFrame
+  | InputReplyFrame
   | AuthFrame;
 
 // ---- server to client ----
@@ -118,6 +127,43 @@ export interface StreamFrame {
   id: string;
   name: StreamName;
   text: string;
+}
+
+/**
+ * A MIME bundle, as Jupyter has it: "text/plain" always; "text/html", "text/markdown",
+ * "image/svg+xml", "text/latex" as text; "image/png" and "image/jpeg" as base64 text;
+ * "application/json" as a JSON value.
+ */
+export type MimeBundle = Record<string, unknown>;
+
+/** Rich output a running cell displayed (display(), IPython.display): in order with its streams. */
+export interface DisplayFrame {
+  type: "display";
+  seq: number;
+  id: string;
+  data: MimeBundle;
+  metadata: Record<string, unknown>;
+  /** Present when the output may be replaced later by one with the same display_id. */
+  display_id?: string;
+  /** This replaces the output shown under display_id. */
+  update?: true;
+}
+
+/** The cell cleared its output (IPython.display.clear_output); `wait`: clear once the next output arrives. */
+export interface ClearOutputFrame {
+  type: "clear_output";
+  seq: number;
+  id: string;
+  wait: boolean;
+}
+
+/** The cell waits in input() (or getpass(), `password`) until a client sends `input_reply`. */
+export interface InputRequestFrame {
+  type: "input_request";
+  seq: number;
+  id: string;
+  prompt: string;
+  password: boolean;
 }
 
 export interface CellError {
@@ -168,6 +214,8 @@ export interface ResultFrame {
   truncated: string[];
   /** The model calls the cell made, in the order they finished. */
   rlm_calls: RlmCall[];
+  /** The trailing expression's MIME bundle (its _repr_html_, _repr_png_, ... and text/plain); null when `value` is. */
+  data: MimeBundle | null;
 }
 
 export const ERROR_CODES = [
@@ -223,7 +271,7 @@ export interface AuthenticatedFrame {
   expires_at: number;
 }
 
-export type ServerFrame = SessionFrame | StreamFrame | ResultFrame | ErrorFrame | EvictedFrame | PongFrame | AuthenticatedFrame;
+export type ServerFrame = SessionFrame | StreamFrame | DisplayFrame | ClearOutputFrame | InputRequestFrame | ResultFrame | ErrorFrame | EvictedFrame | PongFrame | AuthenticatedFrame;
 
 /** Body of an HTTP error answer (a refused upgrade, a REST call). */
 export interface ErrorBody {

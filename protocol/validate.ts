@@ -18,6 +18,7 @@ const SCHEMAS: Record<ClientFrame["type"], Record<string, Check>> = {
   reset: { id: optional(id) },
   close: {},
   ping: { id: optional(id) },
+  input_reply: { id, value: string },
   auth: { token: string },
 };
 

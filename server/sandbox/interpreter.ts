@@ -3,7 +3,7 @@
 // It can hibernate: its snapshot is kept elsewhere and its sandbox freed; the next use wakes it
 // from the snapshot with every variable.
 import type { CellError } from "./ipc.ts";
-import { resultWithoutRun, type CellRequest, type CellResult, type Sandbox, type SandboxExit } from "./sandbox.ts";
+import { resultWithoutRun, type CellRequest, type CellResult, type IntrospectReply, type IntrospectRequest, type Sandbox, type SandboxExit } from "./sandbox.ts";
 
 export interface SandboxSource {
   take(): Promise<Sandbox>;
@@ -103,6 +103,12 @@ export class Interpreter {
   async addContext(...payload: Parameters<Sandbox["addContext"]>): Promise<CellError | null> {
     const sandbox = await this.sandbox();
     return sandbox.addContext(...payload);
+  }
+
+  /** Completion, inspection, is-complete: on the interpreter's sandbox, between cells (see Sandbox.introspect). */
+  async introspect(request: IntrospectRequest): Promise<IntrospectReply> {
+    const sandbox = await this.sandbox();
+    return sandbox.introspect(request);
   }
 
   /** A fresh interpreter for the same session: every variable is dropped. */

@@ -18,7 +18,6 @@ export interface ProcessSettings {
   indexURL: string;
   /** The base snapshot every fresh interpreter is restored from (serve); unused by build. */
   snapshotPath: string;
-  bootstrapPath: string;
 }
 
 /** One interpreter's start (the `spawn` frame): fresh from the base snapshot, or restored from a session's. */
@@ -50,9 +49,46 @@ export const RESULT_CAPS = {
 /** Text one llm_request may carry, all prompts together (a prompt may hold a whole context). */
 export const MAX_PROMPT_CHARS = 16 * 1024 * 1024;
 
+/** input()'s prompt (the guest cuts it to this), and its answer (the host refuses a longer one), in characters. */
+export const INPUT_CAPS = { promptChars: 4096, answerChars: 1024 * 1024 } as const;
+
+/** The host's answer to input(): the line read, or why there is none (Python raises EOFError). */
+export type InputAnswer = { text: string } | { error: string };
+
+/** A question about the session's code and names, answered between cells without running one. */
+export type IntrospectRequest =
+  | { kind: "complete"; code: string; cursor: number }
+  | { kind: "inspect"; code: string; cursor: number; detail: 0 | 1 }
+  | { kind: "is_complete"; code: string };
+
+/** The answer to an IntrospectRequest of the same kind; cursors count the code's characters (code points). */
+export type IntrospectReply =
+  | { kind: "complete"; matches: string[]; cursor_start: number; cursor_end: number }
+  | { kind: "inspect"; found: boolean; data: MimeBundle }
+  | { kind: "is_complete"; status: "complete" | "incomplete" | "invalid"; indent: string };
+
+/** Caps of an IntrospectReply, in characters: the guest cuts to them (drops longer matches), the host checks. */
+export const INTROSPECT_CAPS = { matches: 1000, matchChars: 500, inspectChars: 64 * 1024, indentChars: 256 } as const;
+
 /** Parts of a result that were cut to fit RESULT_CAPS. */
 export type TruncatedPart = "value" | "error.message" | "error.traceback" | "final_answer" | "locals" | "locals_names";
 export const TRUNCATED_PARTS: readonly TruncatedPart[] = ["value", "error.message", "error.traceback", "final_answer", "locals", "locals_names"];
+
+/**
+ * A MIME bundle as Jupyter has it: "text/plain" always when there is a value; "text/html",
+ * "text/markdown", "image/svg+xml", "image/png" / "image/jpeg" (base64 text), "application/json"
+ * (a JSON value), "text/latex".
+ */
+export type MimeBundle = Record<string, unknown>;
+
+/**
+ * Rich output a cell sends while it runs (display(), clear_output()). Each counts against the
+ * cell's output cap as its JSON: the guest counts UTF-8 bytes, the host the same text's UTF-16
+ * units, which are never more.
+ */
+export type DisplayMessage =
+  | { kind: "display"; data: MimeBundle; metadata: Record<string, unknown>; display_id: string | null; update: boolean }
+  | { kind: "clear_output"; wait: boolean };
 
 export interface CellError {
   type: string;
@@ -78,6 +114,11 @@ export interface GuestCellResult {
   final_answer: string | null;
   /** Which parts were cut to fit RESULT_CAPS ("locals": some variables left out). */
   truncated: TruncatedPart[];
+  /**
+   * The trailing value's bundle: null when there is no value, or when its JSON is over the output
+   * cap, which it has to itself (RESULT_CAPS leave it out); then counted in output_dropped_bytes.
+   */
+  data: MimeBundle | null;
 }
 
 /** Where an add_context payload goes: context_N or history_N. */
@@ -100,6 +141,8 @@ export type HostMessage =
   // body: the payload's UTF-8 text (JSON text when `json`); answered by `applied`
   | { type: "add_context"; cell: number; kind: ContextKind; index: number | null; json: boolean }
   | { type: "llm_answer"; call: number; answers: string[] } // to the worker's waiting llm_request
+  | { type: "input_answer"; call: number; answer: InputAnswer } // to the worker's waiting input_request
+  | { type: "introspect"; cell: number; request: IntrospectRequest } // answered by `introspected`
   | { type: "interrupt" }
   | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
 
@@ -116,9 +159,12 @@ export type HostFrame = ProcessMessage | (HostMessage & { worker: number });
 export type GuestMessage =
   | { type: "ready"; boot_ms: number; pyodide: string }
   | { type: "stream"; cell: number; name: StreamName; text: string }
+  | { type: "display"; cell: number; message: DisplayMessage }
   | ({ type: "result" } & GuestCellResult)
   | { type: "applied"; cell: number; error: CellError | null } // set_vars or add_context done
+  | { type: "introspected"; cell: number; reply: IntrospectReply }
   | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)
+  | { type: "input_request"; cell: number; call: number; prompt: string; password: boolean } // input(), getpass()
   | { type: "snapshot"; bytes: number } // body: the snapshot
   | { type: "snapshot_failed"; message: string }
   | { type: "fatal"; cause: FatalCause; message: string }

@@ -110,7 +110,6 @@ export class SandboxProcess {
         mode: env.mode ?? "serve",
         indexURL: env.files.pyodideDir,
         snapshotPath: env.snapshotPath,
-        bootstrapPath: env.files.bootstrap,
       }),
       { maxOutputBytes: limits.maxOutputBytes, heapBytes: limits.memoryMb * 1024 * 1024 },
       ({ worker, message }, body) => this.receive(worker, message, body),

@@ -3,17 +3,33 @@
 // enforces the cell's deadline in two stages (interrupt, then kill), gives every other call a
 // deadline, and reports every way the interpreter can end.
 import type { ProcessExit } from "./guest-process.ts";
-import type { CellError, ContextKind, GuestCellResult, GuestMessage, HostMessage, LlmRequest, LocalsMode, StreamName } from "./ipc.ts";
+import {
+  INPUT_CAPS,
+  type CellError,
+  type ContextKind,
+  type DisplayMessage,
+  type GuestCellResult,
+  type GuestMessage,
+  type HostMessage,
+  type InputAnswer,
+  type IntrospectReply,
+  type IntrospectRequest,
+  type LlmRequest,
+  type LocalsMode,
+  type StreamName,
+} from "./ipc.ts";
 import type { ChannelEnd, InterpreterChannel, ProcessLimits, SandboxProcess } from "./sandbox-process.ts";
 import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
+
+export type { DisplayMessage, IntrospectReply, IntrospectRequest, MimeBundle } from "./ipc.ts";
 
 export interface SandboxLimits extends ProcessLimits {
   /** How long an interrupted cell has to end before its process is killed. */
   killGraceMs: number;
   bootTimeoutMs: number;
   /**
-   * How long a snapshot, set_vars or add_context may go unanswered, on top of a time per MiB it
+   * How long a snapshot, set_vars, add_context or introspect may go unanswered, on top of a time per MiB it
    * carries (see callDeadlineMs), before the sandbox is taken for hung and killed.
    */
   callTimeoutMs: number;
@@ -36,7 +52,7 @@ export const EXIT_CAUSES = [
   "interpreter_fatal",
   "protocol_violation", // it sent something that is not a valid frame
   "boot_failed",
-  "unresponsive", // it did not answer a snapshot, set_vars or add_context within its deadline
+  "unresponsive", // it did not answer a snapshot, set_vars, add_context or introspect within its deadline
   "crashed", // it died on its own for any other reason
 ] as const;
 export type ExitCause = (typeof EXIT_CAUSES)[number];
@@ -56,12 +72,22 @@ export interface CellRequest {
   timeoutMs: number;
   locals: LocalsMode;
   onOutput?: (name: StreamName, text: string) => void;
+  /** Rich output (display(), clear_output()), in order with the streams. */
+  onDisplay?: (message: DisplayMessage) => void;
   /** Answers the cell's llm_query calls, one text per prompt (failures as "Error: ..." texts). */
   llm?: (request: LlmRequest) => Promise<string[]>;
+  /**
+   * Answers the cell's input() and getpass() (`password`), one line each; a rejection is an
+   * EOFError in Python. Without it they raise EOFError at once. An interrupt or the cell's
+   * deadline ends the cell's wait, not this call: its late answer is dropped.
+   */
+  input?: (prompt: string, password: boolean) => Promise<string>;
 }
 
 /** What llm_query answers when the cell was given no way to reach a model. */
 const NO_LLM_ANSWER = "Error: no LLM is available to this cell";
+/** Why input() fails when the cell was given no way to ask. */
+const NO_INPUT = "input() is not available: this client cannot answer it";
 
 export interface CellResult extends Omit<GuestCellResult, "cell"> {
   /** False when the interpreter had to be killed: every variable of the session is gone. */
@@ -84,6 +110,7 @@ export function resultWithoutRun(error: CellError | null, statePreserved: boolea
     output_dropped_bytes: 0,
     final_answer: null,
     truncated: [],
+    data: null,
     state_preserved: statePreserved,
     rlm_calls: [],
   };
@@ -98,9 +125,24 @@ interface RunningCell {
   request: CellRequest;
   stdout: string;
   stderr: string;
+  /** Output it sent, counted as the guest counts it against the cell's cap (see spend). */
+  outputChars: number;
+  /** An input() is waiting for request.input's answer (the guest asks one at a time). */
+  asking: boolean;
   stopReason: "timeout" | "interrupted" | null;
   timers: NodeJS.Timeout[];
   resolve(result: CellResult): void;
+}
+
+/** A call that runs between cells (set_vars, add_context, introspect) and what answers it. */
+type CallRequest = Extract<HostMessage, { type: "set_vars" | "add_context" | "introspect" }>;
+type CallAnswer = Extract<GuestMessage, { type: "applied" | "introspected" }>;
+
+interface PendingCall {
+  /** Settles the call with the guest's answer; false when that answer is not one to this call. */
+  answer(message: CallAnswer): boolean;
+  /** The sandbox ended before it answered. */
+  lost(exit: SandboxExit): void;
 }
 
 const INTERRUPT_REPEAT_MS = 100;
@@ -116,8 +158,8 @@ export class Sandbox {
   private nextCell = 0;
   private running: RunningCell | null = null;
   private lastOutput: RunningCell | null = null;
-  /** set_vars and add_context waiting for the guest to apply them, by id. */
-  private applying = new Map<number, (error: CellError | null) => void>();
+  /** Calls between cells waiting for the guest's answer, by id. */
+  private calls = new Map<number, PendingCall>();
   private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void; timer: NodeJS.Timeout } | null = null;
   private readonly channel: InterpreterChannel;
   private readonly booted: Promise<void>;
@@ -184,7 +226,7 @@ export class Sandbox {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
     if (this.running || this.snapshotting) return Promise.reject(new SandboxBusy("a cell or a snapshot is already running in this sandbox"));
     return new Promise((resolve) => {
-      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", stopReason: null, timers: [], resolve };
+      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", outputChars: 0, asking: false, stopReason: null, timers: [], resolve };
       this.running = cell;
       this.lastOutput = cell;
       cell.timers.push(setTimeout(() => this.stopCell(cell, "timeout"), request.timeoutMs));
@@ -230,16 +272,64 @@ export class Sandbox {
     });
   }
 
-  private apply(message: (id: number) => Extract<HostMessage, { type: "set_vars" | "add_context" }>, body?: Uint8Array): Promise<CellError | null> {
+  /**
+   * Completes, inspects, or tells whether code is complete, about the session's globals. It runs
+   * no cell: no execution count, nothing in the history. Only between cells (SandboxBusy
+   * otherwise): behind a running cell it would wait past its own deadline.
+   */
+  introspect(request: IntrospectRequest): Promise<IntrospectReply> {
+    if (this.alive && (this.running || this.snapshotting)) return Promise.reject(new SandboxBusy("introspection runs only between cells"));
+    return this.call(
+      { type: "introspect", cell: ++this.nextCell, request },
+      undefined,
+      request.code.length,
+      (answer) => (answer.type === "introspected" && answer.reply.kind === request.kind ? answer.reply : undefined),
+      (exit) => new SandboxGone(`the sandbox ended before it answered (${exit.cause}: ${exit.detail})`),
+    );
+  }
+
+  private apply(message: (id: number) => Extract<CallRequest, { type: "set_vars" | "add_context" }>, body?: Uint8Array): Promise<CellError | null> {
+    return this.call(
+      message(++this.nextCell),
+      body,
+      body?.byteLength ?? 0,
+      (answer) => (answer.type === "applied" ? answer.error : undefined),
+      // The next cell's result says the state is gone.
+      lostStateError,
+    );
+  }
+
+  /**
+   * Sends a call that runs between cells and waits for its answer, which `accept` takes
+   * (undefined: not an answer to this call, and the sandbox is ended for it); `lost` gives the
+   * outcome when the sandbox ends first (an Error rejects). Unanswered within its deadline, the
+   * sandbox is taken for hung and killed.
+   */
+  private call<T>(
+    request: CallRequest,
+    body: Uint8Array | undefined,
+    carriedBytes: number,
+    accept: (answer: CallAnswer) => T | undefined,
+    lost: (exit: SandboxExit) => T | Error,
+  ): Promise<T> {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
-    const request = message(++this.nextCell);
-    const deadlineMs = this.callDeadlineMs((body?.byteLength ?? 0) / MIB);
-    return new Promise((resolve) => {
-      // Missed: the kill settles this call (and any other) as state lost, in finishRunning.
-      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not apply ${request.type} within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
-      this.applying.set(request.cell, (error) => {
+    const deadlineMs = this.callDeadlineMs(carriedBytes / MIB);
+    return new Promise((resolve, reject) => {
+      // Missed: the kill settles this call (and any other) as lost, in finishRunning.
+      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not answer ${request.type} within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
+      const settle = (outcome: T | Error) => {
         clearTimeout(timer);
-        resolve(error);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      this.calls.set(request.cell, {
+        answer: (message) => {
+          const value = accept(message);
+          if (value === undefined) return false;
+          settle(value);
+          return true;
+        },
+        lost: (exit) => settle(lost(exit)),
       });
       this.channel.send(request, body);
     });
@@ -288,15 +378,21 @@ export class Sandbox {
       }
       case "stream":
         return this.output(message.cell, message.name, message.text);
+      case "display":
+        return this.display(message.cell, message.message);
       case "result":
         return this.completed(message);
-      case "applied": {
-        const resolve = this.applying.get(message.cell);
-        this.applying.delete(message.cell);
-        return resolve?.(message.error);
+      case "applied":
+      case "introspected": {
+        const pending = this.calls.get(message.cell);
+        this.calls.delete(message.cell);
+        if (pending && !pending.answer(message)) this.stop({ cause: "protocol_violation", detail: `the sandbox answered a ${message.type} to a call it does not answer` });
+        return;
       }
       case "llm_request":
         return this.answerLlm(message);
+      case "input_request":
+        return this.answerInput(message);
       case "fatal":
         return this.stop({ cause: message.cause, detail: message.message });
       default:
@@ -314,12 +410,52 @@ export class Sandbox {
       .then((answers) => this.channel.send({ type: "llm_answer", call, answers }));
   }
 
+  /** A cell blocked in input(): the running cell's handler answers, one question at a time. */
+  private answerInput({ cell: cellId, call, prompt, password }: Extract<GuestMessage, { type: "input_request" }>): void {
+    const cell = this.running;
+    const ask = cell?.id === cellId ? cell.request.input : undefined;
+    const reply = (answer: InputAnswer) => this.channel.send({ type: "input_answer", call, answer });
+    if (!cell || !ask) return reply({ error: NO_INPUT });
+    // A guest that asks again before the answer (only one whose Python rebound its helpers can)
+    // must not make the client face a pile of questions.
+    if (cell.asking) return reply({ error: "input() is already waiting for an answer" });
+    cell.asking = true;
+    void ask(prompt, password)
+      .then(
+        (text): InputAnswer =>
+          typeof text !== "string" ? { error: "input() got no text" } : text.length > INPUT_CAPS.answerChars ? { error: `the answer is over ${INPUT_CAPS.answerChars} characters` } : { text },
+        (error: Error): InputAnswer => ({ error: `input() got no answer: ${error?.message ?? error}` }),
+      )
+      .then((answer) => {
+        cell.asking = false;
+        reply(answer);
+      });
+  }
+
   private output(cellId: number, name: StreamName, text: string): void {
     // Output of a finished cell (a callback that fired late) still reaches that cell's listener.
     const cell = this.lastOutput;
     if (!cell || cell.id !== cellId || (name !== "stdout" && name !== "stderr") || typeof text !== "string") return;
+    if (!this.spend(cell, text.length)) return;
     if (cell === this.running) cell[name] += text;
     cell.request.onOutput?.(name, text);
+  }
+
+  private display(cellId: number, message: DisplayMessage): void {
+    const cell = this.lastOutput;
+    if (!cell || cell.id !== cellId || !this.spend(cell, JSON.stringify(message).length)) return;
+    cell.request.onDisplay?.(message);
+  }
+
+  /**
+   * Counts output against the cell's cap. The guest counts the same text's UTF-8 bytes, never
+   * fewer, and sends nothing past the cap: a guest that does is ended before more gets through.
+   */
+  private spend(cell: RunningCell, chars: number): boolean {
+    cell.outputChars += chars;
+    if (cell.outputChars <= this.env.limits.maxOutputBytes) return true;
+    this.stop({ cause: "protocol_violation", detail: `the sandbox sent more than the cell's ${this.env.limits.maxOutputBytes} bytes of output` });
+    return false;
   }
 
   private completed(message: GuestCellResult & { type: "result" }): void {
@@ -335,8 +471,8 @@ export class Sandbox {
     if (this.snapshotting) clearTimeout(this.snapshotting.timer);
     this.snapshotting?.reject(new SandboxGone(`the sandbox ended while taking a snapshot (${exit.cause}: ${exit.detail})`));
     this.snapshotting = null;
-    for (const resolve of this.applying.values()) resolve(lostStateError(exit));
-    this.applying.clear();
+    for (const pending of this.calls.values()) pending.lost(exit);
+    this.calls.clear();
     const cell = this.running;
     if (!cell) return;
     const error =

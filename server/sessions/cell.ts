@@ -53,6 +53,9 @@ export interface Cell {
   /** performance.now() when it was accepted: the wait until it starts is measured from here. */
   queuedAt: number;
   onOutput?: (name: StreamName, text: string) => void;
+  onDisplay?: CellRequest["onDisplay"];
+  /** Answers the cell's input() calls; without it, input() fails at once. */
+  input?: CellRequest["input"];
 }
 
 /**
@@ -73,8 +76,8 @@ export async function runCell(parts: CellParts, cell: Cell, prepare: () => Promi
     const runner = await prepare();
     const started = performance.now();
     metrics.cellStarted(tenant, (started - cell.queuedAt) / 1000);
-    const { code, timeoutMs, locals, onOutput } = cell;
-    const result = await parts.llm.forCell((llm) => runner.execute({ code, timeoutMs, locals, llm, ...(onOutput && { onOutput }) }));
+    const { code, timeoutMs, locals, onOutput, onDisplay, input } = cell;
+    const result = await parts.llm.forCell((llm) => runner.execute({ code, timeoutMs, locals, llm, onOutput, onDisplay, input }));
     const seconds = (performance.now() - started) / 1000;
     const outcome = cellOutcome(result);
     metrics.cell(tenant, outcome, seconds);

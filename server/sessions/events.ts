@@ -2,10 +2,10 @@
 // as typed values: each door serialises them in its own format. Events about a cell's output and
 // end get a seq and are kept for replay; the others only say what is happening now.
 import type { ErrorCode, EvictionReason, StreamName } from "../../protocol/index.ts";
-import type { CellResult } from "../sandbox/sandbox.ts";
+import type { CellResult, MimeBundle } from "../sandbox/sandbox.ts";
 
 /** What a session runs: Python code (a cell) or bookkeeping on its variables. */
-export type WorkKind = "execute" | "set_vars" | "add_context" | "reset";
+export type WorkKind = "execute" | "set_vars" | "add_context" | "reset" | "introspect";
 
 /** Work was accepted and waits its turn. */
 export interface QueuedEvent {
@@ -27,6 +27,37 @@ export interface StreamEvent {
   id: string;
   name: StreamName;
   text: string;
+}
+
+/** Rich output a cell displayed while it ran (display(), IPython.display). */
+export interface DisplayEvent {
+  type: "display";
+  seq: number;
+  id: string;
+  data: MimeBundle;
+  metadata: Record<string, unknown>;
+  /** Set when the output may be updated later (display(..., display_id=...)). */
+  display_id: string | null;
+  /** This replaces the output shown earlier under display_id. */
+  update: boolean;
+}
+
+/** The cell cleared its output (clear_output); `wait`: once the next output arrives. */
+export interface ClearOutputEvent {
+  type: "clear_output";
+  seq: number;
+  id: string;
+  wait: boolean;
+}
+
+/** The cell waits in input() for a door to answer (Session.input). */
+export interface InputRequestEvent {
+  type: "input_request";
+  seq: number;
+  id: string;
+  prompt: string;
+  /** getpass(): the answer should not be echoed. */
+  password: boolean;
 }
 
 /** Work ran (or was cancelled before it could): how it ended. */
@@ -56,7 +87,7 @@ export interface EvictedEvent {
 }
 
 /** Events kept in the session's history and replayed to a door that reattaches. */
-export type RecordedEvent = StreamEvent | ResultEvent | ErrorEvent | EvictedEvent;
+export type RecordedEvent = StreamEvent | DisplayEvent | ClearOutputEvent | InputRequestEvent | ResultEvent | ErrorEvent | EvictedEvent;
 
 export type SessionEvent = QueuedEvent | StartedEvent | RecordedEvent;
 

@@ -9,7 +9,7 @@ import type { SessionMetrics } from "./session-metrics.ts";
 import type { LlmGateway } from "../llm/gateway.ts";
 import type { ContextKind } from "../sandbox/ipc.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
-import { resultWithoutRun, type CellResult } from "../sandbox/sandbox.ts";
+import { resultWithoutRun, type CellResult, type DisplayMessage, type IntrospectReply, type IntrospectRequest } from "../sandbox/sandbox.ts";
 import type { CellGate } from "../tenancy/quotas.ts";
 import type { BufferBudget, SessionBuffers } from "./buffers.ts";
 import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type Outcome, type Refusal } from "./cell.ts";
@@ -64,8 +64,18 @@ export interface Payload {
   arrivedAt: number;
 }
 
+/** What an introspection (completion, inspection, is-complete) answers its caller. */
+export type IntrospectAnswer = { reply: IntrospectReply } | { error: Refusal };
+
+/** Code that ran, as Jupyter's history has it. */
+export interface Input {
+  execution_count: number;
+  code: string;
+}
+
 type Work =
   | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode }
+  | { kind: "introspect"; id: string; request: IntrospectRequest; answer: (answer: IntrospectAnswer) => void }
   | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
   | ({ kind: "add_context"; id: string } & Payload)
   | { kind: "reset"; id: string };
@@ -117,6 +127,11 @@ export class Session {
   /** A snapshot (checkpoint or hibernation) in progress: work waits for it. */
   private snapshotting: Promise<unknown> | null = null;
   private idleWaiters: Array<() => void> = [];
+  /** The running cell's input() call waiting for a door's answer. */
+  private waitingInput: { id: string; answer: (text: string) => void } | null = null;
+  /** Code that ran, newest last, bounded (MAX_INPUTS, MAX_INPUT_CHARS). */
+  private readonly ran: Input[] = [];
+  private ranChars = 0;
   cellCount = 0;
   /** Python's execution count after the last cell. */
   executionCount = 0;
@@ -242,6 +257,32 @@ export class Session {
   }
 
   /**
+   * Answers the input() the cell `id` waits in; returns why not when it waits in none (for the
+   * door to answer its client alone).
+   */
+  input(id: string, text: string): string | null {
+    if (!this.touch()) return null;
+    const waiting = this.waitingInput;
+    if (waiting?.id !== id) return `no cell with id "${id}" is waiting for input`;
+    this.waitingInput = null;
+    waiting.answer(text);
+    return null;
+  }
+
+  /** Completion, inspection or an is-complete check, queued as work but no cell: nothing is recorded. */
+  introspect(request: IntrospectRequest): Promise<IntrospectAnswer> {
+    return new Promise((answer) => {
+      if (!this.touch()) return answer({ error: { code: "session_expired", message: `the session ended (${this.ended})` } });
+      this.enqueue({ kind: "introspect", id: this.nextId("introspect"), request, answer });
+    });
+  }
+
+  /** The code that ran here, oldest first (what Jupyter's history_request reads). */
+  inputs(): readonly Input[] {
+    return this.ran;
+  }
+
+  /**
    * Interrupts the running cell (no id, or its id), or cancels a queued one. Returns why not
    * when no queued or running work has that id (for the door to answer its client alone).
    */
@@ -251,7 +292,7 @@ export class Session {
       this.interpreter.interrupt();
       return null;
     }
-    const index = this.queue.findIndex((queued) => queued.id === id);
+    const index = this.queue.findIndex((queued) => queued.id === id && queued.kind !== "introspect");
     if (index === -1) return `no queued or running cell has id "${id}"`;
     const [cancelled] = this.queue.splice(index, 1);
     this.letGo(cancelled!);
@@ -331,7 +372,10 @@ export class Session {
   async end(reason: EvictionReason): Promise<void> {
     if (this.ended) return;
     this.ended = reason;
-    for (const work of this.queue) if (work.kind === "execute") this.countCell("cancelled");
+    for (const work of this.queue) {
+      if (work.kind === "execute") this.countCell("cancelled");
+      if (work.kind === "introspect") work.answer({ error: { code: "session_expired", message: `the session ended (${reason})` } });
+    }
     this.queue.length = 0;
     this.queuedAt.clear();
     for (const id of [...this.outcomes.keys()]) this.settle(id, { error: { code: "session_expired", message: `the session ended (${reason})` } });
@@ -386,7 +430,7 @@ export class Session {
     this.held.set(work, bytes);
     this.queue.push(work);
     this.queuedAt.set(work, performance.now());
-    this.deliver({ type: "queued", id: work.id, kind: work.kind });
+    if (work.kind !== "introspect") this.deliver({ type: "queued", id: work.id, kind: work.kind });
     void this.runNext();
   }
 
@@ -430,11 +474,28 @@ export class Session {
     if (work.kind === "execute") {
       const { id, code, timeoutMs, locals } = work;
       const onOutput = (name: "stdout" | "stderr", text: string) => this.publish({ type: "stream", id, name, text });
-      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput }, () => this.sandboxReady(), started);
+      const onDisplay = (message: DisplayMessage) => this.publish(message.kind === "display" ? { type: "display", id, ...withoutKind(message) } : { type: "clear_output", id, wait: message.wait });
+      const input = (prompt: string, password: boolean) =>
+        new Promise<string>((answer) => {
+          this.waitingInput = { id, answer };
+          this.publish({ type: "input_request", id, prompt, password });
+        });
+      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, input }, () => this.sandboxReady(), started).finally(() => (this.waitingInput = null));
       if ("error" in outcome) return this.fail(id, outcome.error);
       this.cellCount++;
-      if (outcome.result.execution_count > 0) this.executionCount = outcome.result.execution_count;
+      if (outcome.result.execution_count > 0) {
+        this.executionCount = outcome.result.execution_count;
+        this.remember({ execution_count: this.executionCount, code });
+      }
       return this.publishResult(work, outcome.result);
+    }
+    if (work.kind === "introspect") {
+      try {
+        await this.sandboxReady();
+        return work.answer({ reply: await this.interpreter.introspect(work.request) });
+      } catch (error) {
+        return work.answer({ error: refusalFor(error, this.cells, work.id) });
+      }
     }
     // Bookkeeping, not a cell: no quota, no cell metrics.
     started();
@@ -452,7 +513,13 @@ export class Session {
     return this.interpreter;
   }
 
-  private async bookkeeping(work: Exclude<Work, { kind: "execute" }>): Promise<CellResult> {
+  private remember(input: Input): void {
+    this.ran.push(input);
+    this.ranChars += input.code.length;
+    while (this.ran.length > MAX_INPUTS || (this.ranChars > MAX_INPUT_CHARS && this.ran.length > 1)) this.ranChars -= this.ran.shift()!.code.length;
+  }
+
+  private async bookkeeping(work: Exclude<Work, { kind: "execute" | "introspect" }>): Promise<CellResult> {
     switch (work.kind) {
       case "set_vars":
         return resultWithoutRun(await this.interpreter.setVars(work.vars), true);
@@ -476,6 +543,7 @@ export class Session {
 
   /** Work that will not run: its error, and a refused cell when it was Python code. */
   private refuse(work: Work, refusal: Refusal): void {
+    if (work.kind === "introspect") return work.answer({ error: refusal });
     if (work.kind === "execute") refuseCell(this.cells, work, refusal);
     this.fail(work.id, refusal);
   }
@@ -507,11 +575,21 @@ export class Session {
   }
 }
 
+/** Inputs kept for history_request: as many as IPython keeps by default, and at most this much code. */
+const MAX_INPUTS = 1000;
+const MAX_INPUT_CHARS = 1024 * 1024;
+
+function withoutKind<T extends { kind: string }>({ kind: _kind, ...rest }: T): Omit<T, "kind"> {
+  return rest;
+}
+
 /** What work holds while it waits: its code, its payload, or its variables (as JSON). */
 function workBytes(work: Work): number {
   switch (work.kind) {
     case "execute":
       return work.code.length;
+    case "introspect":
+      return "code" in work.request ? work.request.code.length : 0;
     case "add_context":
       return work.text.length;
     case "set_vars":

@@ -88,6 +88,10 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
     }
     command(frame, receivedAt);
   };
+  /** A command the session could not apply concerns the client that sent it alone. */
+  const answerProblem = (frame: ClientFrame, problem: string | null) => {
+    if (problem !== null) reply({ type: "error", ...idOf(frame), code: "bad_request", message: problem });
+  };
   const command = (frame: Exclude<ClientFrame, { type: "auth" | "ping" }>, receivedAt: number) => {
     switch (frame.type) {
       case "execute":
@@ -99,10 +103,10 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
         return uploads.receive(frame, receivedAt);
       case "reset":
         return session.reset(frame.id);
-      case "interrupt": {
-        const problem = session.interrupt(frame.id);
-        return problem === null ? undefined : reply({ type: "error", ...idOf(frame), code: "bad_request", message: problem });
-      }
+      case "interrupt":
+        return answerProblem(frame, session.interrupt(frame.id));
+      case "input_reply":
+        return answerProblem(frame, session.input(frame.id, frame.value));
       case "close":
         void session.end("closed");
     }

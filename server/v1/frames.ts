@@ -11,6 +11,14 @@ export function frameOf(event: SessionEvent): Exclude<ServerFrame, SessionFrame>
       return null;
     case "stream":
       return { type: "stream", id: event.id, name: event.name, text: event.text, seq: event.seq };
+    case "display": {
+      const { id, data, metadata, display_id, update, seq } = event;
+      return { type: "display", id, data, metadata, ...(display_id !== null && { display_id }), ...(update && { update }), seq };
+    }
+    case "clear_output":
+      return { type: "clear_output", id: event.id, wait: event.wait, seq: event.seq };
+    case "input_request":
+      return { type: "input_request", id: event.id, prompt: event.prompt, password: event.password, seq: event.seq };
     case "result":
       return { type: "result", id: event.id, ...event.result, seq: event.seq };
     case "error":

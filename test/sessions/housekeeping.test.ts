@@ -15,6 +15,7 @@ import { LlmService } from "../../server/llm/service.ts";
 import { createLogger } from "../../server/log.ts";
 import { Metrics } from "../../server/metrics.ts";
 import type { SandboxRuntime } from "../../server/sandbox/runtime.ts";
+import type { Sandbox } from "../../server/sandbox/sandbox.ts";
 import { SessionRegistry, type RegistryOptions } from "../../server/sessions/registry.ts";
 import { BufferBudget } from "../../server/sessions/buffers.ts";
 import type { Session } from "../../server/sessions/session.ts";
@@ -54,16 +55,15 @@ function harness(runtime: SandboxRuntime, metrics: Metrics, options: Partial<Reg
   const log = createLogger("debug", (line) => logs.push(JSON.parse(line) as Record<string, unknown>));
   const pids = new Map<string, number>();
   // The runtime's own sandboxes; only which tenant got which process is noted.
+  const noted = (tenant: string, sandbox: Sandbox) => (pids.set(tenant, sandbox.pid!), sandbox);
   const sandboxes = {
     sourceFor: (owner: { tenant: string; user: string }) => {
       const source = runtime.sourceFor(owner);
       return {
-        take: async () => {
-          const sandbox = await source.take();
-          pids.set(owner.tenant, sandbox.pid!);
-          return sandbox;
-        },
-        restore: source.restore,
+        take: async () => noted(owner.tenant, await source.take()),
+        // A real-time sweep may hibernate a session before the test stops its sandbox: the next
+        // cell then runs on a restored one, whose pid is the one to stop.
+        restore: async (snapshot: Uint8Array) => noted(owner.tenant, await source.restore(snapshot)),
       };
     },
   };

@@ -169,3 +169,35 @@ test("run() answers its caller with the outcome; ending lets go of every door wi
   assert.equal(one.events.length, count, "an ended session takes no work and delivers nothing");
   assert.equal(session.attached, 0);
 });
+
+test("rich output and input() are events; the answer comes back through the session; introspection records nothing", async () => {
+  const { session } = newSession();
+  const one = door();
+  session.attach(one.attachment, null);
+  session.execute("c1", "from IPython.display import display, HTML\ndisplay(HTML('<b>hi</b>'))\nname = input('who? ')\nname", undefined, "none");
+  const asked = await new Promise<SessionEvent>((resolve) => {
+    const poll = () => {
+      const found = one.events.find((event) => event.type === "input_request");
+      if (found) resolve(found);
+      else setImmediate(poll);
+    };
+    poll();
+  });
+  assert.ok(asked.type === "input_request" && asked.prompt === "who? " && asked.password === false);
+  assert.match(session.input("other", "x") ?? "", /no cell with id "other" is waiting for input/);
+  assert.equal(session.input("c1", "ada"), null);
+  const result = await one.ended("c1");
+  assert.ok(result.type === "result" && result.result.value === "'ada'");
+  const display = one.events.find((event) => event.type === "display");
+  assert.ok(display?.type === "display" && display.data["text/html"] === "<b>hi</b>");
+  const seqs = one.events.flatMap((event) => ("seq" in event ? [event.type] : []));
+  assert.deepEqual(seqs, ["display", "input_request", "result"], "display before input, both before the result, all recorded");
+  const before = one.events.length;
+  const completion = await session.introspect({ kind: "complete", code: "nam", cursor: 3 });
+  assert.ok("reply" in completion && completion.reply.kind === "complete" && completion.reply.matches.includes("name"));
+  assert.equal(one.events.length, before, "introspection delivers no events");
+  assert.deepEqual(session.inputs().map((input) => input.code.split("\n")[0]), ["from IPython.display import display, HTML"]);
+  await session.end("closed");
+  const late = await session.introspect({ kind: "is_complete", code: "x" });
+  assert.ok("error" in late && late.error.code === "session_expired");
+});

@@ -6,6 +6,7 @@
 # this module in its globals.
 import ast
 import builtins
+import getpass
 import json
 import linecache
 import math
@@ -15,6 +16,9 @@ import sys
 import time
 import traceback
 import types
+
+import _wasm_repl_display as _display
+import _wasm_repl_introspect as _introspect
 
 # Caps of a cell's result; after_restore sets them from the host's (ipc.ts, RESULT_CAPS), which
 # checks them again: what this module sends is not trusted.
@@ -28,12 +32,17 @@ SAFE_INT = 2**53
 
 MAX_BATCH_PROMPTS = 1000  # as the host's check of llm_request
 MAX_PROMPT_CHARS = 16 * 1024 * 1024  # set by after_restore, as the host's check
+MAX_INPUT_PROMPT = 4096  # set by after_restore (INPUT_CAPS), as the host's check
+# An introspection reply's caps; set by after_restore (INTROSPECT_CAPS), as the host's check.
+MAX_MATCHES, MAX_MATCH, MAX_INSPECT, MAX_INDENT = 1000, 500, 65536, 256
 
 execution_count = 0
 user_globals = {"__name__": "__main__", "__builtins__": builtins}
 _previous_summaries = {}
 _host_sleep = None
 _host_llm = None
+_host_display = None
+_host_input = None
 _memory_cap_mb = 0
 _final_answer = None
 _payload_counts = {"context": 0, "history": 0}
@@ -54,14 +63,22 @@ def adopt(previous):
     _restore_scaffold()
 
 
-def after_restore(host_sleep, host_llm, config_json, reseed):
+def after_restore(host_sleep, host_llm, host_display, host_input, config_json, reseed):
     """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
-    global _host_sleep, _host_llm, _memory_cap_mb, MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS
+    global _host_sleep, _host_llm, _host_display, _host_input, _memory_cap_mb
+    global MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS, MAX_INPUT_PROMPT
+    global MAX_MATCHES, MAX_MATCH, MAX_INSPECT, MAX_INDENT
     _host_sleep = host_sleep
     _host_llm = host_llm
+    _host_display = host_display
+    _host_input = host_input
     config = json.loads(config_json)
     _memory_cap_mb = config["memory_cap_mb"]
     MAX_PROMPT_CHARS = config["max_prompt_chars"]
+    MAX_INPUT_PROMPT = config["input_caps"]["promptChars"]
+    introspect_caps = config["introspect_caps"]
+    MAX_MATCHES, MAX_MATCH = introspect_caps["matches"], introspect_caps["matchChars"]
+    MAX_INSPECT, MAX_INDENT = introspect_caps["inspectChars"], introspect_caps["indentChars"]
     caps = config["caps"]
     MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES = caps["stringChars"], caps["nameChars"], caps["errorChars"], caps["resultBytes"]
     if reseed:
@@ -71,9 +88,18 @@ def after_restore(host_sleep, host_llm, config_json, reseed):
 
 def before_snapshot():
     """A snapshot cannot hold references to JavaScript objects: drop ours."""
-    global _host_sleep, _host_llm
+    global _host_sleep, _host_llm, _host_display, _host_input
     _host_sleep = None
     _host_llm = None
+    _host_display = None
+    _host_input = None
+
+
+def _current():
+    """The helpers module this boot installed. A function of an earlier boot's module, which a
+    restored session's variables may hold (`from time import sleep`), reaches the host through it:
+    its own module's handles were dropped before the snapshot was taken."""
+    return sys.modules["_wasm_repl"]
 
 
 def _sleep(seconds):
@@ -82,10 +108,56 @@ def _sleep(seconds):
         raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as a number")
     if math.isnan(seconds) or seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    _host_sleep(seconds)
+    _current()._host_sleep(seconds)
 
 
 time.sleep = _sleep
+
+
+def _flush_streams():
+    """Sends what the cell wrote so far: what follows (a display, the result) comes after it."""
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except Exception:  # the session may have replaced the streams with anything
+        pass
+
+
+def _read_line(prompt, password):
+    """A line from the client, asked for with `prompt`; EOFError when none can come."""
+    prompt = _cap_string(str(prompt), MAX_INPUT_PROMPT)
+    _flush_streams()  # what the cell wrote before it asked comes before the question
+    host_input = _current()._host_input
+    if host_input is None:
+        raise EOFError("input() is not available in this sandbox")
+    answer = json.loads(host_input(prompt, bool(password)))
+    if "text" in answer:
+        return answer["text"]
+    raise EOFError(answer["error"])
+
+
+def _input(prompt=""):
+    """Reads a line from the client (the host asks it; standard input is the host's pipe)."""
+    return _read_line(prompt, False)
+
+
+def _getpass(prompt="Password: ", stream=None):
+    """Reads a line from the client without showing it."""
+    return _read_line(prompt, True)
+
+
+builtins.input = _input
+getpass.getpass = _getpass
+
+
+def publish_display(message):
+    """Sends a display message (display.py makes them) to the host, after the cell's output so far."""
+    display_id = message.get("display_id")
+    if display_id is not None and len(display_id) > MAX_NAME:
+        raise ValueError(f"a display_id has at most {MAX_NAME} characters")
+    _flush_streams()
+    if _host_display is not None:
+        _host_display(json.dumps(message, allow_nan=False))
 
 
 # ---- the RLM library's REPL helpers (alexzhang13/rlm): same names, same "Error: ..." texts ----
@@ -100,9 +172,10 @@ def _ask(prompts, model, recursive):
     texts = [prompt if isinstance(prompt, str) else json.dumps(prompt, default=str) for prompt in prompts]
     if sum(len(text) for text in texts) > MAX_PROMPT_CHARS // 2:  # a character may take two of the host's
         return [f"Error: the prompts hold more than {MAX_PROMPT_CHARS // 2} characters"] * len(texts)
-    if _host_llm is None:
+    host_llm = _current()._host_llm
+    if host_llm is None:
         return ["Error: no LLM is available in this sandbox"] * len(texts)
-    answer = json.loads(_host_llm(json.dumps({"prompts": texts, "model": model, "recursive": recursive})))
+    answer = json.loads(host_llm(json.dumps({"prompts": texts, "model": model, "recursive": recursive})))
     if isinstance(answer, dict):
         return [f"Error: {answer.get('error')}"] * len(texts)
     return answer
@@ -237,13 +310,9 @@ def _cap_string(text, limit=None):
     return text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
-def _safe_repr(value, full=False):
-    """repr, capped (`full`: uncapped, for a value the result caps and notes later)."""
-    try:
-        text = repr(value)
-        return text if full else _cap_string(text)
-    except BaseException as error:  # a user's __repr__ may raise anything
-        return f"<{type(value).__name__} object (repr failed: {type(error).__name__})>"
+def _safe_repr(value):
+    """repr, capped."""
+    return _cap_string(_display.plain_text(value))
 
 
 def summarize(value, depth=0):
@@ -400,8 +469,8 @@ def _execute(code, filename):
     return None
 
 
-# The cell that ran last, until finish_cell reports it: (value, error, started).
-_ran = (None, None, 0.0)
+# The cell that ran last, until finish_cell reports it: (value, its MIME bundle, error, started).
+_ran = (None, None, None, 0.0)
 
 
 def run_cell(code):
@@ -410,6 +479,7 @@ def run_cell(code):
     _final_answer = None
     started = time.perf_counter()
     value = None
+    data = None
     error = None
     try:
         execution_count += 1
@@ -418,10 +488,11 @@ def run_cell(code):
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         result = _execute(code, filename)
         if result is not None:
-            value = _safe_repr(result, full=True)
+            value = _display.plain_text(result)  # uncapped: the result caps it, and notes the cut
+            data, _ = _display.bundle(result, plain=value)
     except BaseException as caught:  # the cell's failure is data, whatever it is
         error = caught
-    _ran = (value, error, started)
+    _ran = (value, data, error, started)
 
 
 def finish_cell(locals_mode, background_cut):
@@ -429,7 +500,7 @@ def finish_cell(locals_mode, background_cut):
 
     `background_cut`: its scheduled work was interrupted (the cell's deadline, or an interrupt).
     """
-    value, error, started = _ran
+    value, data, error, started = _ran
     if background_cut and error is None:
         error = KeyboardInterrupt("the cell's background work was interrupted")
     elapsed = time.perf_counter() - started
@@ -440,18 +511,14 @@ def finish_cell(locals_mode, background_cut):
     mode = locals_mode
     while True:
         try:
-            return _finish(value, error, elapsed, mode)
+            return _finish(value, data, error, elapsed, mode)
         except KeyboardInterrupt:
             mode = "none"
 
 
-def _finish(value, error, elapsed, locals_mode):
+def _finish(value, data, error, elapsed, locals_mode):
     _restore_scaffold()
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-    except Exception:
-        pass
+    _flush_streams()
     truncated = []  # which parts of the result were cut to fit the caps
     if value is not None and len(value) > MAX_STRING:
         value = _cap_string(value)
@@ -473,7 +540,26 @@ def _finish(value, error, elapsed, locals_mode):
             _note(truncated, "final_answer")
         budget -= len(json.dumps(result["final_answer"]))
     result["locals"] = summarize_locals(locals_mode, budget, truncated)
+    # Outside the result's budget: the worker bounds the bundle by the output cap.
+    result["data"] = data
     return json.dumps(result)
+
+
+def introspect(request_json):
+    """Answers an IntrospectRequest (ipc.ts; introspect.py) about the session's globals, as JSON
+    within INTROSPECT_CAPS. Runs no cell: the execution count and the history stay as they are."""
+    request = json.loads(request_json)
+    try:
+        reply = _introspect.answer(request, user_globals)
+    except BaseException:  # the session's __dir__ or __getattr__ may raise anything
+        reply = _introspect.unanswered(request)
+    if reply["kind"] == "complete":
+        reply["matches"] = [match for match in reply["matches"] if len(match) <= MAX_MATCH][:MAX_MATCHES]
+    elif reply["kind"] == "inspect" and reply["found"]:
+        reply["data"]["text/plain"] = _cap_string(reply["data"]["text/plain"], MAX_INSPECT)
+    elif reply["kind"] == "is_complete":
+        reply["indent"] = reply["indent"][:MAX_INDENT]
+    return json.dumps(reply)
 
 
 def set_vars(encoded):

@@ -7,6 +7,7 @@
 // This thread never runs Python, so it stays responsive while cells run: it relays frames and
 // writes interrupts into the shared word each interpreter polls.
 import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
+import { readHelperSources } from "./helpers.ts";
 import { CallAnswerer, createCallBuffer } from "./host-calls.ts";
 import { dataPageRuns } from "./restore.ts";
 import type { SharedRuntime, WorkerInit } from "./worker.ts";
@@ -42,16 +43,16 @@ function send(message: object, body?: Uint8Array): void {
 
 async function loadSharedRuntime(): Promise<SharedRuntime> {
   const path = (name: string) => `${settings.indexURL}${name}`;
-  const [wasm, stdlib, lock, snapshot, bootstrap] = await Promise.all([
+  const [wasm, stdlib, lock, snapshot, helpers] = await Promise.all([
     Deno.readFile(path("pyodide.asm.wasm")),
     Deno.readFile(path("python_stdlib.zip")),
     Deno.readTextFile(path("pyodide-lock.json")),
     Deno.readFile(settings.snapshotPath),
-    Deno.readTextFile(settings.bootstrapPath),
+    readHelperSources(),
   ]);
   const base = new SharedArrayBuffer(snapshot.byteLength);
   new Uint8Array(base).set(snapshot);
-  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock), bootstrap };
+  return { module: await WebAssembly.compile(wasm), base, basePages: dataPageRuns(snapshot), stdlib, lockFile: JSON.parse(lock), helpers };
 }
 
 // Loading starts at once: the host spawns interpreters into a process once it has started.
@@ -63,12 +64,13 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
   const calls = createCallBuffer();
   const entry: Interpreter = { worker, interruptWord: new Int32Array(interrupt), answerer: new CallAnswerer(calls), pending: [] };
   interpreters.set(id, entry);
-  worker.onmessage = (event: MessageEvent<GuestMessage & { data?: Uint8Array }>) => {
-    const { data, ...message } = event.data;
+  // A snapshot's bytes come beside the message, as `body` (the frame's body).
+  worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array }>) => {
+    const { body, ...message } = event.data;
     // Only this thread says a worker has ended: one whose Python claims it did (Python controls
     // what its worker posts) is ended for real, lest the host forget an interpreter still running.
     if (message?.type === "exited") return end(id);
-    send({ ...message, worker: id }, data);
+    send({ ...message, worker: id }, body);
     if (message.type === "fatal") end(id);
     if (message.type === "snapshot" && settings.mode === "build") Deno.exit(0);
   };
@@ -77,7 +79,7 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
     send({ type: "fatal", worker: id, cause: "interpreter_fatal", message: String(event.message) });
     end(id);
   };
-  const common = { type: "init" as const, indexURL: settings.indexURL, bootstrapPath: settings.bootstrapPath, interrupt, calls, ...interpreter };
+  const common = { type: "init" as const, indexURL: settings.indexURL, interrupt, calls, ...interpreter };
   if (!shared) {
     worker.postMessage({ ...common, build: true } satisfies WorkerInit);
     entry.pending = null;
@@ -116,12 +118,12 @@ function deliver(entry: Interpreter, message: HostFrame, body: Uint8Array | null
   if (message.type === "interrupt") {
     Atomics.store(entry.interruptWord, 0, SIGINT);
     Atomics.notify(entry.interruptWord, 0); // wakes a sleeping time.sleep at once
-    entry.answerer.wake(); // and a cell blocked on llm_query
+    entry.answerer.wake(); // and a cell blocked on llm_query or input()
     return;
   }
-  if (message.type === "llm_answer") {
+  if (message.type === "llm_answer" || message.type === "input_answer") {
     // The worker is blocked in the call: it cannot receive a message, only read shared memory.
-    entry.answerer.answer(message.call, JSON.stringify(message.answers));
+    entry.answerer.answer(message.call, JSON.stringify(message.type === "llm_answer" ? message.answers : message.answer));
     return;
   }
   if (message.type === "add_context") {

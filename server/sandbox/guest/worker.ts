@@ -2,9 +2,10 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import { MAX_PROMPT_CHARS, RESULT_CAPS, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
+import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
 import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
+import { installHelpers, readHelperSources } from "./helpers.ts";
 import { CallWaiter } from "./host-calls.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
@@ -18,8 +19,8 @@ export interface SharedRuntime {
   basePages: Int32Array;
   stdlib: Uint8Array;
   lockFile: unknown;
-  /** The server's helpers (bootstrap.py), installed again after every restore. */
-  bootstrap: string;
+  /** The server's Python helpers (see helpers.ts), installed again after every restore. */
+  helpers: string[];
 }
 
 export interface WorkerInit extends InterpreterSettings {
@@ -27,9 +28,8 @@ export interface WorkerInit extends InterpreterSettings {
   /** Makes the base snapshot instead (read from Pyodide's files, with the bootstrap run once). */
   build: boolean;
   indexURL: string;
-  bootstrapPath: string;
   interrupt: SharedArrayBuffer;
-  /** Where the main thread writes answers to llm_query (see host-calls.ts). */
+  /** Where the main thread writes answers to llm_query and input() (see host-calls.ts). */
   calls: SharedArrayBuffer;
   /** Absent only when building. */
   runtime?: SharedRuntime;
@@ -63,6 +63,8 @@ let maxOutputBytes = 0;
 let cell = 0;
 let outputBytes = 0;
 let droppedBytes = 0;
+/** While introspection runs, what Python writes or shows belongs to no cell: it is dropped. */
+let introspecting = false;
 
 // Bound now: after hardening, nothing on the global object is relied upon.
 const postToMain = self.postMessage.bind(self);
@@ -101,11 +103,25 @@ function instantiateWith(precompiled: WebAssembly.Module | null, capBytes: numbe
   };
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * Output that goes whole or not at all (a display message, a result's bundle): the bytes of its
+ * JSON when they fit in `room`; null, and counted as dropped, when they do not.
+ */
+function fitsWhole(json: string, room: number): number | null {
+  const bytes = encoder.encode(json).byteLength;
+  if (bytes <= room) return bytes;
+  droppedBytes += bytes;
+  return null;
+}
+
 function outputWriter(name: StreamName) {
   const decoder = new TextDecoder();
   return {
     isatty: true, // line-buffered, so output streams on newline as well as on flush
     write(buffer: Uint8Array): number {
+      if (introspecting) return buffer.byteLength;
       const room = Math.max(0, maxOutputBytes - outputBytes);
       const kept = buffer.byteLength <= room ? buffer : buffer.subarray(0, room);
       outputBytes += kept.byteLength;
@@ -143,20 +159,30 @@ function hostLlm(requestJson: string): string {
   );
 }
 
-type LoadPyodide = (options: object) => Promise<Pyodide>;
-
-// Installs the server's helpers as the module `_wasm_repl` (frames of it are named "<wasm-repl>").
-// After a restore it runs again: the module's code is then the server's own, whatever the session
-// did to the module it had; only the session's data is carried over (bootstrap.py, adopt).
-const INSTALL_HELPERS =
-  `import sys, types\n_m = types.ModuleType("_wasm_repl")\n` +
-  `exec(compile(_source, "<wasm-repl>", "exec"), _m.__dict__)\n_m.adopt(sys.modules.get("_wasm_repl"))\n` +
-  `sys.modules["_wasm_repl"] = _m\ndel _m, _source`;
-
-function installHelpers(source: string): Record<string, PyCallable> {
-  pyodide.runPython(INSTALL_HELPERS, { globals: pyodide.toPy({ _source: source }) });
-  return pyodide.pyimport("_wasm_repl");
+/**
+ * input() and getpass(): blocks, as llm_query does, until the host answers with an InputAnswer's
+ * JSON. An interrupt (or the cell's deadline) ends the wait with KeyboardInterrupt.
+ */
+function hostInput(prompt: string, password: boolean): string {
+  if (introspecting) return JSON.stringify({ error: "input() is not available outside a cell" });
+  return callWaiter.call(
+    (call) => post({ type: "input_request", cell, call, prompt, password }),
+    () => pyodide.checkInterrupt(),
+  );
 }
+
+/** display() and clear_output() from Python (a DisplayMessage's JSON): sent if it fits the cell's output cap. */
+function hostDisplay(json: string): boolean {
+  if (introspecting) return false;
+  const message = JSON.parse(json) as DisplayMessage;
+  const bytes = fitsWhole(JSON.stringify(message), maxOutputBytes - outputBytes);
+  if (bytes === null) return false;
+  outputBytes += bytes;
+  post({ type: "display", cell, message });
+  return true;
+}
+
+type LoadPyodide = (options: object) => Promise<Pyodide>;
 
 async function load(init: WorkerInit): Promise<Pyodide> {
   const common = {
@@ -170,7 +196,7 @@ async function load(init: WorkerInit): Promise<Pyodide> {
     instantiateWith(null, init.memoryCapBytes);
     const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as { loadPyodide: LoadPyodide };
     pyodide = await loadPyodide({ ...common, indexURL: init.indexURL, _makeSnapshot: true });
-    installHelpers(await Deno.readTextFile(init.bootstrapPath));
+    installHelpers(pyodide, await readHelperSources());
     return pyodide;
   }
   const runtime = init.runtime!;
@@ -199,6 +225,7 @@ let runCell: PyCallable;
 let finishCell: PyCallable;
 let setVars: PyCallable;
 let addContext: PyCallable;
+let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
 let afterRestore: PyCallable;
 
@@ -210,7 +237,7 @@ async function boot(init: WorkerInit): Promise<void> {
   pyodide = await load(init);
   if (init.build) {
     const snapshot = pyodide.makeMemorySnapshot();
-    postToMain({ type: "snapshot", bytes: snapshot.byteLength, data: snapshot }, [snapshot.buffer]);
+    postToMain({ type: "snapshot", bytes: snapshot.byteLength, body: snapshot }, [snapshot.buffer]);
     return;
   }
   pyodide.setStdout(outputWriter("stdout"));
@@ -230,11 +257,11 @@ async function boot(init: WorkerInit): Promise<void> {
   harden();
   // The server's helpers, installed again over whatever the restored session made of them, and
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
-  const helpers = installHelpers(init.runtime!.bootstrap);
-  ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
-  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
+  const helpers = installHelpers(pyodide, init.runtime!.helpers);
+  ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, introspect: introspectHelper, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
+  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, introspect_caps: INTROSPECT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  afterRestore(hostSleep, hostLlm, guestConfig, !init.restore);
+  afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, !init.restore);
   timers.closeBoot();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
@@ -248,9 +275,12 @@ async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void
   timers.beginCell();
   runCell(message.code);
   const cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
-  const result = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
+  const { data, ...result } = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
+  // The trailing value's bundle has the output cap to itself: a cell that filled it with streams
+  // and displays still shows its value (the result's own caps leave the bundle out).
+  const kept = data !== null && data !== undefined && fitsWhole(JSON.stringify(data), maxOutputBytes) !== null ? data : null;
   // Fields of ours come last: what Python returned cannot set them.
-  post({ ...result, type: "result", cell, output_dropped_bytes: droppedBytes });
+  post({ ...result, data: kept, type: "result", cell, output_dropped_bytes: droppedBytes });
 }
 
 function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
@@ -261,6 +291,20 @@ function addPayload(message: Extract<HostMessage, { type: "add_context" }> & { p
   // The bytes go to Python as they are: one copy into its heap and a C decode, far cheaper than
   // making a JavaScript string of them and converting that.
   applied(message.cell, addContext(message.kind, message.index ?? undefined, message.payload, message.json));
+}
+
+/** Completion, inspection or is-complete between cells (bootstrap.py, introspect). */
+function introspect(message: Extract<HostMessage, { type: "introspect" }>): void {
+  // Left set by the cell before (the host repeats an interrupt until its cell ends): not for this.
+  Atomics.store(interruptWord, 0, 0);
+  introspecting = true;
+  let reply: string;
+  try {
+    reply = introspectHelper(JSON.stringify(message.request)) as string;
+  } finally {
+    introspecting = false;
+  }
+  post({ reply: JSON.parse(reply), type: "introspected", cell: message.cell });
 }
 
 /** Python's answer to set_vars or add_context: an error description as JSON, or nothing. */
@@ -279,9 +323,9 @@ function snapshot(): void {
     post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
     return;
   } finally {
-    afterRestore(hostSleep, hostLlm, guestConfig, false);
+    afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, false);
   }
-  postToMain({ type: "snapshot", bytes: taken.byteLength, data: taken }, [taken.buffer]);
+  postToMain({ type: "snapshot", bytes: taken.byteLength, body: taken }, [taken.buffer]);
 }
 
 function fatal(error: unknown, booting: boolean): void {
@@ -303,6 +347,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage>) => {
     else if (message.type === "run") await run(message);
     else if (message.type === "set_vars") assign(message);
     else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
+    else if (message.type === "introspect") introspect(message);
     else if (message.type === "snapshot") snapshot();
   } catch (error) {
     // Python errors are caught in Python; anything reaching here means the interpreter is broken.
