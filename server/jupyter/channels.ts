@@ -16,13 +16,15 @@ import { closeFor, rateLimitedInput, sessionOutput, tokenExpiry } from "../http/
 import type { Allowance } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import { JUPYTER_FRAME_TYPE, type Metrics } from "../metrics.ts";
-import type { ErrorEvent, ResultEvent, SessionEvent, StartedEvent, StreamEvent } from "../sessions/events.ts";
+import type { ClearOutputEvent, DisplayEvent, ErrorEvent, InputRequestEvent, ResultEvent, SessionEvent, StartedEvent, StreamEvent } from "../sessions/events.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
 import { decode, encode, type Framing } from "./framing.ts";
+import { historyEntries } from "./history.ts";
+import { introspectionReply, introspectRequest, type IntrospectionRequest } from "./introspection.ts";
 import { kernelIdOf } from "./kernel-ids.ts";
 import { kernelInfo } from "./kernelspec.ts";
 import { channelFor, errorFields, errorReply, kernelMessage, replyType, type Channel, type ClientMessage, type Sender } from "./messages.ts";
-import { ABORTED_REPLY, ranCell, refusedCell, type CellEnd } from "./outputs.ts";
+import { ABORTED_REPLY, displayed, ranCell, refusedCell, type CellEnd } from "./outputs.ts";
 import { parseRequest, type KernelRequest } from "./requests.ts";
 
 export interface ChannelsContext {
@@ -49,6 +51,7 @@ interface AskedCell extends Asked {
   silent: boolean;
   storeHistory: boolean;
   stopOnError: boolean;
+  allowStdin: boolean;
   /** Its `started` came: status busy was sent. */
   started: boolean;
   /** Cancelled because an earlier cell of this connection failed (stop_on_error). */
@@ -76,9 +79,9 @@ const INTERNAL = "the server failed while handling this message (a bug, logged w
 export function connectChannels(socket: WebSocket, context: ChannelsContext): void {
   const { session, identity, framing, log, metrics } = context;
   const sender: Sender = { session: kernelIdOf(session.id), username: identity.user };
-  const output = sessionOutput(socket, session, log, identity.tenant);
+  const outbound = sessionOutput(socket, session, log, identity.tenant);
   const say = (channel: Channel, msgType: string, content: Record<string, unknown>, parent: Record<string, unknown>) =>
-    output.send(encode(kernelMessage(sender, channel, msgType, content, parent), framing), () => metrics.frame(JUPYTER_FRAME_TYPE, "out"));
+    outbound.send(encode(kernelMessage(sender, channel, msgType, content, parent), framing), () => metrics.frame(JUPYTER_FRAME_TYPE, "out"));
   const status = (state: "busy" | "idle", parent: Record<string, unknown>) => say("iopub", "status", { execution_state: state }, parent);
   const reply = (asked: Asked, content: Record<string, unknown>) => say(asked.channel, replyType(asked.header.msg_type), content, asked.header);
 
@@ -88,6 +91,10 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
   /** Work of others whose start was broadcast (busy), so its end is too (idle). */
   const othersStarted = new Set<string>();
   const foreign = (id: string) => ({ msg_id: id });
+  /** Execution counts of this client's cells run with store_history false: history_request leaves them out. */
+  const unstored = new Set<number>();
+  /** This client's cell waiting in input() for an input_reply. */
+  let waitingInput: string | null = null;
 
   // ---- the session's events ----
 
@@ -104,10 +111,31 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
     }
   };
 
-  const streamed = (event: StreamEvent) => {
+  /** Output while a cell runs, on iopub under its request; none for a silent cell. */
+  const output = (event: StreamEvent | DisplayEvent | ClearOutputEvent) => {
     const cell = cells.get(event.id);
     if (cell?.silent) return;
-    say("iopub", "stream", { name: event.name, text: event.text }, cell?.header ?? foreign(event.id));
+    const parent = cell?.header ?? foreign(event.id);
+    if (event.type === "stream") return say("iopub", "stream", { name: event.name, text: event.text }, parent);
+    if (event.type === "clear_output") return say("iopub", "clear_output", { wait: event.wait }, parent);
+    const { msgType, content } = displayed(event);
+    say("iopub", msgType, content, parent);
+  };
+
+  /**
+   * input() in one of this client's cells asks it on stdin. A client that said it cannot answer
+   * (allow_stdin false, as nbclient does) would leave the cell waiting until its deadline, so the
+   * cell is interrupted at once and told why. Another client's cell is that client's to answer.
+   */
+  const inputRequested = (event: InputRequestEvent) => {
+    const cell = cells.get(event.id);
+    if (!cell) return;
+    if (!cell.allowStdin) {
+      say("iopub", "stream", { name: "stderr", text: "[wasm-repl] input() was called, but this client does not answer input requests (allow_stdin is false): the cell is interrupted\n" }, cell.header);
+      return void session.interrupt(event.id);
+    }
+    waitingInput = event.id;
+    say("stdin", "input_request", { prompt: event.prompt, password: event.password }, cell.header);
   };
 
   const publish = (end: CellEnd, parent: Record<string, unknown>) => {
@@ -117,12 +145,14 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
   /** The end of one of this connection's cells: outputs, reply, idle; a failure aborts its queued cells. */
   const finish = (id: string, cell: AskedCell, end: CellEnd) => {
     cells.delete(id);
+    if (waitingInput === id) waitingInput = null;
     if (!cell.started) status("busy", cell.header);
     if (cell.aborted) {
       reply(cell, { ...ABORTED_REPLY });
       return status("idle", cell.header);
     }
     if (!cell.silent) publish(end, cell.header);
+    if (!cell.storeHistory) unstored.add(end.reply.execution_count as number);
     reply(cell, end.reply);
     status("idle", cell.header);
     if (end.failed && cell.stopOnError) abortQueued();
@@ -163,7 +193,11 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
         case "started":
           return started(event);
         case "stream":
-          return streamed(event);
+        case "display":
+        case "clear_output":
+          return output(event);
+        case "input_request":
+          return inputRequested(event);
         case "result":
         case "error":
           return ended(event);
@@ -200,7 +234,7 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
         return answer(asked, kernelInfo(context.pythonVersion));
       case "execute": {
         const id = `jupyter-${randomUUID()}`;
-        cells.set(id, { ...asked, code: request.code, silent: request.silent, storeHistory: request.storeHistory, stopOnError: request.stopOnError, started: false, aborted: false });
+        cells.set(id, { ...asked, code: request.code, silent: request.silent, storeHistory: request.storeHistory, stopOnError: request.stopOnError, allowStdin: request.allowStdin, started: false, aborted: false });
         // Jupyter has no per-cell timeout to ask for: a notebook's cell may run as long as the server allows.
         return session.execute(id, request.code, session.limits.max_execution_timeout, "none");
       }
@@ -226,13 +260,28 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
         abortQueued();
         status("busy", asked.header);
         return restartWith(asked);
-      case "history":
+      case "history": {
+        const inputs = session.inputs().filter((input) => !unstored.has(input.execution_count));
+        return answer(asked, { status: "ok", history: historyEntries(inputs, request.query, request.output) });
+      }
       case "complete":
       case "inspect":
       case "is_complete":
-      case "input_reply":
-        return refuse(asked, "bad_request", `${message.header.msg_type} is not supported by this server yet`);
+        return introspect(asked, request);
+      case "input_reply": {
+        // A reply to an input_request: it has no reply and no status of its own.
+        const problem = waitingInput === null ? "no cell of this client is waiting for input" : session.input(waitingInput, request.value);
+        if (problem !== null) return refuse(asked, "bad_request", problem);
+        waitingInput = null;
+        return;
+      }
     }
+  };
+  /** Introspection waits its turn behind queued cells; the kernel is busy for this request until it is answered. */
+  const introspect = async (asked: Asked, request: IntrospectionRequest) => {
+    status("busy", asked.header);
+    reply(asked, introspectionReply(request, await session.introspect(introspectRequest(request))));
+    status("idle", asked.header);
   };
   const restartWith = (asked: Asked) => {
     const id = `jupyter-restart-${randomUUID()}`;
@@ -261,7 +310,7 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
   let detached = false;
   const detach = () => {
     expiry.clear();
-    output.close();
+    outbound.close();
     session.detach(attachment);
     if (detached) return;
     detached = true;

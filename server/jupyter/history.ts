@@ -1,12 +1,8 @@
 // history_request answered from the session's inputs: the code of every cell it ran, by execution
 // count. A session is one history session (number 1); outputs are not kept, so a request for
 // them gets null in their place.
+import type { Input } from "../sessions/session.ts";
 import type { HistoryQuery } from "./requests.ts";
-
-export interface Input {
-  execution_count: number;
-  code: string;
-}
 
 /** The history session every entry belongs to (IPython numbers its sessions from 1). */
 export const HISTORY_SESSION = 1;

@@ -2,6 +2,7 @@
 // of its execute_reply, from the session's result (or refusal). Pure: the connection adds headers.
 import type { ErrorCode } from "../../protocol/index.ts";
 import type { CellResult } from "../sandbox/sandbox.ts";
+import type { DisplayEvent } from "../sessions/events.ts";
 import { errorFields, errorReply, type ErrorFields } from "./messages.ts";
 
 export interface Output {
@@ -26,11 +27,18 @@ export function ranCell(result: CellResult, executionCount: number): CellEnd {
   const count = result.execution_count > 0 ? result.execution_count : executionCount;
   const outputs: Output[] = notes(result).map((text) => ({ msgType: "stream", content: { name: "stderr", text } }));
   if (result.error === null) {
-    if (result.value !== null) outputs.push({ msgType: "execute_result", content: { execution_count: count, data: { "text/plain": result.value }, metadata: {} } });
+    // The value's MIME bundle; its repr alone when the bundle was over the output cap.
+    if (result.value !== null) outputs.push({ msgType: "execute_result", content: { execution_count: count, data: result.data ?? { "text/plain": result.value }, metadata: {} } });
     return { outputs, reply: { status: "ok", execution_count: count, payload: [], user_expressions: {} }, failed: false };
   }
   const { type, message, traceback } = result.error;
   return failedCell(outputs, errorFields(type, message, tracebackLines(traceback, type, message)), count);
+}
+
+/** Rich output as display_data, or update_display_data when it replaces an earlier one; its display_id rides in `transient`. */
+export function displayed(event: DisplayEvent): { msgType: "display_data" | "update_display_data"; content: Record<string, unknown> } {
+  const transient = event.display_id === null ? {} : { display_id: event.display_id };
+  return { msgType: event.update ? "update_display_data" : "display_data", content: { data: event.data, metadata: event.metadata, transient } };
 }
 
 /** A cell the session would not run (busy, quota_exceeded, ...): its error code is the ename. */
