@@ -185,3 +185,35 @@ test("the channels of a kernel that does not exist, or of another user's, are re
   assert.equal(await status("garbage", token), 404);
   assert.equal(await status(await startKernel(), await server.token({ user: "mallory" })), 404);
 });
+
+test("input() asks on stdin, and a client that cannot answer (allow_stdin false) has its cell interrupted at once", async () => {
+  const channels = await KernelChannels.open(server.url, await startKernel(), token);
+  const asking = channels.send("execute_request", { code: "answer = input('name? ')\nanswer.upper()", allow_stdin: true });
+  const request = await channels.next((message) => message.channel === "stdin" && message.parent_header.msg_id === asking.msg_id);
+  assert.deepEqual([request.header.msg_type, request.content.prompt, request.content.password], ["input_request", "name? ", false]);
+  channels.send("input_reply", { value: "wasm" }, "stdin");
+  const answered = await channels.exchangeOf(asking.msg_id, "execute_reply");
+  assert.equal(answered.iopub.find((message) => message.header.msg_type === "execute_result")?.content.data["text/plain"], "'WASM'");
+
+  // Refused as any message the kernel cannot take: a reply of its type with status error.
+  const stray = await channels.exchangeOf(channels.send("input_reply", { value: "nobody asked" }, "stdin").msg_id, "input_reply_reply");
+  assert.match(stray.reply.content.evalue, /no cell of this client is waiting for input/);
+
+  const unanswerable = await channels.execute("input('never asked? ')", { allow_stdin: false });
+  assert.equal(unanswerable.reply.content.ename, "KeyboardInterrupt");
+  assert.match(unanswerable.iopub.find((message) => message.header.msg_type === "stream")?.content.text, /allow_stdin is false/);
+  assert.ok(!channels.received.some((message) => message.channel === "stdin" && message.parent_header.msg_id === unanswerable.reply.parent_header.msg_id));
+  await channels.close();
+});
+
+test("history answers with the code that ran, leaving out this client's store_history false cells", async () => {
+  const channels = await KernelChannels.open(server.url, await startKernel(), token);
+  await channels.execute("a = 1");
+  await channels.execute("b = 2", { store_history: false });
+  await channels.execute("a + 1");
+  const tail = await channels.request("history_request", { hist_access_type: "tail", n: 10, output: false, raw: true });
+  assert.deepEqual(tail.reply.content.history, [[1, 1, "a = 1"], [1, 3, "a + 1"]]);
+  const search = await channels.request("history_request", { hist_access_type: "search", pattern: "a*", output: true, raw: true });
+  assert.deepEqual(search.reply.content.history, [[1, 1, ["a = 1", null]], [1, 3, ["a + 1", null]]]);
+  await channels.close();
+});

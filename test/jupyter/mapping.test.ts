@@ -8,7 +8,8 @@ import { decode, encode, framingOf, JUPYTER_SUBPROTOCOL, subprotocolFor } from "
 import { globMatches, globTokens, historyEntries } from "../../server/jupyter/history.ts";
 import { kernelIdOf, sessionIdOf } from "../../server/jupyter/kernel-ids.ts";
 import { channelFor, kernelMessage, replyType } from "../../server/jupyter/messages.ts";
-import { ranCell, refusedCell } from "../../server/jupyter/outputs.ts";
+import { introspectionReply } from "../../server/jupyter/introspection.ts";
+import { displayed, ranCell, refusedCell } from "../../server/jupyter/outputs.ts";
 import { parseRequest } from "../../server/jupyter/requests.ts";
 import { resultWithoutRun, type CellResult } from "../../server/sandbox/sandbox.ts";
 
@@ -195,4 +196,28 @@ test("a cell's result reads as execute_result or error, and its reply", () => {
   const refused = refusedCell("busy", "the session already has 16 cells queued", 7);
   assert.deepEqual(refused.outputs, [{ msgType: "error", content: { ename: "busy", evalue: "the session already has 16 cells queued", traceback: ["busy: the session already has 16 cells queued"] } }]);
   assert.equal(refused.reply.ename, "busy");
+});
+
+test("a value's MIME bundle is its execute_result's data; its repr stands in when the bundle was too large", () => {
+  const bundle = { "text/plain": "<HTML>", "text/html": "<b>x</b>" };
+  assert.deepEqual(ranCell(result({ success: true, value: "<HTML>", data: bundle }), 4).outputs[0]!.content.data, bundle);
+  assert.deepEqual(ranCell(result({ success: true, value: "<HTML>", data: null }), 4).outputs[0]!.content.data, { "text/plain": "<HTML>" });
+});
+
+test("rich output reads as display_data, or update_display_data under its display_id", () => {
+  const base = { type: "display" as const, seq: 1, id: "c", data: { "text/html": "<i>y</i>" }, metadata: { isolated: true } };
+  assert.deepEqual(displayed({ ...base, display_id: null, update: false }), { msgType: "display_data", content: { data: base.data, metadata: base.metadata, transient: {} } });
+  assert.deepEqual(displayed({ ...base, display_id: "d1", update: true }), { msgType: "update_display_data", content: { data: base.data, metadata: base.metadata, transient: { display_id: "d1" } } });
+});
+
+test("introspection answers read as the replies' contents; a refusal as an error, or is_complete's unknown", () => {
+  const complete = { type: "complete" as const, code: "pri", cursor: 3 };
+  const isComplete = { type: "is_complete" as const, code: "for x in y:" };
+  assert.deepEqual(introspectionReply(complete, { reply: { kind: "complete", matches: ["print"], cursor_start: 0, cursor_end: 3 } }), { status: "ok", matches: ["print"], cursor_start: 0, cursor_end: 3, metadata: {} });
+  assert.deepEqual(introspectionReply({ type: "inspect", code: "zip", cursor: 3, detail: 0 }, { reply: { kind: "inspect", found: false, data: {} } }), { status: "ok", found: false, data: {}, metadata: {} });
+  assert.deepEqual(introspectionReply(isComplete, { reply: { kind: "is_complete", status: "incomplete", indent: "    " } }), { status: "incomplete", indent: "    " });
+  assert.deepEqual(introspectionReply(isComplete, { reply: { kind: "is_complete", status: "complete", indent: "" } }), { status: "complete" });
+  const busy = { error: { code: "busy" as const, message: "the queue is full" } };
+  assert.deepEqual(introspectionReply(complete, busy), { status: "error", ename: "busy", evalue: "the queue is full", traceback: ["busy: the queue is full"] });
+  assert.deepEqual(introspectionReply(isComplete, busy), { status: "unknown" });
 });

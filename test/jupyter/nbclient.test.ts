@@ -1,6 +1,6 @@
 // Debian's nbclient executes a notebook on a wasm-repl kernel through jupyter-server's gateway
 // kernel manager (test/jupyter/run_notebook.py), as papermill and nbconvert --execute would:
-// variables persist from cell to cell, output streams, results and errors land in the notebook.
+// variables persist from cell to cell; streams, rich output, results and errors land in the notebook.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -20,7 +20,13 @@ const NOTEBOOK = {
   nbformat: 4,
   nbformat_minor: 5,
   metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
-  cells: [code("x = 21\nprint('hello from wasm-repl')"), code("x * 2"), code("1 / 0"), code("x + 1")],
+  cells: [
+    code("x = 21\nprint('hello from wasm-repl')"),
+    code("x * 2"),
+    code("1 / 0"),
+    code("x + 1"),
+    code("from IPython.display import HTML, display\ndisplay(HTML('<b>shown</b>'))\nHTML(f'<i>{x}</i>')"),
+  ],
 };
 
 /** Runs the notebook through run_notebook.py; the executed notebook. */
@@ -44,7 +50,7 @@ function isLines(value: unknown): value is string[] {
 
 test("nbclient runs a notebook on a wasm-repl kernel: state, streams, results and errors", { timeout: 120_000 }, async () => {
   const { cells } = await execute(NOTEBOOK);
-  const [assign, result, failure, after] = cells;
+  const [assign, result, failure, after, rich] = cells;
   assert.deepEqual(assign!.outputs, [{ output_type: "stream", name: "stdout", text: "hello from wasm-repl\n" }]);
   assert.deepEqual(result!.outputs, [{ output_type: "execute_result", execution_count: result!.execution_count, data: { "text/plain": "42" }, metadata: {} }]);
   assert.equal(failure!.outputs.length, 1);
@@ -53,8 +59,16 @@ test("nbclient runs a notebook on a wasm-repl kernel: state, streams, results an
   assert.match(failure!.outputs[0].traceback.join("\n"), /1 \/ 0/);
   assert.equal(after!.outputs[0].data["text/plain"], "22", "allow_errors: the cells after an error run, with the variables");
   assert.deepEqual(
+    rich!.outputs.map((output) => [output.output_type, output.data["text/html"]]),
+    [
+      ["display_data", "<b>shown</b>"],
+      ["execute_result", "<i>21</i>"],
+    ],
+    "rich output and a rich result carry their HTML",
+  );
+  assert.deepEqual(
     cells.map((cell) => cell.execution_count),
-    [1, 2, 3, 4],
+    [1, 2, 3, 4, 5],
   );
   assert.deepEqual((await rest(server.url, token, "GET", "/api/kernels")).body, [], "nbclient shut its kernel down: the session ended");
 });
