@@ -487,6 +487,8 @@ export class Session {
         this.executionCount = outcome.result.execution_count;
         this.remember({ execution_count: this.executionCount, code });
       }
+      // A replaced interpreter counts from the start again.
+      if (!outcome.result.state_preserved) this.executionCount = 0;
       return this.publishResult(work, outcome.result);
     }
     if (work.kind === "introspect") {
@@ -532,6 +534,7 @@ export class Session {
       }
       case "reset":
         await this.interpreter.reset();
+        this.executionCount = 0;
         return resultWithoutRun(null, false);
     }
   }

@@ -201,3 +201,21 @@ test("rich output and input() are events; the answer comes back through the sess
   const late = await session.introspect({ kind: "is_complete", code: "x" });
   assert.ok("error" in late && late.error.code === "session_expired");
 });
+
+test("the execution count is the interpreter's: it starts again after a reset", async () => {
+  const { session } = newSession();
+  const { attachment, ended } = door();
+  session.attach(attachment, null);
+  session.execute("a", "x = 1", undefined, "none");
+  session.execute("b", "x + 1", undefined, "none");
+  await ended("b");
+  assert.equal(session.executionCount, 2);
+  session.reset("r");
+  await ended("r");
+  assert.equal(session.executionCount, 0);
+  session.execute("c", "1", undefined, "none");
+  const first = await ended("c");
+  assert.equal(first.type === "result" && first.result.execution_count, 1);
+  assert.equal(session.executionCount, 1);
+  await session.end("closed");
+});
