@@ -74,6 +74,9 @@ const SCOPE: Record<KernelRequest["type"], Scope> = {
   input_reply: "sessions:execute",
 };
 
+/** As many as the session keeps inputs for history (sessions/session.ts MAX_INPUTS). */
+const MAX_UNSTORED = 1000;
+
 const INTERNAL = "the server failed while handling this message (a bug, logged with its stack); the kernel goes on";
 
 export function connectChannels(socket: WebSocket, context: ChannelsContext): void {
@@ -93,6 +96,11 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
   const foreign = (id: string) => ({ msg_id: id });
   /** Execution counts of this client's cells run with store_history false: history_request leaves them out. */
   const unstored = new Set<number>();
+  const forget = (count: number) => {
+    unstored.add(count);
+    // The session keeps at most MAX_INPUTS inputs; counts older than those it dropped mean nothing.
+    if (unstored.size > MAX_UNSTORED) unstored.delete(unstored.values().next().value!);
+  };
   /** This client's cell waiting in input() for an input_reply. */
   let waitingInput: string | null = null;
 
@@ -152,7 +160,7 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
       return status("idle", cell.header);
     }
     if (!cell.silent) publish(end, cell.header);
-    if (!cell.storeHistory) unstored.add(end.reply.execution_count as number);
+    if (!cell.storeHistory) forget(end.reply.execution_count as number);
     reply(cell, end.reply);
     status("idle", cell.header);
     if (end.failed && cell.stopOnError) abortQueued();
@@ -301,7 +309,8 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
     metrics.frame(JUPYTER_FRAME_TYPE, "in");
     const decoded = decode(bytesOf(data), isBinary, framing);
     if (!decoded.ok) return unreadable(decoded.problem, decoded.header, decoded.channel);
-    handle(decoded.message);
+    // Returned: an introspection's answer comes later, and its failure is the boundary's to catch.
+    return handle(decoded.message);
   };
   socket.on("message", guard(context, "frame", receive, () => say("iopub", "error", { ...errorFields("internal", INTERNAL) }, {})));
 

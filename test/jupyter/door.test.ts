@@ -151,7 +151,9 @@ test("shutdown_request restarts the kernel (restart: true) or ends it, answered 
   assert.deepEqual(restarted.reply.content, { status: "ok", restart: true });
   assert.equal(restarted.reply.channel, "control");
   assert.deepEqual(shape(restarted.iopub), ["status:busy", "shutdown_reply", "status:idle"]);
-  assert.equal((await channels.execute("kept")).reply.content.ename, "NameError");
+  const fresh = await channels.execute("kept");
+  assert.equal(fresh.reply.content.ename, "NameError");
+  assert.deepEqual([fresh.iopub[1]!.header.msg_type, fresh.iopub[1]!.content.execution_count, fresh.reply.content.execution_count], ["execute_input", 1, 1], "a restarted kernel counts from 1");
 
   const closed = channels.closed();
   const ended = await channels.request("shutdown_request", { restart: false }, "control");
