@@ -303,6 +303,7 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
     say("iopub", "error", { ...errorFields("bad_request", problem) }, {});
   };
 
+  // Frames are handled as they come (none waits for a parser), so a cut leaves nothing queued to stop.
   const input = rateLimitedInput(socket, context.allowance, log, { session_id: session.id, tenant: identity.tenant }, () => {});
   const receive = (data: RawData, isBinary: boolean) => {
     if (!input.receive(data)) return;
