@@ -12,7 +12,7 @@ import type { Interpreter } from "../sandbox/interpreter.ts";
 import { resultWithoutRun, type CellResult, type DisplayMessage, type IntrospectReply, type IntrospectRequest } from "../sandbox/sandbox.ts";
 import type { CellGate } from "../tenancy/quotas.ts";
 import type { BufferBudget, SessionBuffers } from "./buffers.ts";
-import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type Outcome, type Refusal } from "./cell.ts";
+import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type CellRunner, type Outcome, type Refusal } from "./cell.ts";
 import type { RecordedEvent, SessionEvent, Unnumbered, WorkKind } from "./events.ts";
 import { SessionHistory } from "./history.ts";
 
@@ -127,6 +127,8 @@ export class Session {
   /** A snapshot (checkpoint or hibernation) in progress: work waits for it. */
   private snapshotting: Promise<unknown> | null = null;
   private idleWaiters: Array<() => void> = [];
+  /** The running cell was interrupted before its interpreter had it (waiting for the quota or a snapshot). */
+  private interruptedBeforeRun = false;
   /** The running cell's input() call waiting for a door's answer. */
   private waitingInput: { id: string; answer: (text: string) => void } | null = null;
   /** Code that ran, newest last, bounded (MAX_INPUTS, MAX_INPUT_CHARS). */
@@ -289,7 +291,7 @@ export class Session {
   interrupt(id?: string): string | null {
     if (!this.touch()) return null;
     if (id === undefined || this.running?.id === id) {
-      this.interpreter.interrupt();
+      this.interruptRunning();
       return null;
     }
     const index = this.queue.findIndex((queued) => queued.id === id && queued.kind !== "introspect");
@@ -355,7 +357,9 @@ export class Session {
 
   /** Interrupts the running cell, if any (a drain that ran out of time). */
   interruptRunning(): void {
-    if (this.running) this.interpreter.interrupt();
+    if (!this.running || this.interpreter.interrupt()) return;
+    // Its interpreter has not taken the cell yet: the interrupt must not be lost meanwhile.
+    if (this.running.kind === "execute") this.interruptedBeforeRun = true;
   }
 
   /**
@@ -456,6 +460,7 @@ export class Session {
     }
     const queuedAt = this.queuedAt.get(work) ?? performance.now();
     this.running = work;
+    this.interruptedBeforeRun = false;
     try {
       await this.perform(work, queuedAt);
     } finally {
@@ -480,7 +485,7 @@ export class Session {
           this.waitingInput = { id, answer };
           this.publish({ type: "input_request", id, prompt, password });
         });
-      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, input }, () => this.sandboxReady(), started).finally(() => (this.waitingInput = null));
+      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, input }, () => this.cellRunner(), started).finally(() => (this.waitingInput = null));
       if ("error" in outcome) return this.fail(id, outcome.error);
       this.cellCount++;
       if (outcome.result.execution_count > 0) {
@@ -507,6 +512,13 @@ export class Session {
     } catch (error) {
       this.fail(work.id, refusalFor(error, this.cells, work.id));
     }
+  }
+
+  /** Where the running cell runs: its interpreter, unless it was interrupted before it got there. */
+  private async cellRunner(): Promise<CellRunner> {
+    const interpreter = await this.sandboxReady();
+    if (!this.interruptedBeforeRun) return interpreter;
+    return { execute: async () => resultWithoutRun({ type: "KeyboardInterrupt", message: "interrupted before it started running", traceback: "" }, true) };
   }
 
   /** The interpreter, once a snapshot being taken (which holds the sandbox a moment) is done. */

@@ -219,3 +219,17 @@ test("the execution count is the interpreter's: it starts again after a reset", 
   assert.equal(session.executionCount, 1);
   await session.end("closed");
 });
+
+test("an interrupt that comes before the interpreter has taken the cell still interrupts it", async () => {
+  const { session } = newSession();
+  const one = door();
+  session.attach(one.attachment, null);
+  session.execute("c1", "import time\ntime.sleep(3)\n'ran to its end'", undefined, "none");
+  // The same turn: the cell has started (it left the queue) but waits for its interpreter.
+  assert.equal(session.interrupt("c1"), null);
+  const result = await one.ended("c1");
+  assert.ok(result.type === "result" && result.result.error?.type === "KeyboardInterrupt", JSON.stringify(result));
+  const next = (session.execute("c2", "1 + 1", undefined, "none"), await one.ended("c2"));
+  assert.ok(next.type === "result" && next.result.value === "2", "the interrupt was the first cell's alone");
+  await session.end("closed");
+});
