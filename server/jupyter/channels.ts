@@ -51,7 +51,6 @@ interface AskedCell extends Asked {
   silent: boolean;
   storeHistory: boolean;
   stopOnError: boolean;
-  allowStdin: boolean;
   /** Its `started` came: status busy was sent. */
   started: boolean;
   /** Cancelled because an earlier cell of this connection failed (stop_on_error). */
@@ -131,17 +130,13 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
   };
 
   /**
-   * input() in one of this client's cells asks it on stdin. A client that said it cannot answer
-   * (allow_stdin false, as nbclient does) would leave the cell waiting until its deadline, so the
-   * cell is interrupted at once and told why. Another client's cell is that client's to answer.
+   * input() in one of this client's cells asks it on stdin (a client that said it cannot answer,
+   * allow_stdin false, never gets here: its cell's input() raises EOFError). Another client's
+   * cell is that client's to answer.
    */
   const inputRequested = (event: InputRequestEvent) => {
     const cell = cells.get(event.id);
     if (!cell) return;
-    if (!cell.allowStdin) {
-      say("iopub", "stream", { name: "stderr", text: "[wasm-repl] input() was called, but this client does not answer input requests (allow_stdin is false): the cell is interrupted\n" }, cell.header);
-      return void session.interrupt(event.id);
-    }
     waitingInput = event.id;
     say("stdin", "input_request", { prompt: event.prompt, password: event.password }, cell.header);
   };
@@ -242,9 +237,9 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
         return answer(asked, kernelInfo(context.pythonVersion));
       case "execute": {
         const id = `jupyter-${randomUUID()}`;
-        cells.set(id, { ...asked, code: request.code, silent: request.silent, storeHistory: request.storeHistory, stopOnError: request.stopOnError, allowStdin: request.allowStdin, started: false, aborted: false });
+        cells.set(id, { ...asked, code: request.code, silent: request.silent, storeHistory: request.storeHistory, stopOnError: request.stopOnError, started: false, aborted: false });
         // Jupyter has no per-cell timeout to ask for: a notebook's cell may run as long as the server allows.
-        return session.execute(id, request.code, session.limits.max_execution_timeout, "none");
+        return session.execute(id, request.code, session.limits.max_execution_timeout, "none", { stdin: request.allowStdin });
       }
       case "comm_info":
         return answer(asked, { status: "ok", comms: {} });

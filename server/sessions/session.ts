@@ -74,7 +74,7 @@ export interface Input {
 }
 
 type Work =
-  | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode }
+  | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode; stdin: boolean }
   | { kind: "introspect"; id: string; request: IntrospectRequest; answer: (answer: IntrospectAnswer) => void }
   | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
   | ({ kind: "add_context"; id: string } & Payload)
@@ -234,10 +234,14 @@ export class Session {
 
   // ---- work ----
 
-  /** Queues a cell; `timeout` in seconds (EXECUTION_TIMEOUT when absent, capped by MAX_EXECUTION_TIMEOUT). */
-  execute(id: string, code: string, timeout: number | undefined, locals: LocalsMode): void {
+  /**
+   * Queues a cell; `timeout` in seconds (EXECUTION_TIMEOUT when absent, capped by
+   * MAX_EXECUTION_TIMEOUT). With `stdin` false its client cannot answer input(), which then
+   * raises EOFError at once instead of waiting.
+   */
+  execute(id: string, code: string, timeout: number | undefined, locals: LocalsMode, { stdin = true }: { stdin?: boolean } = {}): void {
     if (!this.touch()) return;
-    this.enqueue({ kind: "execute", id, code, timeoutMs: cellTimeoutMs(this.settings.limits, timeout), locals });
+    this.enqueue({ kind: "execute", id, code, timeoutMs: cellTimeoutMs(this.settings.limits, timeout), locals, stdin });
   }
 
   /** Queues making Python variables of JSON values. */
@@ -319,7 +323,8 @@ export class Session {
       const assigned = await this.outcomeOf({ kind: "set_vars", id: this.nextId("set_vars"), vars });
       if (!("result" in assigned) || !assigned.result.success) return assigned;
     }
-    return this.outcomeOf({ kind: "execute", id: this.nextId("execute"), code, timeoutMs: cellTimeoutMs(this.settings.limits, timeoutSeconds), locals: "all" });
+    // Its caller waits for the whole answer: nobody could answer an input() meanwhile.
+    return this.outcomeOf({ kind: "execute", id: this.nextId("execute"), code, timeoutMs: cellTimeoutMs(this.settings.limits, timeoutSeconds), locals: "all", stdin: false });
   }
 
   // ---- life cycle ----
@@ -485,7 +490,7 @@ export class Session {
           this.waitingInput = { id, answer };
           this.publish({ type: "input_request", id, prompt, password });
         });
-      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, input }, () => this.cellRunner(), started).finally(() => (this.waitingInput = null));
+      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, ...(work.stdin && { input }) }, () => this.cellRunner(), started).finally(() => (this.waitingInput = null));
       if ("error" in outcome) return this.fail(id, outcome.error);
       this.cellCount++;
       if (outcome.result.execution_count > 0) {
