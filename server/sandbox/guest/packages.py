@@ -220,8 +220,8 @@ def to_reinstall():
 
 
 def compiled():
-    """The installed packages with compiled code (a memory snapshot cannot keep their modules)."""
-    return sorted(name for name in installed if _repository.get(name, {}).get("compiled"))
+    """The installed packages with compiled code (a memory snapshot cannot keep their modules), as JSON."""
+    return json.dumps(sorted(name for name in installed if _repository.get(name, {}).get("compiled")))
 
 
 def reinstall_uploaded():

@@ -242,8 +242,9 @@ let addContext: PyCallable;
 let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
 let afterRestore: PyCallable;
-/** The package helper (packages.py): what a cell needs, what the session installed. */
-let packageHelper: Record<string, PyCallable>;
+/** The package helper's functions (packages.py): what a cell needs, what the session installed. */
+let packageHelper: Record<(typeof PACKAGE_HELPERS)[number], PyCallable>;
+const PACKAGE_HELPERS = ["configure", "requirements", "plan", "loaded", "mount", "to_reinstall", "reinstall_uploaded", "compiled", "import_packages", "install_uploaded"] as const;
 
 /**
  * Loads repository packages (lock file keys) and their dependencies; returns why any did not
@@ -345,7 +346,9 @@ async function boot(init: WorkerInit): Promise<void> {
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
   const helpers = installHelpers(pyodide, init.runtime!.helpers);
   ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, introspect: introspectHelper, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
-  packageHelper = pyodide.pyimport("_wasm_repl_packages");
+  // Held as functions, as the other helpers are: a cell may rebind the module's attributes.
+  const packages = pyodide.pyimport("_wasm_repl_packages");
+  packageHelper = Object.fromEntries(PACKAGE_HELPERS.map((name) => [name, packages[name]])) as typeof packageHelper;
   packageHelper.configure(init.runtime!.packages);
   await reinstallPackages();
   collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
@@ -421,8 +424,7 @@ function applied(cellId: number, error: unknown): void {
 function snapshot(): void {
   // A compiled package's WebAssembly module and function table live outside the heap: restored
   // from a snapshot, its code would be gone.
-  const compiled = packageHelper.compiled() as { toJs(): string[] };
-  const names = compiled.toJs();
+  const names = JSON.parse(packageHelper.compiled() as string) as string[];
   if (names.length > 0) {
     return post({ type: "snapshot_failed", message: `the session loaded packages with compiled code (${names.join(", ").slice(0, 500)}), which a memory snapshot cannot keep` });
   }
