@@ -70,6 +70,23 @@ test("micropip.install names a repository package: it loads before the cell, and
   await sandbox.close();
 });
 
+test("micropip.install of a name the cell computes loads a pure-Python package, and its dependencies, on the spot", async () => {
+  const sandbox = await runtime.pool.take();
+  // No import statement and no literal name: nothing for the scan before the cell to find.
+  const code = "import importlib, micropip, sys\nname = ''.join(['gree', 'ting'])\nbefore = 'punctuation' in sys.modules\nmicropip.install(name)\nbefore, importlib.import_module(name).hello('di')";
+  const result = await run(sandbox, code);
+  assert.equal(result.error, null, result.error?.message);
+  assert.equal(result.value, "(False, 'hello di!')");
+  const tampered = await run(sandbox, "micropip.install('tam' + 'pered')");
+  assert.equal(tampered.error?.type, "ImportError");
+  assert.match(tampered.error!.message, /tampered-1\.0-py3-none-any\.whl does not match its sha256/);
+  const snapshot = await sandbox.snapshot();
+  await sandbox.close();
+  const woken = await runtime.restore(snapshot);
+  assert.equal((await run(woken, "importlib.import_module('greeting').hello('ed')")).value, "'hello ed!'", "and it survives hibernation as the others do");
+  await woken.close();
+});
+
 test("a package the repository does not know fails with the names of those it has", async () => {
   const sandbox = await runtime.pool.take();
   const result = await run(sandbox, "import micropip\nmicropip.install('no-such-package')");

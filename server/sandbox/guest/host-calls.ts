@@ -28,9 +28,14 @@ export class CallAnswerer {
 
   /** Writes the answer to `call` if the worker still waits for it; false otherwise. */
   answer(call: number, text: string): boolean {
-    if (Atomics.load(this.words, 0) !== call) return false;
     let bytes = this.encoder.encode(text);
     if (bytes.byteLength > MAX_ANSWER_BYTES) bytes = this.encoder.encode(JSON.stringify({ error: `the answer is over ${MAX_ANSWER_BYTES} bytes` }));
+    return this.answerBytes(call, bytes);
+  }
+
+  /** A binary answer (at most MAX_ANSWER_BYTES), as `answer`. */
+  answerBytes(call: number, bytes: Uint8Array): boolean {
+    if (Atomics.load(this.words, 0) !== call || bytes.byteLength > MAX_ANSWER_BYTES) return false;
     // deno-lint-ignore no-explicit-any
     const buffer = this.buffer as any;
     if (buffer.byteLength < HEADER_BYTES + bytes.byteLength) buffer.grow(HEADER_BYTES + bytes.byteLength);
@@ -65,6 +70,12 @@ export class CallWaiter {
    * set, `onInterrupt` runs (it raises KeyboardInterrupt into Python); the call is abandoned.
    */
   call(send: (call: number) => void, onInterrupt: () => void): string {
+    // A copy: TextDecoder does not read shared memory.
+    return this.decoder.decode(this.callBytes(send, onInterrupt));
+  }
+
+  /** As `call`, for a binary answer: a copy of its bytes. */
+  callBytes(send: (call: number) => void, onInterrupt: () => void): Uint8Array {
     const call = (this.lastCall = (this.lastCall % 0x7fffffff) + 1);
     Atomics.store(this.words, 0, call);
     send(call);
@@ -79,9 +90,8 @@ export class CallWaiter {
       Atomics.wait(this.words, 0, call, 1000);
     }
     const length = Atomics.load(this.words, 1);
-    // A copy: TextDecoder does not read shared memory.
-    const text = this.decoder.decode(new Uint8Array(this.buffer, HEADER_BYTES, length).slice());
+    const bytes = new Uint8Array(this.buffer, HEADER_BYTES, length).slice();
     Atomics.store(this.words, 0, 0);
-    return text;
+    return bytes;
   }
 }

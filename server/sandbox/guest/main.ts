@@ -99,7 +99,7 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
   interpreters.set(id, entry);
   // A snapshot's bytes come beside the message, as `body` (the frame's body).
   worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array }>) => {
-    if (PackageFileServer.isRequest(event.data)) return void packageFiles?.serve(worker, event.data);
+    if (PackageFileServer.isRequest(event.data)) return void packageFiles?.serve(worker, entry.answerer, event.data);
     const { body, ...message } = event.data;
     // Only this thread says a worker has ended: one whose Python claims it did (Python controls
     // what its worker posts) is ended for real, lest the host forget an interpreter still running.

@@ -1,8 +1,9 @@
 # `micropip` as a session sees it: installs from the server's package repository, and wheel files
 # the session holds, with no network. Pyodide's own micropip installs with a coroutine, which a
 # cell (run synchronously) could not await; here a repository package a cell names is loaded
-# before the cell runs (_wasm_repl_packages.requirements), so install() only checks and records,
-# and returns an awaitable that is already done (`await micropip.install(...)` works too).
+# before the cell runs (_wasm_repl_packages.requirements), and one whose name the cell computes is
+# loaded on the spot if it is pure Python; install() returns an awaitable that is already done
+# (`await micropip.install(...)` works too).
 import asyncio
 import sys
 
@@ -38,10 +39,7 @@ def _install_one(requirement):
         raise ValueError(f"cannot install {requirement!r}: this sandbox has no network; install from the server's package repository or a wheel file in the session")
     name = packages.resolve(requirement)
     if name not in packages.installed:
-        raise RuntimeError(
-            f"{name} is in the repository but not loaded: packages load before a cell runs, for the cell's imports "
-            f"and for micropip.install() calls that name them literally; run micropip.install({name!r}) or import it in a cell"
-        )
+        packages.load_now(name)
 
 
 def install(requirements, keep_going=False, deps=True, credentials=None, pre=False, index_urls=None, *, verbose=False, **_options):

@@ -30,6 +30,9 @@ installed = {}
 mounted = {}
 uploaded = {}
 
+# Reads a repository file while a cell runs (the worker's, set by attach; None while a snapshot is taken).
+_host_file = None
+
 # The wheels a user installs, together (set by configure: PACKAGE_MAX_WHEEL_MB).
 MAX_WHEEL_BYTES = 0
 
@@ -57,6 +60,17 @@ def configure(config_json):
     _repository = config["packages"]
     _imports = config["imports"]
     MAX_WHEEL_BYTES = config["max_wheel_bytes"]
+
+
+def attach(host_file):
+    global _host_file
+    _host_file = host_file
+
+
+def detach():
+    """A snapshot cannot hold references to JavaScript objects: drop ours."""
+    global _host_file
+    _host_file = None
 
 
 def canonical(name):
@@ -160,9 +174,8 @@ def requirements(code):
     return json.dumps(sorted(name for name in wanted if name not in installed))
 
 
-def plan(keys_json):
-    """What loading packages (lock keys) takes: them and their dependencies the session lacks,
-    and whether any has compiled code (then Pyodide's loader installs them all)."""
+def _needed(keys):
+    """Packages (lock keys) and their dependencies the session lacks, dependencies first."""
     needed = []
 
     def visit(key):
@@ -172,10 +185,54 @@ def plan(keys_json):
             visit(canonical(dependency))
         needed.append(key)
 
-    for key in json.loads(keys_json):
+    for key in keys:
         visit(key)
-    wheels = [{"key": key, "path": f"{WHEELS}/{_repository[key]['file_name']}", **{field: _repository[key][field] for field in ("name", "file_name", "sha256")}} for key in needed]
+    return needed
+
+
+def _wheel_path(key):
+    return f"{WHEELS}/{_repository[key]['file_name']}"
+
+
+def plan(keys_json):
+    """What loading packages (lock keys) takes: them and their dependencies the session lacks,
+    and whether any has compiled code (then Pyodide's loader installs them all)."""
+    needed = _needed(json.loads(keys_json))
+    wheels = [{"key": key, "path": _wheel_path(key), **{field: _repository[key][field] for field in ("name", "file_name", "sha256")}} for key in needed]
     return json.dumps({"compiled": any(_repository[key]["compiled"] for key in needed), "wheels": wheels})
+
+
+def load_now(key):
+    """Loads a pure-Python repository package, and its dependencies, while a cell runs (a name
+    micropip.install got at run time); the file comes through the worker's blocking call."""
+    import hashlib
+    import os
+
+    import pyodide_js
+
+    needed = _needed([key])
+    compiled_ones = [name for name in needed if _repository[name]["compiled"]]
+    if compiled_ones:
+        raise RuntimeError(
+            f"{', '.join(compiled_ones)} has compiled code, which loads only before a cell runs: "
+            f"import it, or write micropip.install({key!r}) with the name in the cell"
+        )
+    for name in needed:
+        entry = _repository[name]
+        data = _current_module()._host_file(entry["file_name"]).to_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise ImportError(f"could not load {name} from the package repository: {entry['file_name']} does not match its sha256 in the lock file")
+        path = _wheel_path(name)
+        os.makedirs(WHEELS, exist_ok=True)
+        with open(path, "wb") as file:
+            file.write(data)
+        mount(name, path)
+        setattr(pyodide_js.loadedPackages, entry["name"], "default channel")
+
+
+def _current_module():
+    # The module of the current boot: a restored session's references may be to an earlier one's.
+    return sys.modules["_wasm_repl_packages"]
 
 
 def loaded(names_json):

@@ -244,7 +244,16 @@ let beforeSnapshot: PyCallable;
 let afterRestore: PyCallable;
 /** The package helper's functions (packages.py): what a cell needs, what the session installed. */
 let packageHelper: Record<(typeof PACKAGE_HELPERS)[number], PyCallable>;
-const PACKAGE_HELPERS = ["configure", "requirements", "plan", "loaded", "mount", "to_reinstall", "reinstall_uploaded", "compiled", "import_packages", "install_uploaded"] as const;
+const PACKAGE_HELPERS = ["configure", "attach", "detach", "requirements", "plan", "loaded", "mount", "to_reinstall", "reinstall_uploaded", "compiled", "import_packages", "install_uploaded"] as const;
+
+/**
+ * A repository file for Python while a cell runs (micropip.install of a name the cell computes):
+ * the worker blocks, as in llm_query, until the main thread has written it into the call buffer.
+ */
+function hostPackageFile(name: string): Uint8Array {
+  if (!packageFiles) throw new Error("this server has no package repository");
+  return packageFiles.fetchNow(name, callWaiter, () => pyodide.checkInterrupt());
+}
 
 /**
  * Loads repository packages (lock file keys) and their dependencies; returns why any did not
@@ -350,6 +359,7 @@ async function boot(init: WorkerInit): Promise<void> {
   const packages = pyodide.pyimport("_wasm_repl_packages");
   packageHelper = Object.fromEntries(PACKAGE_HELPERS.map((name) => [name, packages[name]])) as typeof packageHelper;
   packageHelper.configure(init.runtime!.packages);
+  packageHelper.attach(hostPackageFile);
   await reinstallPackages();
   collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
   guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, introspect_caps: INTROSPECT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
@@ -430,6 +440,7 @@ function snapshot(): void {
   }
   // Python must hold no JavaScript object while the snapshot is taken.
   beforeSnapshot();
+  packageHelper.detach();
   let taken: Uint8Array<ArrayBuffer>;
   try {
     taken = pyodide.makeMemorySnapshot();
@@ -438,6 +449,7 @@ function snapshot(): void {
     return;
   } finally {
     afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, false);
+    packageHelper.attach(hostPackageFile);
   }
   postToMain({ type: "snapshot", bytes: taken.byteLength, body: taken }, [taken.buffer]);
 }
