@@ -121,6 +121,16 @@ test("a package loaded on demand works after hibernation: its modules, and a sub
   await woken.close();
 });
 
+test("code the scan before the cell cannot parse is the cell's own error, and the sandbox goes on", async () => {
+  const sandbox = await runtime.pool.take();
+  for (const code of ["import (", "-".repeat(200_000) + "1", "import tabulate\n" + "(".repeat(300) + ")".repeat(300)]) {
+    const result = await run(sandbox, code);
+    assert.ok(result.error && result.state_preserved, `${code.slice(0, 20)}: ${result.error?.type}`);
+  }
+  assert.equal((await run(sandbox, "import tabulate\ntabulate.__name__")).value, "'tabulate'");
+  await sandbox.close();
+});
+
 test("without a repository micropip says there is none, and imports fail as before", async () => {
   const sandbox = await noRepository.pool.take();
   const result = await run(sandbox, "import micropip\nmicropip.install('tabulate')");

@@ -159,8 +159,10 @@ def requirements(code):
         return "[]"
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return "[]"  # the cell reports it when it runs
+    except BaseException:
+        # A syntax error, nesting too deep, an interrupt (which the host repeats): the cell meets
+        # it again when it runs; nothing here may escape into the worker.
+        return "[]"
     wanted = set()
     for name in _imported_names(tree):
         package = _imports.get(name)

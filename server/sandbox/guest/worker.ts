@@ -7,6 +7,7 @@ import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
 import { installHelpers, readHelperSources } from "./helpers.ts";
 import { CallWaiter } from "./host-calls.ts";
+import { PackageLoader, type LoaderPyodide } from "./package-loader.ts";
 import { PACKAGE_BASE_URL, PackageFileClient, type PackageFileAnswer } from "./package-files.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
@@ -46,13 +47,9 @@ export interface WorkerInit extends InterpreterSettings {
 type PyCallable = (...args: unknown[]) => unknown;
 
 /** The part of Pyodide's API this worker uses. */
-interface Pyodide {
+interface Pyodide extends LoaderPyodide {
   version: string;
   runPython(code: string, options?: { globals?: unknown }): unknown;
-  loadPackage(names: string[], options: { messageCallback(message: string): void; errorCallback(message: string): void; checkIntegrity: boolean }): Promise<unknown>;
-  /** Package (lock `name`) to where it was loaded from: Pyodide's loader skips those it holds. */
-  loadedPackages: Record<string, string>;
-  FS: { mkdirTree(path: string): void; writeFile(path: string, data: Uint8Array, options: { canOwn: boolean }): void };
   toPy(value: unknown): unknown;
   pyimport(name: string): Record<string, PyCallable>;
   makeMemorySnapshot(): Uint8Array<ArrayBuffer>;
@@ -242,89 +239,8 @@ let addContext: PyCallable;
 let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
 let afterRestore: PyCallable;
-/** The package helper's functions (packages.py): what a cell needs, what the session installed. */
-let packageHelper: Record<(typeof PACKAGE_HELPERS)[number], PyCallable>;
-const PACKAGE_HELPERS = ["configure", "attach", "detach", "requirements", "plan", "loaded", "mount", "to_reinstall", "reinstall_uploaded", "compiled", "import_packages", "install_uploaded"] as const;
-
-/**
- * A repository file for Python while a cell runs (micropip.install of a name the cell computes):
- * the worker blocks, as in llm_query, until the main thread has written it into the call buffer.
- */
-function hostPackageFile(name: string): Uint8Array {
-  if (!packageFiles) throw new Error("this server has no package repository");
-  return packageFiles.fetchNow(name, callWaiter, () => pyodide.checkInterrupt());
-}
-
-/**
- * Loads repository packages (lock file keys) and their dependencies; returns why any did not
- * load, or null. Pure-Python ones go on sys.path as wheels (packages.py); when any has compiled
- * code, Pyodide's loader installs them all (it loads their dynamic libraries).
- */
-async function loadPackages(keys: string[]): Promise<string | null> {
-  try {
-    const plan = JSON.parse(packageHelper.plan(JSON.stringify(keys)) as string) as { compiled: boolean; wheels: WheelPlan[] };
-    if (plan.compiled) await loadWithPyodide(plan.wheels.map((wheel) => wheel.name));
-    else for (const wheel of plan.wheels) await mountWheel(wheel, true);
-    return null;
-  } catch (error) {
-    return `could not load ${keys.join(", ")} from the package repository: ${reason(error).slice(0, 4000)}`;
-  }
-}
-
-/** An error's message; a Python one's last line (its message holds the whole traceback). */
-function reason(error: unknown): string {
-  const message = String((error as Error)?.message ?? error);
-  return (error as { type?: unknown })?.type !== undefined ? message.trim().split("\n").at(-1)! : message;
-}
-
-interface WheelPlan {
-  key: string;
-  name: string;
-  file_name: string;
-  path: string;
-  sha256?: string;
-}
-
-/** Writes a repository wheel to its path (without a copy into the heap) and puts it on sys.path. */
-async function mountWheel(wheel: WheelPlan, check: boolean): Promise<void> {
-  const bytes = await packageFiles!.fetch(wheel.file_name);
-  if (check && wheel.sha256 !== (await sha256(bytes))) throw new Error(`${wheel.file_name} does not match its sha256 in the lock file: the file is damaged or was replaced`);
-  pyodide.FS.mkdirTree(wheel.path.slice(0, wheel.path.lastIndexOf("/")));
-  pyodide.FS.writeFile(wheel.path, bytes, { canOwn: true });
-  if (check) packageHelper.mount(wheel.key, wheel.path);
-  // Pyodide's loader skips what it holds: a compiled package that depends on this one keeps it.
-  pyodide.loadedPackages[wheel.name] = "default channel";
-}
-
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-/** Pyodide's loader, which reports failures only through its callback. */
-async function loadWithPyodide(names: string[]): Promise<void> {
-  const errors: string[] = [];
-  await pyodide.loadPackage(names, { messageCallback: () => {}, errorCallback: (message) => errors.push(message), checkIntegrity: true });
-  const loaded = Object.keys(pyodide.loadedPackages);
-  packageHelper.loaded(JSON.stringify(loaded));
-  const have = new Set(loaded.map(canonicalName));
-  const missing = names.filter((name) => !have.has(canonicalName(name)));
-  if (missing.length > 0 || errors.length > 0) throw new Error(`${missing.join(", ") || names.join(", ")}: ${errors.join(" ") || "the loader gave no reason"}`);
-}
-
-function canonicalName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
-}
-
-/**
- * A memory snapshot holds the heap, not the file system: the wheels the restored session (or the
- * base snapshot) had on sys.path are written back where they were.
- */
-async function reinstallPackages(): Promise<void> {
-  const wheels = JSON.parse(packageHelper.to_reinstall() as string) as WheelPlan[];
-  for (const wheel of wheels) await mountWheel({ ...wheel, key: "" }, false);
-  packageHelper.reinstall_uploaded();
-}
+/** The repository's packages in this interpreter (package-loader.ts). */
+let packages: PackageLoader;
 
 async function boot(init: WorkerInit): Promise<void> {
   const started = performance.now();
@@ -355,12 +271,8 @@ async function boot(init: WorkerInit): Promise<void> {
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
   const helpers = installHelpers(pyodide, init.runtime!.helpers);
   ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, introspect: introspectHelper, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
-  // Held as functions, as the other helpers are: a cell may rebind the module's attributes.
-  const packages = pyodide.pyimport("_wasm_repl_packages");
-  packageHelper = Object.fromEntries(PACKAGE_HELPERS.map((name) => [name, packages[name]])) as typeof packageHelper;
-  packageHelper.configure(init.runtime!.packages);
-  packageHelper.attach(hostPackageFile);
-  await reinstallPackages();
+  packages = new PackageLoader(pyodide, init.runtime!.packages, packageFiles, callWaiter);
+  await packages.reinstall();
   collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
   guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, introspect_caps: INTROSPECT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
@@ -376,8 +288,8 @@ async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void
   droppedBytes = 0;
   Atomics.store(interruptWord, 0, 0);
   // What the cell imports (or names to micropip.install) loads first: nothing can be awaited inside it.
-  const wanted = JSON.parse(packageHelper.requirements(message.code) as string) as string[];
-  const unloaded = wanted.length > 0 ? await loadPackages(wanted) : null;
+  const wanted = packages.requirements(message.code);
+  const unloaded = wanted.length > 0 ? await packages.load(wanted) : null;
   timers.beginCell();
   runCell(message.code, unloaded ?? undefined); // undefined: Python's None (null would be jsnull)
   const cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
@@ -415,14 +327,12 @@ function introspect(message: Extract<HostMessage, { type: "introspect" }>): void
 
 /** PRELOAD_PACKAGES, loaded and imported outside any cell (the base snapshot's build). */
 async function preload(message: Extract<HostMessage, { type: "load_packages" }>): Promise<void> {
-  const unloaded = await loadPackages(message.names);
-  if (unloaded) return post({ error: { type: "ImportError", message: unloaded, traceback: "" }, type: "applied", cell: message.cell });
-  applied(message.cell, packageHelper.import_packages(JSON.stringify(message.names)));
+  applied(message.cell, await packages.preload(message.names));
 }
 
-/** A user's pure-Python wheel, installed between cells (packages.py checks it). */
+/** A user's pure-Python wheel, installed between cells. */
 function installWheel(message: Extract<HostMessage, { type: "install_wheel" }> & { payload: Uint8Array }): void {
-  applied(message.cell, packageHelper.install_uploaded(message.filename, message.payload));
+  applied(message.cell, packages.installUploaded(message.filename, message.payload));
 }
 
 /** Python's answer to set_vars or add_context: an error description as JSON, or nothing. */
@@ -434,13 +344,11 @@ function applied(cellId: number, error: unknown): void {
 function snapshot(): void {
   // A compiled package's WebAssembly module and function table live outside the heap: restored
   // from a snapshot, its code would be gone.
-  const names = JSON.parse(packageHelper.compiled() as string) as string[];
-  if (names.length > 0) {
-    return post({ type: "snapshot_failed", message: `the session loaded packages with compiled code (${names.join(", ").slice(0, 500)}), which a memory snapshot cannot keep` });
-  }
+  const blocker = packages.snapshotBlocker();
+  if (blocker) return post({ type: "snapshot_failed", message: blocker });
   // Python must hold no JavaScript object while the snapshot is taken.
   beforeSnapshot();
-  packageHelper.detach();
+  packages.detach();
   let taken: Uint8Array<ArrayBuffer>;
   try {
     taken = pyodide.makeMemorySnapshot();
@@ -449,7 +357,7 @@ function snapshot(): void {
     return;
   } finally {
     afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, false);
-    packageHelper.attach(hostPackageFile);
+    packages.attach();
   }
   postToMain({ type: "snapshot", bytes: taken.byteLength, body: taken }, [taken.buffer]);
 }
