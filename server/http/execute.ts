@@ -15,6 +15,7 @@ import { CellRefused, cellTimeoutMs, runCell, type CellParts, type Outcome } fro
 import { HeldElsewhere } from "../sessions/errors.ts";
 import type { SessionRegistry } from "../sessions/registry.ts";
 import type { TenantQuotas } from "../tenancy/quotas.ts";
+import { readBody } from "./body.ts";
 import { sendError, sendJson } from "./responses.ts";
 
 export interface ExecuteContext {
@@ -113,16 +114,4 @@ function guideShape(result: CellResult) {
     final_answer: result.final_answer,
     rlm_calls: result.rlm_calls,
   };
-}
-
-/** The body, or null when it exceeds `limit` bytes. */
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > limit) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
