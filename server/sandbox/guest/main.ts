@@ -6,7 +6,7 @@
 // in shared memory with its data pages listed, the standard library and the lock file.
 // This thread never runs Python, so it stays responsive while cells run: it relays frames and
 // writes interrupts into the shared word each interpreter polls.
-import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
+import { encodeFrameHead, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
 import { readHelperSources } from "./helpers.ts";
 import { CallAnswerer, createCallBuffer } from "./host-calls.ts";
 import { dataPageRuns } from "./restore.ts";
@@ -35,10 +35,17 @@ const interpreters = new Map<number, Interpreter>();
 /** Set by the host's hello; no worker, and so no Python, ever sees it. */
 let frameKey: Uint8Array | null = null;
 
-function send(message: object, body?: Uint8Array): void {
-  const frame = encodeFrame(message, body, frameKey!);
+/** Writes a frame; a body in parts (a snapshot: heap, files, trailer) goes part by part, never joined into one more copy. */
+function send(message: object, body: Uint8Array | Uint8Array[] = []): void {
+  // What a worker posts is a structured clone, data only: anything there but bytes is dropped.
+  const parts = (Array.isArray(body) ? body : [body]).filter((part) => part instanceof Uint8Array);
+  writeAll(encodeFrameHead(message, parts.reduce((sum, part) => sum + part.byteLength, 0), frameKey!));
+  for (const part of parts) writeAll(part);
+}
+
+function writeAll(bytes: Uint8Array): void {
   let written = 0;
-  while (written < frame.byteLength) written += Deno.stdout.writeSync(frame.subarray(written));
+  while (written < bytes.byteLength) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 
 async function loadSharedRuntime(): Promise<SharedRuntime> {
@@ -64,8 +71,8 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
   const calls = createCallBuffer();
   const entry: Interpreter = { worker, interruptWord: new Int32Array(interrupt), answerer: new CallAnswerer(calls), pending: [] };
   interpreters.set(id, entry);
-  // A snapshot's bytes come beside the message, as `body` (the frame's body).
-  worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array }>) => {
+  // Bytes (a snapshot, a file) come beside the message, as `body` (the frame's body), in parts.
+  worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array[] }>) => {
     const { body, ...message } = event.data;
     // Only this thread says a worker has ended: one whose Python claims it did (Python controls
     // what its worker posts) is ended for real, lest the host forget an interpreter still running.
@@ -126,7 +133,7 @@ function deliver(entry: Interpreter, message: HostFrame, body: Uint8Array | null
     entry.answerer.answer(message.call, JSON.stringify(message.type === "llm_answer" ? message.answers : message.answer));
     return;
   }
-  if (message.type === "add_context") {
+  if (message.type === "add_context" || message.type === "file") {
     const payload = owned(body ?? new Uint8Array());
     entry.worker.postMessage({ ...message, payload }, [payload.buffer]);
     return;
