@@ -209,12 +209,13 @@ export class WorkingDirectory {
     return bytes;
   }
 
-  /** Every entry under the directory `path` (relative paths, depth first; links are not followed), directories too when `dirs`. */
+  /** Every entry under the directory `path` (relative paths, depth first, by name; links are not followed), directories too when `dirs`. */
   private walk(path: string, visit: (path: string, stat: Stat) => void, dirs = false): void {
     const at = absolute(path);
     const root = lstat(this.fs, at);
     if (!root || !this.fs.isDir(root.mode)) return;
-    for (const name of this.fs.readdir(at)) {
+    // In name order: a listing (and where it is cut) is the same every time.
+    for (const name of this.fs.readdir(at).sort()) {
       if (name === "." || name === "..") continue;
       const child = path === "" ? name : `${path}/${name}`;
       const stat = lstat(this.fs, absolute(child));
