@@ -101,6 +101,8 @@ function answer(response: ServerResponse, result: FileResult): void {
   }
 }
 
+/** Answered before the body is read to its end: the connection closes after, so that no client sends its next request behind the unread rest. */
 function tooLarge(response: ServerResponse, limit: number): void {
+  response.setHeader("connection", "close");
   sendError(response, "too_large", `the file is more than ${limit} bytes (MAX_FILE_BYTES)`);
 }

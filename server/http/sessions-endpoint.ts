@@ -26,7 +26,11 @@ export function createSession(registry: SessionRegistry): ScopedRoute["handle"] 
       if (request.destroyed) return;
       throw error;
     }
-    if (body === null) return sendError(response, "too_large", `the request body is over ${OPEN_BODY_BYTES} bytes`);
+    if (body === null) {
+      // The rest of the body is unread: no request may follow it on this connection.
+      response.setHeader("connection", "close");
+      return sendError(response, "too_large", `the request body is over ${OPEN_BODY_BYTES} bytes`);
+    }
     const json = body.byteLength === 0 ? { ok: true as const, value: {} } : parseJson(body.toString("utf8"));
     if (!json.ok) return sendError(response, "bad_request", `the body ${json.message}; send {"env": {"NAME": "value"}} or nothing`);
     if (jsonObject(json.value)) return sendError(response, "bad_request", "the body must be a JSON object");
