@@ -54,6 +54,7 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     metrics,
     logCode: config.logCode,
     maxBodyBytes: server.maxFrameBytes,
+    maxFileBytes: server.maxFileBytes,
     limits: { execution_timeout: server.executionTimeout, max_execution_timeout: server.maxExecutionTimeout },
   };
   const files: FilesParts = { registry, forwarding, maxFileBytes: server.maxFileBytes };
