@@ -11,8 +11,9 @@ import type { SandboxRuntime } from "./sandbox/runtime.ts";
 import type { SessionRegistry } from "./sessions/registry.ts";
 import type { SessionStore } from "./store/store.ts";
 import type { TenantQuotas } from "./tenancy/quotas.ts";
-import { attachSession, openSession, sinceProblem, type ConnectParts } from "./v1/endpoints.ts";
+import { attachSession, openSession, sinceProblem, v1Subprotocol, type ConnectParts } from "./v1/endpoints.ts";
 import type { Endpoint } from "./http/endpoint.ts";
+import { jupyterRoutes, type JupyterParts } from "./jupyter/routes.ts";
 import { execute, type ExecuteParts } from "./http/execute-endpoint.ts";
 import { deleteFile, listFiles, readFile, writeFile, type FilesParts } from "./http/files-endpoint.ts";
 import type { FrameParser } from "./v1/frame-parser.ts";
@@ -57,11 +58,22 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     maxFileBytes: server.maxFileBytes,
     limits: { execution_timeout: server.executionTimeout, max_execution_timeout: server.maxExecutionTimeout },
   };
+  const jupyter: JupyterParts = {
+    registry,
+    forwarding,
+    rates,
+    maxConnectionsPerSession: server.maxConnectionsPerSession,
+    pythonVersion: sandboxes.environment.files.pythonVersion,
+    maxBodyBytes: server.maxFrameBytes,
+    clock,
+    log,
+    metrics,
+  };
   const files: FilesParts = { registry, forwarding, maxFileBytes: server.maxFileBytes };
   const { port: metricsPort } = config.metrics;
   return new RouteTable<Endpoint>([
-    { method: "WEBSOCKET", path: "/v1/sessions", scope: "sessions:create", queryProblem: sinceProblem, handle: openSession(connecting) },
-    { method: "WEBSOCKET", path: "/v1/sessions/:id", scope: "sessions:read", queryProblem: sinceProblem, handle: attachSession(connecting) },
+    { method: "WEBSOCKET", path: "/v1/sessions", scope: "sessions:create", queryProblem: sinceProblem, subprotocol: v1Subprotocol, handle: openSession(connecting) },
+    { method: "WEBSOCKET", path: "/v1/sessions/:id", scope: "sessions:read", queryProblem: sinceProblem, subprotocol: v1Subprotocol, handle: attachSession(connecting) },
     { method: "POST", path: "/v1/sessions", scope: "sessions:create", handle: createSession(registry) },
     { method: "GET", path: "/v1/sessions", scope: "sessions:read", handle: listSessions(registry) },
     { method: "DELETE", path: "/v1/sessions/:id", scope: "sessions:execute", handle: endSession(registry, forwarding) },
@@ -73,6 +85,7 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     { method: "GET", path: "/health", scope: null, handle: health },
     { method: "GET", path: "/ready", scope: null, handle: ready({ draining, sandboxes, store }) },
     { method: "GET", path: "/metrics", scope: null, handle: metricsPort === null ? serveMetrics(metrics, log) : metricsElsewhere(metricsPort) },
+    ...jupyterRoutes(jupyter),
   ]);
 }
 

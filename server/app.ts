@@ -4,12 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { CLOSE, PROTOCOL } from "../protocol/index.ts";
+import { CLOSE } from "../protocol/index.ts";
 import { AuthError } from "./auth/identity.ts";
 import { guard } from "./boundary.ts";
 import { apiRoutes, metricsPortRoutes, type ApiParts } from "./api.ts";
 import type { Authenticate } from "./http/authenticate.ts";
-import type { Endpoint } from "./http/endpoint.ts";
+import type { Endpoint, WebSocketRoute } from "./http/endpoint.ts";
 import type { FrameParser } from "./v1/frame-parser.ts";
 import { failRequest, failUpgrade, refuseUpgrade, sendError } from "./http/responses.ts";
 import type { RouteTable } from "./http/routes.ts";
@@ -34,6 +34,8 @@ export class App {
   readonly registry: SessionRegistry;
   private readonly routes: RouteTable<Endpoint>;
   private readonly sockets: WebSocketServer;
+  /** The route of each upgrade being accepted, whose subprotocol the handshake answers. */
+  private readonly upgrading = new WeakMap<IncomingMessage, WebSocketRoute>();
   /** Parses large frames off this thread, for every connection: its workers stop at shutdown. */
   private readonly parser: FrameParser;
   private draining = false;
@@ -46,8 +48,8 @@ export class App {
     this.sockets = new WebSocketServer({
       noServer: true,
       maxPayload: config.server.maxFrameBytes,
-      // The token may ride in the subprotocol list; the protocol answered is always ours.
-      handleProtocols: (offered) => (offered.has(PROTOCOL) ? PROTOCOL : false),
+      // Each WebSocket route answers its own door's subprotocol (the token may ride in the list too).
+      handleProtocols: (offered, request) => this.upgrading.get(request)?.subprotocol(offered) ?? false,
     });
     // Each request and upgrade runs in an error boundary: a bug fails that one with a 500.
     this.server = this.serverFor("request", this.routes);
@@ -129,8 +131,10 @@ export class App {
     const problem = route.queryProblem?.(url.searchParams);
     if (problem) return refuseUpgrade(socket, "bad_request", problem);
     // Past accept the socket is a WebSocket: a bug attaching it closes it with 1011, not an HTTP 500.
-    const accept = (attach: (ws: WebSocket) => void) =>
+    const accept = (attach: (ws: WebSocket) => void) => {
+      this.upgrading.set(request, route);
       this.sockets.handleUpgrade(request, socket, head, guard(this.parts, "upgrade", attach, (ws) => ws.close(CLOSE.internal, "internal error")));
+    };
     try {
       await route.handle({ request, socket, head, url, params, accept }, await this.parts.authenticate(request, route.scope));
     } catch (error) {

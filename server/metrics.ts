@@ -29,7 +29,9 @@ const SERVER_FRAME_TYPES = ["session", "stream", "display", "clear_output", "inp
 // Fails to compile when the protocol gains a server frame this list lacks.
 const serverTypesComplete: Exclude<ServerFrame["type"], (typeof SERVER_FRAME_TYPES)[number]> extends never ? true : never = true;
 void serverTypesComplete;
-const FRAME_TYPES: ReadonlySet<string> = new Set<string>([...CLIENT_FRAME_TYPES, ...SERVER_FRAME_TYPES]);
+/** Every message of the Jupyter door counts as one type, whatever its msg_type (which the client names). */
+export const JUPYTER_FRAME_TYPE = "jupyter";
+const FRAME_TYPES: ReadonlySet<string> = new Set<string>([...CLIENT_FRAME_TYPES, ...SERVER_FRAME_TYPES, JUPYTER_FRAME_TYPE]);
 
 export const OTHER_TENANT = "other";
 export const OTHER_MODEL = "other";

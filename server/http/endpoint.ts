@@ -47,6 +47,8 @@ export interface WebSocketRoute {
   scope: Scope;
   /** What is wrong with the query, or null: checked before the token, since no token could make it right. */
   queryProblem?(query: URLSearchParams): string | null;
+  /** The subprotocol answered, of those the client offered; false: none (each door has its own). */
+  subprotocol(offered: ReadonlySet<string>): string | false;
   handle(exchange: WebSocketExchange, caller: Identity): Promise<void>;
 }
 

@@ -11,6 +11,8 @@ export interface RuntimeFiles {
   /** Directory of the npm `pyodide` package, with a trailing slash as Pyodide wants its indexURL. */
   pyodideDir: string;
   pyodideVersion: string;
+  /** The CPython version that Pyodide release is built from ("3.14.2"). */
+  pythonVersion: string;
   /** server/sandbox: the guest code and the frame codec it imports. */
   sandboxDir: string;
   guestMain: string;
@@ -28,6 +30,7 @@ export function locateRuntimeFiles(): RuntimeFiles {
     deno,
     pyodideDir,
     pyodideVersion: (require("pyodide/package.json") as { version: string }).version,
+    pythonVersion: (require("pyodide/pyodide-lock.json") as { info: { python: string } }).info.python,
     sandboxDir,
     guestMain: join(sandboxDir, "guest", "main.ts"),
     bootstrap: join(sandboxDir, "guest", "bootstrap.py"),

@@ -364,7 +364,7 @@ export class Sandbox {
     const deadlineMs = this.callDeadlineMs(carriedBytes / MIB);
     return new Promise((resolve, reject) => {
       // Missed: the kill settles this call (and any other) as lost, in finishRunning.
-      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not answer ${request.type} within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
+      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not apply ${request.type} within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
       const settle = (outcome: T | Error) => {
         clearTimeout(timer);
         if (outcome instanceof Error) reject(outcome);

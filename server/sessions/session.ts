@@ -12,7 +12,7 @@ import type { Interpreter } from "../sandbox/interpreter.ts";
 import { resultWithoutRun, type CellResult, type DisplayMessage, type IntrospectReply, type IntrospectRequest } from "../sandbox/sandbox.ts";
 import type { CellGate } from "../tenancy/quotas.ts";
 import type { BufferBudget, SessionBuffers } from "./buffers.ts";
-import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type Outcome, type Refusal } from "./cell.ts";
+import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type CellRunner, type Outcome, type Refusal } from "./cell.ts";
 import type { RecordedEvent, SessionEvent, Unnumbered, WorkKind } from "./events.ts";
 import { performFile, type FileCommand, type FileOutcome } from "./files.ts";
 import { SessionHistory } from "./history.ts";
@@ -75,7 +75,7 @@ export interface Input {
 }
 
 type Work =
-  | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode }
+  | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode; stdin: boolean }
   | { kind: "introspect"; id: string; request: IntrospectRequest; answer: (answer: IntrospectAnswer) => void }
   | { kind: "file"; id: string; command: FileCommand; answer: (outcome: FileOutcome) => void }
   | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
@@ -129,6 +129,8 @@ export class Session {
   /** A snapshot (checkpoint or hibernation) in progress: work waits for it. */
   private snapshotting: Promise<unknown> | null = null;
   private idleWaiters: Array<() => void> = [];
+  /** The running cell was interrupted before its interpreter had it (waiting for the quota or a snapshot). */
+  private interruptedBeforeRun = false;
   /** The running cell's input() call waiting for a door's answer. */
   private waitingInput: { id: string; answer: (text: string) => void } | null = null;
   /** Code that ran, newest last, bounded (MAX_INPUTS, MAX_INPUT_CHARS). */
@@ -234,10 +236,14 @@ export class Session {
 
   // ---- work ----
 
-  /** Queues a cell; `timeout` in seconds (EXECUTION_TIMEOUT when absent, capped by MAX_EXECUTION_TIMEOUT). */
-  execute(id: string, code: string, timeout: number | undefined, locals: LocalsMode): void {
+  /**
+   * Queues a cell; `timeout` in seconds (EXECUTION_TIMEOUT when absent, capped by
+   * MAX_EXECUTION_TIMEOUT). With `stdin` false its client cannot answer input(), which then
+   * raises EOFError at once instead of waiting.
+   */
+  execute(id: string, code: string, timeout: number | undefined, locals: LocalsMode, { stdin = true }: { stdin?: boolean } = {}): void {
     if (!this.touch()) return;
-    this.enqueue({ kind: "execute", id, code, timeoutMs: cellTimeoutMs(this.settings.limits, timeout), locals });
+    this.enqueue({ kind: "execute", id, code, timeoutMs: cellTimeoutMs(this.settings.limits, timeout), locals, stdin });
   }
 
   /** Queues making Python variables of JSON values. */
@@ -302,7 +308,7 @@ export class Session {
   interrupt(id?: string): string | null {
     if (!this.touch()) return null;
     if (id === undefined || this.running?.id === id) {
-      this.interpreter.interrupt();
+      this.interruptRunning();
       return null;
     }
     const index = this.queue.findIndex((queued) => queued.id === id && !answersCaller(queued));
@@ -330,7 +336,8 @@ export class Session {
       const assigned = await this.outcomeOf({ kind: "set_vars", id: this.nextId("set_vars"), vars });
       if (!("result" in assigned) || !assigned.result.success) return assigned;
     }
-    return this.outcomeOf({ kind: "execute", id: this.nextId("execute"), code, timeoutMs: cellTimeoutMs(this.settings.limits, timeoutSeconds), locals: "all" });
+    // Its caller waits for the whole answer: nobody could answer an input() meanwhile.
+    return this.outcomeOf({ kind: "execute", id: this.nextId("execute"), code, timeoutMs: cellTimeoutMs(this.settings.limits, timeoutSeconds), locals: "all", stdin: false });
   }
 
   // ---- life cycle ----
@@ -368,7 +375,9 @@ export class Session {
 
   /** Interrupts the running cell, if any (a drain that ran out of time). */
   interruptRunning(): void {
-    if (this.running) this.interpreter.interrupt();
+    if (!this.running || this.interpreter.interrupt()) return;
+    // Its interpreter has not taken the cell yet: the interrupt must not be lost meanwhile.
+    if (this.running.kind === "execute") this.interruptedBeforeRun = true;
   }
 
   /**
@@ -469,6 +478,7 @@ export class Session {
     }
     const queuedAt = this.queuedAt.get(work) ?? performance.now();
     this.running = work;
+    this.interruptedBeforeRun = false;
     try {
       await this.perform(work, queuedAt);
     } finally {
@@ -493,13 +503,15 @@ export class Session {
           this.waitingInput = { id, answer };
           this.publish({ type: "input_request", id, prompt, password });
         });
-      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, input }, () => this.sandboxReady(), started).finally(() => (this.waitingInput = null));
+      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, ...(work.stdin && { input }) }, () => this.cellRunner(), started).finally(() => (this.waitingInput = null));
       if ("error" in outcome) return this.fail(id, outcome.error);
       this.cellCount++;
       if (outcome.result.execution_count > 0) {
         this.executionCount = outcome.result.execution_count;
         this.remember({ execution_count: this.executionCount, code });
       }
+      // A replaced interpreter counts from the start again.
+      if (!outcome.result.state_preserved) this.executionCount = 0;
       return this.publishResult(work, outcome.result);
     }
     if (work.kind === "introspect") {
@@ -528,6 +540,13 @@ export class Session {
     }
   }
 
+  /** Where the running cell runs: its interpreter, unless it was interrupted before it got there. */
+  private async cellRunner(): Promise<CellRunner> {
+    const interpreter = await this.sandboxReady();
+    if (!this.interruptedBeforeRun) return interpreter;
+    return { execute: async () => resultWithoutRun({ type: "KeyboardInterrupt", message: "interrupted before it started running", traceback: "" }, true) };
+  }
+
   /** The interpreter, once a snapshot being taken (which holds the sandbox a moment) is done. */
   private async sandboxReady(): Promise<Interpreter> {
     await this.snapshotting?.catch(() => {});
@@ -553,6 +572,7 @@ export class Session {
       }
       case "reset":
         await this.interpreter.reset();
+        this.executionCount = 0;
         return resultWithoutRun(null, false);
     }
   }

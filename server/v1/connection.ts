@@ -5,23 +5,20 @@
 // the client sends a fresh one (`auth`). What it has not read yet counts against its session's
 // buffer budget (see sessions/buffers.ts); what it sends, against its rate limits (rate-limit.ts).
 import type { RawData, WebSocket } from "ws";
-import { CLOSE, type ClientFrame, type ServerFrame } from "../../protocol/index.ts";
+import type { ClientFrame, ServerFrame } from "../../protocol/index.ts";
 import { AuthError, requireScope, type Identity } from "../auth/identity.ts";
 import type { TokenVerifier } from "../auth/tokens.ts";
 import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import { inOrder, type FrameParser, type ParseOutcome } from "./frame-parser.ts";
+import { closeFor, rateLimitedInput, sessionOutput, tokenExpiry } from "../http/connection-limits.ts";
 import type { Allowance } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { EvictedEvent, SessionEvent } from "../sessions/events.ts";
+import type { SessionEvent } from "../sessions/events.ts";
 import type { Attachment, Session } from "../sessions/session.ts";
 import { frameOf, textOf, welcomeFrames } from "./frames.ts";
 import { Uploads } from "./uploads.ts";
-/** setTimeout's largest delay; a later expiry is re-checked when it fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** A client closed for its rate that does not answer the close is dropped after this long. */
-const CLOSE_GRACE_MS = 1000;
 
 export interface ConnectionContext {
   session: Session;
@@ -43,22 +40,10 @@ export interface ConnectionContext {
 export function connect(socket: WebSocket, context: ConnectionContext): void {
   const { session, verifier, clock, log, metrics, allowance } = context;
   let identity = context.identity;
-  let expiry: NodeJS.Timeout | undefined;
-  let rateLimited = false;
 
-  // Dropped, not closed: a close frame would queue behind the very bytes the budget cannot hold.
-  // The client sees 1006 and reconnects with `since`; the replay buffer has what it missed.
-  const outbox = session.buffers.outbox((unsentBytes) => {
-    log.info("connection_cut", { session_id: session.id, tenant: identity.tenant, unsent_bytes: unsentBytes });
-    socket.terminate();
-  });
-  const write = (type: string, text: string) => {
-    if (socket.readyState !== socket.OPEN) return;
-    const bytes = Buffer.byteLength(text);
-    if (!outbox.admit(bytes)) return;
-    socket.send(text, () => outbox.sent(bytes));
-    metrics.frame(type, "out");
-  };
+  // A client cut for being behind reconnects with `since`; the replay buffer has what it missed.
+  const output = sessionOutput(socket, session, log, identity.tenant);
+  const write = (type: string, text: string) => output.send(text, () => metrics.frame(type, "out"));
   const reply = (frame: ServerFrame) => write(frame.type, JSON.stringify(frame));
   const refuse = (message: string) => reply({ type: "error", code: "bad_request", message });
   const uploads = new Uploads(session, { log, metrics, idleMs: context.uploadIdleMs });
@@ -69,17 +54,12 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
       write(type, text);
       if (event.type === "evicted") {
         uploads.close();
-        socket.close(...closing(event));
+        socket.close(...closeFor(event));
       }
     },
   };
 
-  const armExpiry = () => {
-    clearTimeout(expiry);
-    const left = identity.expiresAt - clock.now();
-    const expire = () => (clock.now() >= identity.expiresAt ? socket.close(CLOSE.tokenExpired, "token_expired") : armExpiry());
-    expiry = setTimeout(guard(context, "timer", expire), Math.max(0, Math.min(left, MAX_TIMER_MS)));
-  };
+  const expiry = tokenExpiry(socket, clock, context);
 
   const reauthenticate = async (token: string) => {
     try {
@@ -88,7 +68,7 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
         throw new AuthError("forbidden", "identity_changed", "the new token is for another user or tenant; a connection keeps its identity");
       }
       identity = fresh;
-      armExpiry();
+      expiry.arm(identity.expiresAt);
       reply({ type: "authenticated", expires_at: identity.expiresAt });
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
@@ -143,32 +123,18 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   };
   const failed = (parsed: ParseOutcome | null) => reply({ type: "error", ...(parsed?.ok && idOf(parsed.frame)), code: "internal", message: INTERNAL_FRAME_ERROR });
   const frames = inOrder(socket, context.parser, guard(context, "frame", onParsed, failed));
+  const input = rateLimitedInput(socket, allowance, log, { session_id: session.id, tenant: identity.tenant }, () => frames.halt());
   const receive = (data: RawData, isBinary: boolean) => {
     const receivedAt = performance.now();
-    if (rateLimited) return;
-    const overLimit = allowance.admit(frameBytes(data));
-    if (overLimit) return closeForRate(overLimit);
-    frames.push(data, isBinary, receivedAt);
+    if (input.receive(data)) frames.push(data, isBinary, receivedAt);
   };
   socket.on("message", guard(context, "frame", receive, () => reply({ type: "error", code: "internal", message: INTERNAL_FRAME_ERROR })));
-  // Before the frame is parsed: parsing is the cost the limit spares the other sessions. The
-  // socket is no longer read (ws would still assemble, unmask and check every frame behind it),
-  // and the identity's next connections are refused until its buckets are full (app.ts).
-  const closeForRate = (limit: string) => {
-    rateLimited = true;
-    allowance.cut(limit);
-    frames.halt();
-    socket.pause();
-    log.info("rate_limited", { session_id: session.id, tenant: identity.tenant, limit });
-    socket.close(CLOSE.policy, `rate limit: ${limit}`.slice(0, MAX_CLOSE_REASON));
-    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
-  };
   metrics.wsConnections.inc();
   let detached = false;
   const detach = () => {
-    clearTimeout(expiry);
+    expiry.clear();
     uploads.close();
-    outbox.close();
+    output.close();
     session.detach(attachment);
     if (detached) return;
     detached = true;
@@ -177,25 +143,13 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
   socket.on("close", detach);
   // ws reports protocol violations (an oversized frame, a bad opcode) here and closes the socket itself.
   socket.on("error", detach);
-  armExpiry();
+  expiry.arm(identity.expiresAt);
   const welcome = session.attach(attachment, context.since);
   for (const frame of welcomeFrames(session.id, context.resumed, welcome)) reply(frame);
   for (const event of welcome.replay) attachment.deliver(event);
 }
 
-/** How a connection closes when its session let go of it: moving elsewhere (1012), or ended. */
-function closing(event: EvictedEvent): [number, string] {
-  if (event.resumable) return [CLOSE.restarting, "session moved"];
-  return [event.reason === "shutdown" ? CLOSE.restarting : CLOSE.normal, `session ${event.reason}`];
-}
-
-/** A close frame's reason is at most 123 bytes. */
-const MAX_CLOSE_REASON = 123;
 const INTERNAL_FRAME_ERROR = "the server failed while handling this frame (a bug, logged with its stack); the session goes on";
-
-function frameBytes(data: RawData): number {
-  return Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
-}
 
 function idOf(frame: ClientFrame): { id?: string } {
   return "id" in frame && frame.id !== undefined ? { id: frame.id } : {};

@@ -61,6 +61,8 @@ test("is_complete tells whole statements from unfinished and invalid ones, with 
   assert.deepEqual(await isComplete("for i in range(3):"), { kind: "is_complete", status: "incomplete", indent: "    " });
   assert.deepEqual(await isComplete("def f():\n    if True:"), { kind: "is_complete", status: "incomplete", indent: "        " });
   assert.deepEqual(await isComplete("x = (1,"), { kind: "is_complete", status: "incomplete", indent: "" });
+  assert.deepEqual(await isComplete("def f(x):\n  x*2"), { kind: "is_complete", status: "incomplete", indent: "  " }, "a block stays open until a blank line, as at the prompt");
+  assert.deepEqual(await isComplete("def f(x):\n  x*2\n\n"), { kind: "is_complete", status: "complete", indent: "" });
   assert.deepEqual(await isComplete("1 +* 2"), { kind: "is_complete", status: "invalid", indent: "" });
 });
 

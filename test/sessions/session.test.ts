@@ -201,3 +201,35 @@ test("rich output and input() are events; the answer comes back through the sess
   const late = await session.introspect({ kind: "is_complete", code: "x" });
   assert.ok("error" in late && late.error.code === "session_expired");
 });
+
+test("the execution count is the interpreter's: it starts again after a reset", async () => {
+  const { session } = newSession();
+  const { attachment, ended } = door();
+  session.attach(attachment, null);
+  session.execute("a", "x = 1", undefined, "none");
+  session.execute("b", "x + 1", undefined, "none");
+  await ended("b");
+  assert.equal(session.executionCount, 2);
+  session.reset("r");
+  await ended("r");
+  assert.equal(session.executionCount, 0);
+  session.execute("c", "1", undefined, "none");
+  const first = await ended("c");
+  assert.equal(first.type === "result" && first.result.execution_count, 1);
+  assert.equal(session.executionCount, 1);
+  await session.end("closed");
+});
+
+test("an interrupt that comes before the interpreter has taken the cell still interrupts it", async () => {
+  const { session } = newSession();
+  const one = door();
+  session.attach(one.attachment, null);
+  session.execute("c1", "import time\ntime.sleep(3)\n'ran to its end'", undefined, "none");
+  // The same turn: the cell has started (it left the queue) but waits for its interpreter.
+  assert.equal(session.interrupt("c1"), null);
+  const result = await one.ended("c1");
+  assert.ok(result.type === "result" && result.result.error?.type === "KeyboardInterrupt", JSON.stringify(result));
+  const next = (session.execute("c2", "1 + 1", undefined, "none"), await one.ended("c2"));
+  assert.ok(next.type === "result" && next.result.value === "2", "the interrupt was the first cell's alone");
+  await session.end("closed");
+});

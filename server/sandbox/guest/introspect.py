@@ -149,10 +149,14 @@ def is_complete(code):
             compiled = codeop.compile_command(code, "<input>", "exec")
     except (SyntaxError, OverflowError, ValueError):
         return {"kind": "is_complete", "status": "invalid", "indent": ""}
-    if compiled is not None:
-        return {"kind": "is_complete", "status": "complete", "indent": ""}
     last = code.rstrip("\n").rsplit("\n", 1)[-1]
     indent = last[: len(last) - len(last.lstrip())]
+    # As at Python's prompt (and IPython's), an indented block stays open until a blank line ends
+    # it: a console asks this to decide whether Enter runs the code or adds a line.
+    lines = code.split("\n")
+    block_open = indent != "" and not (len(lines) >= 2 and lines[-1].strip() == "" and lines[-2].strip() == "")
+    if compiled is not None and not block_open:
+        return {"kind": "is_complete", "status": "complete", "indent": ""}
     if last.rstrip().endswith(":"):
         indent += INDENT
     return {"kind": "is_complete", "status": "incomplete", "indent": indent}
