@@ -6,10 +6,10 @@ import type { FileCommand, FileOutcome } from "../sessions/files.ts";
 import type { Refusal } from "../sessions/cell.ts";
 
 /** The folder of the working directory whose files come back with the answer. */
-export const OUTPUTS = "outputs";
+const OUTPUTS = "outputs";
 
 /** Files one request may bring (each one is a round trip to its sandbox). */
-export const MAX_INPUT_FILES = 1000;
+const MAX_INPUT_FILES = 1000;
 
 /** A session's or a sandbox's file operations, as sessions/files.ts answers them. */
 export type PerformFile = (command: FileCommand) => Promise<FileOutcome>;

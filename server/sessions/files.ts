@@ -6,8 +6,6 @@ import { FILE_CAPS, WORKING_DIRECTORY } from "../sandbox/ipc.ts";
 import type { FileAnswer, FileEntry, FileFailure, FileRequest } from "../sandbox/sandbox.ts";
 import type { Refusal } from "./cell.ts";
 
-export type { FileEntry } from "../sandbox/sandbox.ts";
-
 /** What a door asks of a session's files; a directory's path is "" for the working directory itself. */
 export type FileCommand =
   | { kind: "write"; path: string; bytes: Uint8Array }
