@@ -4,25 +4,16 @@ import { clearLine, createInterface, cursorTo, type Interface } from "node:readl
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { ResultFrame } from "../protocol/index.ts";
+import { DEFAULT_URL, isParseArgsError, serverUrl, tokenFrom, UsageError, type Command } from "./cli-common.ts";
 import { WasmReplError } from "./errors.ts";
+import { filesCommand, FILES_SYNOPSIS } from "./files-cli.ts";
 import { runRlm } from "../rlm/driver.ts";
 import { openAIChatModel } from "../rlm/model.ts";
 import { sessionRepl } from "./rlm/session-repl.ts";
 import { ReplSession } from "./session.ts";
 
-const DEFAULT_URL = "http://127.0.0.1:8000";
 const PS1 = ">>> ";
 const PS2 = "... ";
-
-interface Command {
-  /** The command's arguments, as they appear after its name in usage lines. */
-  synopsis: string;
-  summary: string;
-  run(args: string[]): Promise<number>;
-}
-
-/** A mistake in the command line: reported with a pointer to --help, exit status 2. */
-class UsageError extends Error {}
 
 /** Runs the command line `argv` (without node and the script) and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -54,13 +45,9 @@ function mainUsage(): string {
   return `usage:\n${commands.join("")}\nRun \`wasm-repl COMMAND --help\` for a command's options.\n`;
 }
 
-function isParseArgsError(error: unknown): error is Error {
-  return error instanceof TypeError && String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS_");
-}
-
 // ---- wasm-repl repl ----
 
-const REPL_SYNOPSIS = "[URL] [--token TOKEN] [--session ID] [--keep]";
+const REPL_SYNOPSIS = "[URL] [--token TOKEN] [--session ID] [--env NAME=VALUE]... [--keep]";
 const REPL_USAGE = `usage: wasm-repl repl ${REPL_SYNOPSIS}
 
 An interactive Python session on a wasm-repl server.
@@ -70,15 +57,14 @@ An interactive Python session on a wasm-repl server.
                  a development server (\`npm start\` without JWT_SECRET) prints one on its
                  \`token:\` line
   --session ID   attach to an existing session of yours instead of opening a new one
+  --env NAME=VALUE
+                 an environment variable of the new session's Python (os.environ); repeatable
   --keep         leave the session running on exit, to attach to it again with --session
   -h, --help     show this help
 
 Ctrl-C interrupts a running cell, or clears the line at the prompt; Ctrl-D, or Ctrl-C on an
 empty line twice, exits.
 `;
-
-const MISSING_TOKEN = `no token: pass --token TOKEN or set WASM_REPL_TOKEN.
-A development server (\`npm start\` without JWT_SECRET) prints one on its \`token: ...\` line.`;
 
 async function replCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -87,6 +73,7 @@ async function replCommand(args: string[]): Promise<number> {
     options: {
       token: { type: "string" },
       session: { type: "string" },
+      env: { type: "string", multiple: true, default: [] },
       keep: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
@@ -97,21 +84,18 @@ async function replCommand(args: string[]): Promise<number> {
   }
   if (positionals.length > 1) throw new UsageError(`expected at most one URL; got ${positionals.join(" ")}`);
   const url = serverUrl(positionals[0] ?? DEFAULT_URL);
-  const token = values.token ?? process.env.WASM_REPL_TOKEN;
-  if (!token) throw new UsageError(MISSING_TOKEN);
-  const session = values.session ? await ReplSession.attach(url, values.session, { token }) : await ReplSession.open(url, { token });
+  const token = tokenFrom(values.token);
+  if (values.session && values.env.length > 0) throw new UsageError("--env is given when a session opens; the session of --session has its own");
+  const env = Object.fromEntries(values.env.map(variable));
+  const session = values.session ? await ReplSession.attach(url, values.session, { token }) : await ReplSession.open(url, { token, ...(values.env.length > 0 && { env }) });
   return new Repl(session, url, values.keep).run();
 }
 
-function serverUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`"${text}" is not a URL; expected one like ${DEFAULT_URL}`);
-  }
-  if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) throw new UsageError(`"${text}" is not an http(s) or ws(s) URL`);
-  return text;
+/** NAME=VALUE as a pair (the value may hold "=" too). */
+function variable(text: string): [string, string] {
+  const equals = text.indexOf("=");
+  if (equals <= 0) throw new UsageError(`--env expects NAME=VALUE; got ${JSON.stringify(text)}`);
+  return [text.slice(0, equals), text.slice(equals + 1)];
 }
 
 /** The read-eval-print loop over one session, reading lines from stdin (a terminal or a pipe). */
@@ -384,8 +368,7 @@ async function rlmCommand(args: string[]): Promise<number> {
   if (!values.context) throw new UsageError("--context FILE is required");
   const maxIterations = Number(values["max-iterations"] ?? 30);
   if (!Number.isInteger(maxIterations) || maxIterations < 1) throw new UsageError(`--max-iterations must be a whole number of at least 1; got ${values["max-iterations"]}`);
-  const token = values.token ?? process.env.WASM_REPL_TOKEN;
-  if (!token) throw new UsageError(MISSING_TOKEN);
+  const token = tokenFrom(values.token);
   const apiKey = process.env.LLM_API_KEY ?? process.env.OPENAI_API_KEY;
   if (!apiKey) throw new UsageError("no key for the root model: set LLM_API_KEY or OPENAI_API_KEY");
   const text = await readFile(values.context, "utf8").catch((error: NodeJS.ErrnoException) => {
@@ -415,4 +398,5 @@ async function rlmCommand(args: string[]): Promise<number> {
 const COMMANDS = new Map<string, Command>([
   ["repl", { synopsis: REPL_SYNOPSIS, summary: "an interactive Python session", run: replCommand }],
   ["rlm", { synopsis: RLM_SYNOPSIS, summary: "answer a question about a file with a recursive language model", run: rlmCommand }],
+  ["files", { synopsis: FILES_SYNOPSIS, summary: "list, upload, download or delete the files of a session", run: filesCommand }],
 ]);

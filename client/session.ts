@@ -8,7 +8,6 @@ import {
   type ClearOutputFrame,
   type ClientFrame,
   type DisplayFrame,
-  type ErrorBody,
   type EvictionReason,
   type LocalsMode,
   type ResultFrame,
@@ -16,7 +15,9 @@ import {
   type SessionFrame,
   type SessionLimits,
 } from "../protocol/index.ts";
-import { WasmReplError } from "./errors.ts";
+import { errorFromBody, WasmReplError } from "./errors.ts";
+import { SessionFiles, type FileListing } from "./files.ts";
+import { httpBase, httpRequest } from "./http.ts";
 
 export interface ConnectOptions {
   token: string;
@@ -24,6 +25,14 @@ export interface ConnectOptions {
   reconnect?: boolean;
   /** Attempts before giving up (default 10), with delays doubling from 100 ms up to 5 s. */
   maxReconnectAttempts?: number;
+}
+
+export interface OpenOptions extends ConnectOptions {
+  /**
+   * Environment variables for the session's interpreter (os.environ), kept for its whole life;
+   * they travel in a request's body (POST /v1/sessions), never in a URL.
+   */
+  env?: Record<string, string>;
 }
 
 export interface AttachOptions extends ConnectOptions {
@@ -99,10 +108,16 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   private closing = false;
   private readonly baseUrl: string;
   private token: string;
+  private sessionFiles: SessionFiles | null = null;
 
   /** Opens a new session. */
-  static async open(url: string, options: ConnectOptions): Promise<ReplSession> {
+  static async open(url: string, options: OpenOptions): Promise<ReplSession> {
     const session = new ReplSession(url, options);
+    if (options.env) {
+      // Opened over HTTP, then attached: the variables stay out of the WebSocket's URL.
+      const opened = await httpRequest(`${httpBase(url)}/v1/sessions`, { method: "POST", token: options.token, body: JSON.stringify({ env: options.env }), contentType: "application/json" });
+      session.id = ((await opened.json()) as { session_id: string }).session_id;
+    }
     await session.connect(null);
     return session;
   }
@@ -210,6 +225,25 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     });
   }
 
+  /** Writes a file into the session's working directory (/home/pyodide), where Python opens it; text as UTF-8. */
+  uploadFile(path: string, content: Uint8Array | string): Promise<void> {
+    return this.files.upload(path, content);
+  }
+
+  /** Reads a file of the session's working directory, such as one its Python wrote. */
+  downloadFile(path: string): Promise<Uint8Array> {
+    return this.files.download(path);
+  }
+
+  /** The files of the session's working directory, with their sizes. */
+  listFiles(): Promise<FileListing> {
+    return this.files.list();
+  }
+
+  deleteFile(path: string): Promise<void> {
+    return this.files.delete(path);
+  }
+
   /** Ends the session on the server. */
   async close(): Promise<void> {
     if (this.ended !== undefined) return;
@@ -225,6 +259,11 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   /** Drops this client's connection without ending the session (it can be attached again). */
   disconnect(): void {
     this.finish(null);
+  }
+
+  private get files(): SessionFiles {
+    this.sessionFiles ??= new SessionFiles(this.baseUrl, this.id, () => this.token);
+    return this.sessionFiles;
   }
 
   /** For tests and tools: the underlying socket, to simulate network trouble. */
@@ -447,11 +486,3 @@ function chunkLength(maxFrameBytes: number): number {
   return Math.max(1024, Math.min(8 * 1024 * 1024, Math.floor((maxFrameBytes - 1024) / 6)));
 }
 
-function errorFromBody(status: number, body: string): WasmReplError {
-  try {
-    const parsed = JSON.parse(body) as ErrorBody;
-    return new WasmReplError(parsed.code, parsed.message, status);
-  } catch {
-    return new WasmReplError("internal", `the server answered HTTP ${status}: ${body.slice(0, 200)}`, status);
-  }
-}

@@ -118,6 +118,8 @@ export interface SessionLimits {
   max_output_bytes: number;
   memory_mb: number;
   replay_buffer_bytes: number;
+  /** The largest file the session's files API takes or gives (MAX_FILE_BYTES). */
+  max_file_bytes: number;
 }
 
 export interface SessionFrame {
@@ -238,6 +240,7 @@ export const ERROR_CODES = [
   "forbidden",
   "not_found",
   "session_not_found",
+  "file_not_found",
   "session_expired",
   "session_lost",
   "server_draining",
@@ -315,6 +318,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   session_not_found: 404,
+  file_not_found: 404,
   session_expired: 410,
   session_lost: 410,
   server_draining: 503,

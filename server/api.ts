@@ -15,13 +15,14 @@ import { attachSession, openSession, sinceProblem, v1Subprotocol, type ConnectPa
 import type { Endpoint } from "./http/endpoint.ts";
 import { jupyterRoutes, type JupyterParts } from "./jupyter/routes.ts";
 import { execute, type ExecuteParts } from "./http/execute-endpoint.ts";
+import { deleteFile, listFiles, readFile, writeFile, type FilesParts } from "./http/files-endpoint.ts";
 import type { FrameParser } from "./v1/frame-parser.ts";
 import type { OwnerForwarding } from "./http/forwarding.ts";
 import { metricsElsewhere, serveMetrics } from "./http/metrics-endpoint.ts";
 import { health, ready } from "./http/probes.ts";
 import type { RateLimiter } from "./http/rate-limit.ts";
 import { RouteTable } from "./http/routes.ts";
-import { endSession, listSessions } from "./http/sessions-endpoint.ts";
+import { createSession, endSession, listSessions } from "./http/sessions-endpoint.ts";
 
 /** What the handlers work with, built by compose.ts. */
 export interface ApiParts {
@@ -54,6 +55,7 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     metrics,
     logCode: config.logCode,
     maxBodyBytes: server.maxFrameBytes,
+    maxFileBytes: server.maxFileBytes,
     limits: { execution_timeout: server.executionTimeout, max_execution_timeout: server.maxExecutionTimeout },
   };
   const jupyter: JupyterParts = {
@@ -67,12 +69,18 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     log,
     metrics,
   };
+  const files: FilesParts = { registry, forwarding, maxFileBytes: server.maxFileBytes };
   const { port: metricsPort } = config.metrics;
   return new RouteTable<Endpoint>([
     { method: "WEBSOCKET", path: "/v1/sessions", scope: "sessions:create", queryProblem: sinceProblem, subprotocol: v1Subprotocol, handle: openSession(connecting) },
     { method: "WEBSOCKET", path: "/v1/sessions/:id", scope: "sessions:read", queryProblem: sinceProblem, subprotocol: v1Subprotocol, handle: attachSession(connecting) },
+    { method: "POST", path: "/v1/sessions", scope: "sessions:create", handle: createSession(registry) },
     { method: "GET", path: "/v1/sessions", scope: "sessions:read", handle: listSessions(registry) },
     { method: "DELETE", path: "/v1/sessions/:id", scope: "sessions:execute", handle: endSession(registry, forwarding) },
+    { method: "GET", path: "/v1/sessions/:id/files", scope: "sessions:read", handle: listFiles(files) },
+    { method: "GET", path: "/v1/sessions/:id/files/*path", scope: "sessions:read", handle: readFile(files) },
+    { method: "PUT", path: "/v1/sessions/:id/files/*path", scope: "sessions:execute", handle: writeFile(files) },
+    { method: "DELETE", path: "/v1/sessions/:id/files/*path", scope: "sessions:execute", handle: deleteFile(files) },
     { method: "POST", path: "/execute", scope: "sessions:execute", handle: execute(executing, forwarding) },
     { method: "GET", path: "/health", scope: null, handle: health },
     { method: "GET", path: "/ready", scope: null, handle: ready({ draining, sandboxes, store }) },

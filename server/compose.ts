@@ -114,5 +114,6 @@ function sessionLimits(config: Config): SessionLimits {
     max_output_bytes: config.sandbox.maxOutputBytes,
     memory_mb: config.sandbox.memoryMb,
     replay_buffer_bytes: config.server.replayBufferBytes,
+    max_file_bytes: config.server.maxFileBytes,
   };
 }

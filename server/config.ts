@@ -29,6 +29,8 @@ export interface ServerConfig {
   idleTimeout: number;
   sessionRetention: number;
   maxConnectionsPerSession: number;
+  /** The largest file a session's files API takes or gives, in bytes. */
+  maxFileBytes: number;
   /** What clients make the server hold: uploads, queued work, unsent frames, replay buffers. */
   buffers: BufferLimits;
   /** Seconds an unfinished upload is kept without a new chunk. */
@@ -102,6 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
     idleTimeout: read.seconds("IDLE_TIMEOUT", 900),
     sessionRetention: read.seconds("SESSION_RETENTION", 86_400),
     maxConnectionsPerSession: read.integer("MAX_CONNECTIONS_PER_SESSION", 8, 1),
+    maxFileBytes: read.integer("MAX_FILE_BYTES", 16 * MIB, 1, 4096 * MIB),
     buffers: {
       sessionBytes: read.integer("SESSION_BUFFER_MB", 256, 1, 1024 * 1024) * MIB,
       serverBytes: read.integer("SERVER_BUFFER_MB", 1024, 1, 1024 * 1024) * MIB,

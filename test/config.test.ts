@@ -26,6 +26,13 @@ test("every bad variable is reported by name at once", () => {
   );
 });
 
+test("MAX_FILE_BYTES is 16 MiB unless set; a bad value is reported by name", () => {
+  assert.equal(loadConfig({}).server.maxFileBytes, 16 * 1024 * 1024);
+  assert.equal(loadConfig({ MAX_FILE_BYTES: "1000" }).server.maxFileBytes, 1000);
+  assert.throws(() => loadConfig({ MAX_FILE_BYTES: "0" }), /MAX_FILE_BYTES="0": expected a whole number from 1/);
+  assert.throws(() => loadConfig({ MAX_FILE_BYTES: "16MB" }), /MAX_FILE_BYTES="16MB": expected a whole number/);
+});
+
 test("a JWT_SECRET shorter than 32 bytes is refused, and so is more than one key source", () => {
   assert.throws(() => loadConfig({ JWT_SECRET: "short" }), /JWT_SECRET is 5 bytes: an HS256 secret needs at least 32/);
   assert.throws(() => loadConfig({ JWT_SECRET: "x".repeat(32), JWT_JWKS_URL: "https://idp.example/jwks" }), /JWT_SECRET and JWT_JWKS_URL are all set: set exactly one/);

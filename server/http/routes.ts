@@ -8,7 +8,10 @@ export type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "WEB
 
 export interface RouteSpec {
   readonly method: Method;
-  /** Literal segments and named parameters, as in "/v1/sessions/:id". */
+  /**
+   * Literal segments and named parameters, as in "/v1/sessions/:id"; the last segment may be
+   * "*name", which takes the rest of the path (slashes included), as in "/files/*path".
+   */
   readonly path: string;
 }
 
@@ -32,7 +35,9 @@ type PlainOf<R> = Exclude<R, { method: "WEBSOCKET" }>;
  * in its place matches no route, so a handler never sees a value it would have to refuse.
  */
 const PARAM = "[A-Za-z0-9_-]{1,64}";
-const PARAM_NAME = /^:([A-Za-z][A-Za-z0-9]*)$/;
+/** What a tail parameter matches: the rest of the path as it came (still percent-encoded; its handler decodes and checks it). */
+const TAIL = ".+";
+const PARAM_NAME = /^([:*])([A-Za-z][A-Za-z0-9]*)$/;
 const LITERAL = /^[A-Za-z0-9._~-]+$/;
 
 interface Compiled<R> {
@@ -49,7 +54,7 @@ export class RouteTable<R extends RouteSpec> {
     const seen = new Set<string>();
     for (const { route } of this.compiled) {
       // Two patterns that differ only in their parameters' names match the same paths.
-      const key = `${route.method} ${route.path.replace(/:[^/]+/g, ":")}`;
+      const key = `${route.method} ${route.path.replace(/([:*])[^/]+/g, "$1")}`;
       if (seen.has(key)) throw new Error(`the route ${route.method} ${route.path} is declared twice`);
       seen.add(key);
     }
@@ -102,14 +107,15 @@ function compile<R extends RouteSpec>(route: R): Compiled<R> {
     throw new Error(`the route path ${JSON.stringify(route.path)} must start with a slash and not end with one`);
   }
   const names: string[] = [];
-  const parts = segments.map((segment) => {
-    const name = PARAM_NAME.exec(segment)?.[1];
+  const parts = segments.map((segment, index) => {
+    const [, kind, name] = PARAM_NAME.exec(segment) ?? [];
     if (name !== undefined) {
       if (names.includes(name)) throw new Error(`the route path ${route.path} names the parameter ${name} twice`);
+      if (kind === "*" && index !== segments.length - 1) throw new Error(`the route path ${route.path} has *${name} before its last segment: a tail parameter takes the rest of the path`);
       names.push(name);
-      return `(${PARAM})`;
+      return `(${kind === "*" ? TAIL : PARAM})`;
     }
-    if (segment !== "" && !LITERAL.test(segment)) throw new Error(`the route path ${route.path} has a segment that is neither literal nor :name: ${JSON.stringify(segment)}`);
+    if (segment !== "" && !LITERAL.test(segment)) throw new Error(`the route path ${route.path} has a segment that is neither literal, :name nor *name: ${JSON.stringify(segment)}`);
     return segment.replace(/[.]/g, "\\.");
   });
   return { route, pattern: new RegExp(`^/${parts.join("/")}$`), names };
@@ -122,7 +128,7 @@ function shownRoute(route: RouteSpec): string {
 
 /** A pattern as people write it: "/v1/sessions/{id}". */
 function shown(path: string): string {
-  return path.replace(/:([A-Za-z0-9]+)/g, "{$1}");
+  return path.replace(/[:*]([A-Za-z0-9]+)/g, "{$1}");
 }
 
 /** "a", "a and b", "a, b and c". */

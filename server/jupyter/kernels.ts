@@ -2,6 +2,7 @@
 // quotas, hibernation, routing), so starting one opens a session and the rest find it. Each
 // handler is thin and keeps nothing: a kernel held by another server is passed to it as the v1
 // routes pass sessions (http/forwarding.ts).
+import type { Environment } from "../sessions/environment.ts";
 import { randomUUID } from "node:crypto";
 import { parseJson } from "../../protocol/json.ts";
 import { fieldProblem, jsonObject, optional, string } from "../../protocol/schema.ts";
@@ -67,7 +68,7 @@ export function listKernels({ registry }: Pick<KernelsParts, "registry">): Scope
 
 const START_BODY = { name: optional(string), env: optional(jsonObject), path: optional(string) };
 
-/** POST /api/kernels {name, env}: a new session. `env` is accepted and unused: a sandbox has no environment. */
+/** POST /api/kernels {name, env}: a new session, `env` its interpreter's os.environ additions (a gateway client sends its KERNEL_* variables). */
 export function startKernel({ registry, maxBodyBytes }: Pick<KernelsParts, "registry" | "maxBodyBytes">): ScopedRoute["handle"] {
   return async ({ request, response }, caller) => {
     const body = await readBody(request, maxBodyBytes);
@@ -77,9 +78,9 @@ export function startKernel({ registry, maxBodyBytes }: Pick<KernelsParts, "regi
     if (!parsed.ok) throw new SessionError("bad_request", `the body ${parsed.message}; send {"name": "${KERNEL_NAME}"}`);
     const problem = jsonObject(parsed.value) ?? fieldProblem(parsed.value as Record<string, unknown>, START_BODY, Object.keys(parsed.value as object));
     if (problem) throw new SessionError("bad_request", `the body ${problem}`);
-    const { name = KERNEL_NAME } = parsed.value as { name?: string };
+    const { name = KERNEL_NAME, env = {} } = parsed.value as { name?: string; env?: Environment };
     if (name !== KERNEL_NAME) throw new SessionError("bad_request", `there is no kernelspec ${JSON.stringify(name.slice(0, 60))}; this server has "${KERNEL_NAME}"`);
-    const session = await registry.open(caller);
+    const session = await registry.open(caller, { env });
     const model = kernelModel(session.summary());
     response.setHeader("location", `/api/kernels/${model.id}`);
     sendJson(response, 201, model);

@@ -2,7 +2,7 @@
 // checked field by field before the host acts on it, against the same caps the guest is meant to
 // cut to (RESULT_CAPS, MAX_OUTPUT_BYTES): a message that does not fit ends the sandbox.
 import { boolean, boundedString, count, fieldProblem, jsonObject, listOf, nullable, number, oneOf, shape, type Check } from "../../protocol/schema.ts";
-import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, TRUNCATED_PARTS, type GuestMessage } from "./ipc.ts";
+import { FILE_CAPS, FILE_FAILURES, INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, TRUNCATED_PARTS, type GuestMessage } from "./ipc.ts";
 
 /** Prompts one llm_query_batched may send at once. */
 export const MAX_BATCH_PROMPTS = 1000;
@@ -65,13 +65,19 @@ const localsSummary: Check = (value) => {
   return long === undefined ? null : `has a name of ${long.length} characters`;
 };
 
-/** The limits a guest's frames are held to; `heapBytes` bounds the only bodies (snapshots). */
+/**
+ * The limits a guest's frames are held to; `heapBytes` bounds the bodies: a snapshot (the heap
+ * and the files beside it share the cap), a file read (its request's max_bytes, held within the cap).
+ */
 export function guestFrameLimits(maxOutputBytes: number, heapBytes: number): { maxHeaderBytes: number; maxFrameBytes: number } {
   // JSON may spell one byte of a stream as six ("\u0000"; a display's bytes are counted as JSON);
   // the result and prompts as they are capped.
   const maxHeaderBytes = Math.max(6 * maxOutputBytes, RESULT_CAPS.resultBytes, 3 * MAX_PROMPT_CHARS) + 64 * 1024;
   return { maxHeaderBytes, maxFrameBytes: maxHeaderBytes + heapBytes };
 }
+
+/** The guest messages that may carry bytes beside them: a snapshot, and a file read's reply. */
+export const MESSAGES_WITH_BODY: ReadonlySet<GuestMessage["type"]> = new Set(["snapshot", "file_reply"]);
 
 /** A message and the interpreter (worker) of the process that sent it. */
 export interface GuestEnvelope {
@@ -117,6 +123,18 @@ export function guestMessageChecker(maxOutputBytes: number): (frame: Record<stri
         complete: { matches: listOf(boundedString(0, 2 * INTROSPECT_CAPS.matchChars), INTROSPECT_CAPS.matches), cursor_start: count, cursor_end: count },
         inspect: { found: boolean, data: within(mimeBundle, 4 * INTROSPECT_CAPS.inspectChars) },
         is_complete: { status: oneOf(["complete", "incomplete", "invalid"]), indent: boundedString(0, 2 * INTROSPECT_CAPS.indentChars) },
+      }),
+    },
+    file_reply: {
+      cell: count,
+      reply: tagged({
+        done: {},
+        content: { bytes: count },
+        listing: {
+          files: within(listOf(shape({ path: boundedString(1, FILE_CAPS.pathChars), size: count }), FILE_CAPS.listEntries), FILE_CAPS.listChars + 2),
+          truncated: boolean,
+        },
+        failed: { failure: oneOf(FILE_FAILURES), message: boundedString(0, FILE_CAPS.messageChars) },
       }),
     },
     llm_request: { cell: count, call: count, prompts, model: nullable(capped(RESULT_CAPS.nameChars)), recursive: boolean },

@@ -2,7 +2,7 @@
 // Frames name the interpreter (worker) of the process they are for or from.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { guestFrameLimits, guestMessageChecker, type GuestEnvelope } from "./guest-messages.ts";
+import { guestFrameLimits, guestMessageChecker, MESSAGES_WITH_BODY, type GuestEnvelope } from "./guest-messages.ts";
 import { encodeFrameHead, FRAME_KEY_BYTES, FrameDecoder, keyToHex, type HostFrame } from "./ipc.ts";
 import type { LaunchCommand } from "./launch.ts";
 
@@ -52,8 +52,8 @@ export class GuestProcess {
         for (const { message, body } of decoder.push(chunk)) {
           const checked = checkGuestMessage(message);
           const worker = message.worker;
-          // Only snapshots travel as bodies (a worker's message can carry one only through the process's own code).
-          const problem = typeof checked === "string" ? checked : body && checked.message.type !== "snapshot" ? `a ${checked.message.type} with a body` : null;
+          // Only some messages travel with bodies (a worker's message can carry one only through the process's own code).
+          const problem = typeof checked === "string" ? checked : body && !MESSAGES_WITH_BODY.has(checked.message.type) ? `a ${checked.message.type} with a body` : null;
           if (problem === null) onFrame(checked as GuestEnvelope, body);
           else if (Number.isSafeInteger(worker)) onInvalidMessage(worker as number, `invalid message from the sandbox: ${problem}`);
           else throw new Error(`invalid message from the sandbox: ${problem}`);

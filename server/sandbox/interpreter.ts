@@ -1,9 +1,10 @@
 // One session's Python interpreter as the session sees it: persistent across cells, and still
-// there after its sandbox dies (a kill, a crash, a reset): the next cell runs on a fresh one.
-// It can hibernate: its snapshot is kept elsewhere and its sandbox freed; the next use wakes it
-// from the snapshot with every variable.
-import type { CellError } from "./ipc.ts";
-import { resultWithoutRun, type CellRequest, type CellResult, type IntrospectReply, type IntrospectRequest, type Sandbox, type SandboxExit } from "./sandbox.ts";
+// there after its sandbox dies (a kill, a crash, a reset): the next cell runs on a fresh one,
+// given the session's environment variables again. It can hibernate: its snapshot is kept
+// elsewhere and its sandbox freed; the next use wakes it from the snapshot with every variable
+// and every file of its working directory.
+import type { CellError, FileRequest } from "./ipc.ts";
+import { resultWithoutRun, type CellRequest, type CellResult, type FileAnswer, type IntrospectReply, type IntrospectRequest, type Sandbox, type SandboxExit } from "./sandbox.ts";
 
 export interface SandboxSource {
   take(): Promise<Sandbox>;
@@ -33,6 +34,8 @@ export class Interpreter {
     private readonly onSandboxExit: (exit: SandboxExit) => void = () => {},
     /** Given for an interpreter that starts hibernated (a session woken from the store). */
     hibernated: SnapshotLoader | null = null,
+    /** os.environ additions for every fresh sandbox (a snapshot carries its own). */
+    private readonly env: Readonly<Record<string, string>> = {},
   ) {
     this.wakeFrom = hibernated;
   }
@@ -110,6 +113,12 @@ export class Interpreter {
     return sandbox.addContext(...payload);
   }
 
+  /** A file request on the working directory of the interpreter's sandbox, between cells (see Sandbox.file). */
+  async file(request: FileRequest, body?: Uint8Array): Promise<FileAnswer> {
+    const sandbox = await this.sandbox();
+    return sandbox.file(request, body);
+  }
+
   /** Completion, inspection, is-complete: on the interpreter's sandbox, between cells (see Sandbox.introspect). */
   async introspect(request: IntrospectRequest): Promise<IntrospectReply> {
     const sandbox = await this.sandbox();
@@ -145,7 +154,7 @@ export class Interpreter {
     if (!this.current) {
       const wakeFrom = this.wakeFrom;
       this.wakeFrom = null;
-      const taking = wakeFrom ? wakeFrom().then((snapshot) => this.source.restore(snapshot)) : this.source.take();
+      const taking = wakeFrom ? wakeFrom().then((snapshot) => this.source.restore(snapshot)) : this.source.take().then((fresh) => this.configure(fresh));
       this.current = taking;
       this.settled = null;
       taking.then(
@@ -166,5 +175,14 @@ export class Interpreter {
       );
     }
     return this.current;
+  }
+
+  /** A fresh sandbox with the session's environment; closed, and the failure thrown, when it refuses it. */
+  private async configure(sandbox: Sandbox): Promise<Sandbox> {
+    if (Object.keys(this.env).length === 0) return sandbox;
+    const refused = await sandbox.setEnv(this.env).catch((error: Error) => ({ message: error.message }));
+    if (!refused) return sandbox;
+    void sandbox.close();
+    throw new Error(`the sandbox refused the session's environment: ${refused.message}`);
   }
 }

@@ -2,7 +2,8 @@
 // Imported by both sides: the Node host and the Deno guest, so it uses only web-standard APIs.
 //
 // A frame is: u32 LE length of a JSON header, u32 LE length of a binary body, the frame key (guest
-// to host only), the header, the body. The body carries bytes that would bloat as JSON (snapshots).
+// to host only), the header, the body. The body carries bytes that would bloat as JSON (snapshots,
+// payloads, files).
 //
 // Python can write raw bytes to the process's stdout (Pyodide's Node file-system layer reaches
 // fd 1), so frames from the guest carry a random key that only the host and the guest's main
@@ -128,6 +129,50 @@ export interface GuestCellResult {
   data: MimeBundle | null;
 }
 
+/**
+ * The interpreter's working directory: Python starts in it, a session's files live in it, and a
+ * snapshot carries it (nothing else of the interpreter's file system persists).
+ */
+export const WORKING_DIRECTORY = "/home/pyodide";
+
+/**
+ * What the host asks of the working directory. Paths are relative to it, without `.` or `..`
+ * segments (the host checks them); `list` and `mkdir` take "" for the directory itself.
+ */
+export type FileRequest =
+  | { kind: "write"; path: string } // body: the file's bytes; parent directories are made
+  | { kind: "read"; path: string; max_bytes: number }
+  | { kind: "delete"; path: string }
+  | { kind: "mkdir"; path: string } // with its parents; an existing directory is no error
+  | { kind: "list"; path: string }; // the regular files under the directory, at any depth
+
+/** A regular file under the working directory: its path relative to it, and its size. */
+export interface FileEntry {
+  path: string;
+  size: number;
+}
+
+/**
+ * Why a file request failed: nothing at the path; something that is not a regular file (a
+ * directory, a link) at the path or on the way to it; a file over the read's max_bytes; or a
+ * write after which the session's files and heap would take more than its memory cap.
+ */
+export type FileFailure = "missing" | "not_a_file" | "too_large" | "full";
+export const FILE_FAILURES: readonly FileFailure[] = ["missing", "not_a_file", "too_large", "full"];
+
+/** The answer to a FileRequest: `done` (write, delete, mkdir), `content` (read), `listing` (list), or `failed`. */
+export type FileReply =
+  | { kind: "done" }
+  | { kind: "content"; bytes: number } // body: the file's bytes
+  | { kind: "listing"; files: FileEntry[]; truncated: boolean }
+  | { kind: "failed"; failure: FileFailure; message: string };
+
+/**
+ * Caps of file requests and replies: a path's characters; a listing's entries, and its JSON's
+ * characters (the guest stops there and says `truncated`; the host checks).
+ */
+export const FILE_CAPS = { pathChars: 1024, listEntries: 10_000, listChars: 1024 * 1024, messageChars: 2048 } as const;
+
 /** Where an add_context payload goes: context_N or history_N. */
 export type ContextKind = "context" | "history";
 
@@ -154,6 +199,8 @@ export type HostMessage =
   | { type: "load_packages"; cell: number; names: string[] }
   // body: a pure-Python wheel the session installs (`filename` is its name); answered by `applied`
   | { type: "install_wheel"; cell: number; filename: string }
+  | { type: "file"; cell: number; request: FileRequest } // body: a write's bytes; answered by `file_reply`
+  | { type: "set_env"; cell: number; env: Record<string, string> } // os.environ gets these; answered by `applied`
   | { type: "interrupt" }
   | { type: "snapshot" }; // take a snapshot of the live interpreter; it keeps running
 
@@ -172,8 +219,9 @@ export type GuestMessage =
   | { type: "stream"; cell: number; name: StreamName; text: string }
   | { type: "display"; cell: number; message: DisplayMessage }
   | ({ type: "result" } & GuestCellResult)
-  | { type: "applied"; cell: number; error: CellError | null } // set_vars or add_context done
+  | { type: "applied"; cell: number; error: CellError | null } // set_vars, add_context or set_env done
   | { type: "introspected"; cell: number; reply: IntrospectReply }
+  | { type: "file_reply"; cell: number; reply: FileReply } // body: a read's bytes
   | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)
   | { type: "input_request"; cell: number; call: number; prompt: string; password: boolean } // input(), getpass()
   | { type: "snapshot"; bytes: number } // body: the snapshot

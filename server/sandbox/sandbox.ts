@@ -8,6 +8,8 @@ import {
   type CellError,
   type ContextKind,
   type DisplayMessage,
+  type FileReply,
+  type FileRequest,
   type GuestCellResult,
   type GuestMessage,
   type HostMessage,
@@ -22,15 +24,15 @@ import type { ChannelEnd, InterpreterChannel, ProcessLimits, SandboxProcess } fr
 import type { Logger } from "../log.ts";
 import type { RlmCall } from "../../protocol/index.ts";
 
-export type { DisplayMessage, IntrospectReply, IntrospectRequest, MimeBundle } from "./ipc.ts";
+export type { DisplayMessage, FileEntry, FileFailure, FileReply, FileRequest, IntrospectReply, IntrospectRequest, MimeBundle } from "./ipc.ts";
 
 export interface SandboxLimits extends ProcessLimits {
   /** How long an interrupted cell has to end before its process is killed. */
   killGraceMs: number;
   bootTimeoutMs: number;
   /**
-   * How long a snapshot, set_vars, add_context or introspect may go unanswered, on top of a time per MiB it
-   * carries (see callDeadlineMs), before the sandbox is taken for hung and killed.
+   * How long a snapshot, set_vars, add_context, introspect or file request may go unanswered, on
+   * top of a time per MiB it carries (see callDeadlineMs), before the sandbox is taken for hung and killed.
    */
   callTimeoutMs: number;
 }
@@ -52,7 +54,7 @@ export const EXIT_CAUSES = [
   "interpreter_fatal",
   "protocol_violation", // it sent something that is not a valid frame
   "boot_failed",
-  "unresponsive", // it did not answer a snapshot, set_vars, add_context or introspect within its deadline
+  "unresponsive", // it did not answer a snapshot or a call between cells within its deadline
   "crashed", // it died on its own for any other reason
 ] as const;
 export type ExitCause = (typeof EXIT_CAUSES)[number];
@@ -134,20 +136,36 @@ interface RunningCell {
   resolve(result: CellResult): void;
 }
 
-/** A call that runs between cells (set_vars, add_context, introspect, packages) and what answers it. */
-type CallRequest = Extract<HostMessage, { type: "set_vars" | "add_context" | "introspect" | "load_packages" | "install_wheel" }>;
-type CallAnswer = Extract<GuestMessage, { type: "applied" | "introspected" }>;
+/** A call that runs between cells (set_vars, set_env, add_context, introspect, file, packages) and what answers it. */
+type CallRequest = Extract<HostMessage, { type: "set_vars" | "set_env" | "add_context" | "introspect" | "file" | "load_packages" | "install_wheel" }>;
+type CallAnswer = Extract<GuestMessage, { type: "applied" | "introspected" | "file_reply" }>;
+
+/** The guest's answer to a file request, and the bytes beside it (a read's). */
+export interface FileAnswer {
+  reply: FileReply;
+  body: Uint8Array | null;
+}
 
 interface PendingCall {
   /** Settles the call with the guest's answer; false when that answer is not one to this call. */
-  answer(message: CallAnswer): boolean;
+  answer(message: CallAnswer, body: Uint8Array | null): boolean;
   /** The sandbox ended before it answered. */
   lost(exit: SandboxExit): void;
 }
 
+/** The replies that may answer each kind of file request. */
+const FILE_ANSWERS: Record<FileRequest["kind"], readonly FileReply["kind"][]> = {
+  write: ["done", "failed"],
+  read: ["content", "failed"],
+  delete: ["done", "failed"],
+  mkdir: ["done", "failed"],
+  list: ["listing", "failed"],
+};
+
 const INTERRUPT_REPEAT_MS = 100;
 // A call's deadline grows with what it carries: a snapshot copies the heap (measured: ~5 ms a MiB
-// on a loaded two-core machine), add_context parses its payload. Four times that, for headroom.
+// on a loaded two-core machine), add_context parses its payload, a file request copies its file.
+// Four times that, for headroom.
 const CALL_MS_PER_MIB = 20;
 const MIB = 1024 * 1024;
 
@@ -246,6 +264,11 @@ export class Sandbox {
     return this.apply((cell) => ({ type: "set_vars", cell, vars }));
   }
 
+  /** Adds variables to os.environ (names and sizes checked by the caller); resolves with the Python error if they were refused. */
+  setEnv(env: Readonly<Record<string, string>>): Promise<CellError | null> {
+    return this.apply((cell) => ({ type: "set_env", cell, env: { ...env } }));
+  }
+
   /**
    * Makes a payload the variable `context_<index>` (or `history_<index>`; the next free index when
    * null): `text` itself, or the value it encodes when `json`. It travels as bytes, never as code.
@@ -301,7 +324,32 @@ export class Sandbox {
     );
   }
 
-  private apply(message: (id: number) => Exclude<CallRequest, { type: "introspect" }>, body?: Uint8Array): Promise<CellError | null> {
+  /**
+   * Writes, reads, deletes or lists files of the working directory, or makes a directory there
+   * (see FileRequest); `body` is a write's bytes. Only between cells (SandboxBusy otherwise), as
+   * introspection. The answer is checked against the request: a read's bytes are the size it
+   * says and at most its max_bytes.
+   */
+  file(request: FileRequest, body?: Uint8Array): Promise<FileAnswer> {
+    if (this.alive && (this.running || this.snapshotting)) return Promise.reject(new SandboxBusy("file requests run only between cells"));
+    const answers = FILE_ANSWERS[request.kind];
+    const carried = request.kind === "write" ? (body?.byteLength ?? 0) : request.kind === "read" ? request.max_bytes : 0;
+    return this.call(
+      { type: "file", cell: ++this.nextCell, request },
+      body,
+      carried,
+      (answer, answerBody): FileAnswer | undefined => {
+        if (answer.type !== "file_reply" || !answers.includes(answer.reply.kind)) return undefined;
+        const { reply } = answer;
+        if (reply.kind !== "content") return answerBody === null ? { reply, body: null } : undefined;
+        const bytes = answerBody ?? new Uint8Array();
+        return request.kind === "read" && bytes.byteLength === reply.bytes && reply.bytes <= request.max_bytes ? { reply, body: bytes } : undefined;
+      },
+      (exit) => new SandboxGone(`the sandbox ended before it answered (${exit.cause}: ${exit.detail})`),
+    );
+  }
+
+  private apply(message: (id: number) => Extract<CallRequest, { type: "set_vars" | "set_env" | "add_context" | "load_packages" | "install_wheel" }>, body?: Uint8Array): Promise<CellError | null> {
     return this.call(
       message(++this.nextCell),
       body,
@@ -322,7 +370,7 @@ export class Sandbox {
     request: CallRequest,
     body: Uint8Array | undefined,
     carriedBytes: number,
-    accept: (answer: CallAnswer) => T | undefined,
+    accept: (answer: CallAnswer, body: Uint8Array | null) => T | undefined,
     lost: (exit: SandboxExit) => T | Error,
   ): Promise<T> {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
@@ -336,8 +384,8 @@ export class Sandbox {
         else resolve(outcome);
       };
       this.calls.set(request.cell, {
-        answer: (message) => {
-          const value = accept(message);
+        answer: (message, answerBody) => {
+          const value = accept(message, answerBody);
           if (value === undefined) return false;
           settle(value);
           return true;
@@ -396,10 +444,13 @@ export class Sandbox {
       case "result":
         return this.completed(message);
       case "applied":
-      case "introspected": {
+      case "introspected":
+      case "file_reply": {
         const pending = this.calls.get(message.cell);
-        this.calls.delete(message.cell);
-        if (pending && !pending.answer(message)) this.stop({ cause: "protocol_violation", detail: `the sandbox answered a ${message.type} to a call it does not answer` });
+        if (!pending) return;
+        // An answer that does not fit its call leaves the call to be settled as lost by the kill.
+        if (pending.answer(message, body)) this.calls.delete(message.cell);
+        else this.stop({ cause: "protocol_violation", detail: `the sandbox answered a ${message.type} to a call it does not answer` });
         return;
       }
       case "llm_request":

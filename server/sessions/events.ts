@@ -4,8 +4,8 @@
 import type { ErrorCode, EvictionReason, StreamName } from "../../protocol/index.ts";
 import type { CellResult, MimeBundle } from "../sandbox/sandbox.ts";
 
-/** What a session runs: Python code (a cell) or bookkeeping on its variables. */
-export type WorkKind = "execute" | "set_vars" | "add_context" | "install" | "reset" | "introspect";
+/** What a session runs: Python code (a cell), bookkeeping on its variables, or a question or file request of one caller's. */
+export type WorkKind = "execute" | "set_vars" | "add_context" | "install" | "reset" | "introspect" | "file";
 
 /** Work was accepted and waits its turn. */
 export interface QueuedEvent {

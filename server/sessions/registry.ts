@@ -15,6 +15,7 @@ import type { SessionMetrics } from "./session-metrics.ts";
 import { Interpreter, type SandboxSource, type SnapshotLoader } from "../sandbox/interpreter.ts";
 import type { SessionRecord, SessionStore } from "../store/store.ts";
 import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
+import { environmentProblem, type Environment } from "./environment.ts";
 import { drainingError, expired, SessionError } from "./errors.ts";
 import { heldSession, type HeldSession } from "./held.ts";
 import { Housekeeping, type HousekeepingSettings } from "./housekeeping.ts";
@@ -44,6 +45,12 @@ export interface RegistryOptions extends HousekeepingSettings {
   clock: Clock;
   log: Logger;
   metrics: SessionMetrics;
+}
+
+/** How a session is opened, besides by whom. */
+export interface OpenOptions {
+  /** Its interpreter's os.environ additions (checked here: see environment.ts). */
+  env?: Environment;
 }
 
 /** A session that ended here, remembered for a while so that its id answers session_expired. */
@@ -93,8 +100,10 @@ export class SessionRegistry {
     return this.held.size;
   }
 
-  async open(owner: Identity): Promise<Session> {
+  async open(owner: Identity, { env = {} }: OpenOptions = {}): Promise<Session> {
     const { maxSessions, quotas, store, pod, clock } = this.options;
+    const problem = environmentProblem(env);
+    if (problem) throw new SessionError("bad_request", problem);
     if (this.draining) throw drainingError();
     if (this.held.size >= maxSessions) {
       throw new SessionError("quota_exceeded", `this server holds its maximum of ${maxSessions} sessions (MAX_SESSIONS, in use: ${this.held.size}); close one or retry later`);
@@ -123,6 +132,7 @@ export class SessionRegistry {
       checkpointCount: null,
       endedReason: null,
       endedAt: null,
+      env: { ...env },
     };
     try {
       await this.policy.read(() => store.create(record));
@@ -195,6 +205,7 @@ export class SessionRegistry {
       this.options.sandboxes.sourceFor(owner),
       (exit) => log.warn("sandbox_ended", { session_id: id, tenant, cause: exit.cause, detail: exit.detail.slice(0, 300) }),
       wake,
+      record.env,
     );
     const session = new Session(id, owner, {
       interpreter,

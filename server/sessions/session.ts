@@ -14,6 +14,7 @@ import type { CellGate } from "../tenancy/quotas.ts";
 import type { BufferBudget, SessionBuffers } from "./buffers.ts";
 import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type CellRunner, type Outcome, type Refusal } from "./cell.ts";
 import type { RecordedEvent, SessionEvent, Unnumbered, WorkKind } from "./events.ts";
+import { performFile, type FileCommand, type FileOutcome } from "./files.ts";
 import { SessionHistory } from "./history.ts";
 
 /** One door attached to a session (a client's connection), as the session sees it. */
@@ -76,6 +77,7 @@ export interface Input {
 type Work =
   | { kind: "execute"; id: string; code: string; timeoutMs: number; locals: LocalsMode; stdin: boolean }
   | { kind: "introspect"; id: string; request: IntrospectRequest; answer: (answer: IntrospectAnswer) => void }
+  | { kind: "file"; id: string; command: FileCommand; answer: (outcome: FileOutcome) => void }
   | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
   | { kind: "install"; id: string; filename: string; wheel: Uint8Array }
   | ({ kind: "add_context"; id: string } & Payload)
@@ -290,6 +292,17 @@ export class Session {
     });
   }
 
+  /**
+   * Writes, reads, deletes or lists the session's files (its working directory), queued as work
+   * but no cell: in order with cells, and nothing is recorded. A hibernated session wakes for it.
+   */
+  files(command: FileCommand): Promise<FileOutcome> {
+    return new Promise((answer) => {
+      if (!this.touch()) return answer({ error: { code: "session_expired", message: `the session ended (${this.ended})` } });
+      this.enqueue({ kind: "file", id: this.nextId("file"), command, answer });
+    });
+  }
+
   /** The code that ran here, oldest first (what Jupyter's history_request reads). */
   inputs(): readonly Input[] {
     return this.ran;
@@ -305,7 +318,7 @@ export class Session {
       this.interruptRunning();
       return null;
     }
-    const index = this.queue.findIndex((queued) => queued.id === id && queued.kind !== "introspect");
+    const index = this.queue.findIndex((queued) => queued.id === id && !answersCaller(queued));
     if (index === -1) return `no queued or running cell has id "${id}"`;
     const [cancelled] = this.queue.splice(index, 1);
     this.letGo(cancelled!);
@@ -390,7 +403,7 @@ export class Session {
     this.ended = reason;
     for (const work of this.queue) {
       if (work.kind === "execute") this.countCell("cancelled");
-      if (work.kind === "introspect") work.answer({ error: { code: "session_expired", message: `the session ended (${reason})` } });
+      if (answersCaller(work)) work.answer({ error: { code: "session_expired", message: `the session ended (${reason})` } });
     }
     this.queue.length = 0;
     this.queuedAt.clear();
@@ -446,7 +459,7 @@ export class Session {
     this.held.set(work, bytes);
     this.queue.push(work);
     this.queuedAt.set(work, performance.now());
-    if (work.kind !== "introspect") this.deliver({ type: "queued", id: work.id, kind: work.kind });
+    if (!answersCaller(work)) this.deliver({ type: "queued", id: work.id, kind: work.kind });
     void this.runNext();
   }
 
@@ -516,6 +529,14 @@ export class Session {
         return work.answer({ error: refusalFor(error, this.cells, work.id) });
       }
     }
+    if (work.kind === "file") {
+      try {
+        await this.sandboxReady();
+        return work.answer(await performFile(this.interpreter, work.command, this.settings.limits.max_file_bytes));
+      } catch (error) {
+        return work.answer({ error: refusalFor(error, this.cells, work.id) });
+      }
+    }
     // Bookkeeping, not a cell: no quota, no cell metrics.
     started();
     try {
@@ -545,7 +566,7 @@ export class Session {
     while (this.ran.length > MAX_INPUTS || (this.ranChars > MAX_INPUT_CHARS && this.ran.length > 1)) this.ranChars -= this.ran.shift()!.code.length;
   }
 
-  private async bookkeeping(work: Exclude<Work, { kind: "execute" | "introspect" }>): Promise<CellResult> {
+  private async bookkeeping(work: Exclude<Work, { kind: "execute" | "introspect" | "file" }>): Promise<CellResult> {
     switch (work.kind) {
       case "set_vars":
         return resultWithoutRun(await this.interpreter.setVars(work.vars), true);
@@ -572,7 +593,7 @@ export class Session {
 
   /** Work that will not run: its error, and a refused cell when it was Python code. */
   private refuse(work: Work, refusal: Refusal): void {
-    if (work.kind === "introspect") return work.answer({ error: refusal });
+    if (answersCaller(work)) return work.answer({ error: refusal });
     if (work.kind === "execute") refuseCell(this.cells, work, refusal);
     this.fail(work.id, refusal);
   }
@@ -608,17 +629,24 @@ export class Session {
 const MAX_INPUTS = 1000;
 const MAX_INPUT_CHARS = 1024 * 1024;
 
+/** Work answered to its caller alone (an introspection, a file request): no event, no history, never cancelled by id. */
+function answersCaller(work: Work): work is Extract<Work, { kind: "introspect" | "file" }> {
+  return work.kind === "introspect" || work.kind === "file";
+}
+
 function withoutKind<T extends { kind: string }>({ kind: _kind, ...rest }: T): Omit<T, "kind"> {
   return rest;
 }
 
-/** What work holds while it waits: its code, its payload, or its variables (as JSON). */
+/** What work holds while it waits: its code, its payload, its variables (as JSON), or the file it writes. */
 function workBytes(work: Work): number {
   switch (work.kind) {
     case "execute":
       return work.code.length;
     case "introspect":
       return "code" in work.request ? work.request.code.length : 0;
+    case "file":
+      return work.command.kind === "write" ? work.command.bytes.byteLength : 0;
     case "add_context":
       return work.text.length;
     case "set_vars":

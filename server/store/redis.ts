@@ -253,9 +253,9 @@ function wholeMs(ms: number): number {
   return Math.max(1, Math.round(ms));
 }
 
-/** Hash fields of a whole record; null fields are left out (absent means null). */
+/** Hash fields of a whole record; null fields are left out (absent means null); the environment as JSON. */
 function encodeRecord(record: SessionRecord): Record<string, string> {
-  return Object.fromEntries(Object.entries(record).flatMap(([field, value]) => (value === null ? [] : [[field, String(value)]])));
+  return Object.fromEntries(Object.entries(record).flatMap(([field, value]) => (value === null ? [] : [[field, typeof value === "object" ? JSON.stringify(value) : String(value)]])));
 }
 
 /** Hash fields a change sets (strings) or deletes (null). */
@@ -284,6 +284,8 @@ function decodeRecord(hash: Record<string, string>): SessionRecord | null {
     checkpointCount: numberOrNull("checkpointCount"),
     endedReason: text("endedReason"),
     endedAt: numberOrNull("endedAt"),
+    // A record written before sessions had an environment has none.
+    env: hash.env === undefined ? {} : (JSON.parse(hash.env) as Record<string, string>),
   };
 }
 

@@ -28,10 +28,15 @@ export interface SessionRecord {
   /** "idle", "lifetime", "closed", ... once evicted or lost. */
   endedReason: string | null;
   endedAt: number | null;
+  /**
+   * The environment variables it was opened with: every fresh interpreter of the session gets
+   * them, on any server (a snapshot carries them too). Set at creation, never changed.
+   */
+  env: Readonly<Record<string, string>>;
 }
 
-/** The fields a change may touch: who a session is and when it began never change. */
-export type RecordChanges = Partial<Omit<SessionRecord, "id" | "tenant" | "user" | "createdAt">>;
+/** The fields a change may touch: who a session is, when it began and what it was opened with never change. */
+export type RecordChanges = Partial<Omit<SessionRecord, "id" | "tenant" | "user" | "createdAt" | "env">>;
 
 /** What a compare-and-set requires of the stored record; an absent field matches anything. */
 export interface Expectation {

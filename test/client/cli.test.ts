@@ -2,10 +2,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { needsMoreInput } from "../../client/cli.ts";
+import { ReplSession } from "../../client/index.ts";
 import { startTestServer } from "../helpers/server.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -63,7 +66,7 @@ interface Cli {
 }
 
 function startCli(args: string[], env: NodeJS.ProcessEnv = { ...process.env, WASM_REPL_TOKEN: token }): Cli {
-  const child = spawn(process.execPath, ["client/bin.mjs", "repl", ...args], { cwd: root, env, stdio: "pipe" });
+  const child = spawn(process.execPath, ["client/bin.mjs", ...args], { cwd: root, env, stdio: "pipe" });
   const cli: Cli = {
     stdin: child.stdin,
     stdout: "",
@@ -85,7 +88,7 @@ function startCli(args: string[], env: NodeJS.ProcessEnv = { ...process.env, WAS
 
 describe("wasm-repl repl", () => {
   test("runs piped lines as a REPL would: blocks, values, tracebacks; exits 0 at the end of input", async () => {
-    const cli = startCli([server.url, "--token", token], { ...process.env, WASM_REPL_TOKEN: "" });
+    const cli = startCli(["repl", server.url, "--token", token], { ...process.env, WASM_REPL_TOKEN: "" });
     cli.stdin.end(["x = 20", "def f(a):", "    return a * 2", "", "print(f(x) + 2)", "x", "1/0", "'after the error'"].join("\n") + "\n");
     assert.equal(await cli.exitCode, 0, cli.stderr);
     assert.equal(cli.stdout, "42\n20\n'after the error'\n");
@@ -95,7 +98,7 @@ describe("wasm-repl repl", () => {
   });
 
   test("SIGINT interrupts the running cell and the REPL carries on", async () => {
-    const cli = startCli([server.url]);
+    const cli = startCli(["repl", server.url]);
     cli.stdin.write('import time; print("sleeping", flush=True); time.sleep(30)\n');
     await cli.waitFor("stdout", /sleeping/);
     cli.signal("SIGINT");
@@ -106,28 +109,80 @@ describe("wasm-repl repl", () => {
   });
 
   test("--keep leaves the session open, and --session attaches to it", async () => {
-    const first = startCli([server.url, "--keep"]);
+    const first = startCli(["repl", server.url, "--keep"]);
     first.stdin.end("kept = 'yes'\n");
     assert.equal(await first.exitCode, 0, first.stderr);
     const id = /session (\S+) kept; attach to it again with: wasm-repl repl \S+ --session \1/.exec(first.stderr)?.[1];
     assert.ok(id, first.stderr);
 
-    const second = startCli([server.url, "--session", id]);
+    const second = startCli(["repl", server.url, "--session", id]);
     second.stdin.end("kept\n");
     assert.equal(await second.exitCode, 0, second.stderr);
     assert.equal(second.stdout, "'yes'\n");
 
-    const third = startCli([server.url, "--session", id]);
+    const third = startCli(["repl", server.url, "--session", id]);
     third.stdin.end();
     assert.equal(await third.exitCode, 1, "the second run closed the session");
     assert.match(third.stderr, /^error \[session_expired\]: /);
   });
 
+  test("--env gives the new session's Python environment variables", async () => {
+    const cli = startCli(["repl", server.url, "--env", "GREETING=hi=there", "--env", "EMPTY="]);
+    cli.stdin.end("import os\nos.environ['GREETING'], os.environ['EMPTY']\n");
+    assert.equal(await cli.exitCode, 0, cli.stderr);
+    assert.equal(cli.stdout, "('hi=there', '')\n");
+    const refused = startCli(["repl", server.url, "--env", "NOEQUALS"]);
+    refused.stdin.end();
+    assert.equal(await refused.exitCode, 2);
+    assert.match(refused.stderr, /--env expects NAME=VALUE/);
+  });
+
   test("without a token it says where to get one", async () => {
     const { WASM_REPL_TOKEN: _ignored, ...env } = process.env;
-    const cli = startCli([server.url], env);
+    const cli = startCli(["repl", server.url], env);
     cli.stdin.end();
     assert.equal(await cli.exitCode, 2);
     assert.match(cli.stderr, /pass --token TOKEN or set WASM_REPL_TOKEN[\s\S]*`token: \.\.\.` line/);
+  });
+});
+
+describe("wasm-repl files", () => {
+  /** Runs a `files` command to its end. */
+  async function files(...args: string[]): Promise<Cli & { code: number | null }> {
+    const cli = startCli(["files", ...args]);
+    cli.stdin.end();
+    const code = await cli.exitCode;
+    return { ...cli, code };
+  }
+
+  test("uploads, lists, downloads and deletes a session's files, which its Python sees", async () => {
+    const session = await ReplSession.open(server.url, { token });
+    const dir = await mkdtemp(join(tmpdir(), "wasm-repl-cli-"));
+    await writeFile(join(dir, "local.csv"), "a,b\n1,2\n");
+    assert.equal((await files("upload", server.url, session.id, join(dir, "local.csv"), "data/remote.csv")).code, 0);
+    assert.equal((await files("upload", server.url, session.id, join(dir, "local.csv"))).code, 0, "named as the local file by default");
+    const listed = await files("list", server.url, session.id);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(listed.stdout.trim().split("\n").map((line) => line.trim().split(/\s+/)), [["8", "data/remote.csv"], ["8", "local.csv"]]);
+    await session.execute("open('data/remote.csv', 'a').write('3,4\\n')");
+    const printed = await files("download", server.url, session.id, "data/remote.csv", "-");
+    assert.equal(printed.stdout, "a,b\n1,2\n3,4\n");
+    assert.equal((await files("download", server.url, session.id, "data/remote.csv", join(dir, "back.csv"))).code, 0);
+    assert.equal(await readFile(join(dir, "back.csv"), "utf8"), "a,b\n1,2\n3,4\n");
+    assert.equal((await files("delete", server.url, session.id, "data/remote.csv")).code, 0);
+    const missing = await files("download", server.url, session.id, "data/remote.csv", "-");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error \[file_not_found\]: there is no file data\/remote\.csv/);
+    const escaping = await files("upload", server.url, session.id, join(dir, "local.csv"), "../outside.csv");
+    assert.equal(escaping.code, 1);
+    assert.match(escaping.stderr, /^error \[bad_request\]/);
+    await session.close();
+  });
+
+  test("a wrong action or a missing argument is a usage error", async () => {
+    assert.equal((await files("move", server.url, "abc")).code, 2);
+    const short = await files("upload", server.url, "abc");
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /expected: wasm-repl files upload \[URL\] SESSION LOCAL \[PATH\]/);
   });
 });

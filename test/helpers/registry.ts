@@ -39,6 +39,7 @@ export function sessionLimits(overrides: Partial<SessionLimits> = {}): SessionLi
     max_output_bytes: config.sandbox.maxOutputBytes,
     memory_mb: config.sandbox.memoryMb,
     replay_buffer_bytes: config.server.replayBufferBytes,
+    max_file_bytes: config.server.maxFileBytes,
     ...overrides,
   };
 }

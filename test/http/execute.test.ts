@@ -74,6 +74,14 @@ test("every malformed body is a 400 naming the problem; auth failures are 401/40
     [`{"code": "1", "session_id": 7}`, /session_id must be a string/],
     [`{"code": "1", "extra": true}`, /extra is an unknown field/],
     [`{"code": "1", "context": {"not a name": 1}}`, /context: not assignable variable names/],
+    [`{"code": "1", "files": ["a"]}`, /files must be a JSON object/],
+    [`{"code": "1", "files": {"a.txt": "not base64!"}}`, /files: "a\.txt" must be the file's bytes in base64/],
+    [`{"code": "1", "files": {"a.txt": 5}}`, /must be the file's bytes in base64/],
+    [`{"code": "1", "files": {"../escape.txt": "eA=="}}`, /files: "\.\.\/escape\.txt": .* has a \. or \.\. segment/],
+    [`{"code": "1", "files": {"/etc/passwd": "eA=="}}`, /is outside the session's working directory/],
+    [`{"code": "1", "env": {"1X": "y"}}`, /is not a variable name/],
+    [`{"code": "1", "env": {"X": 1}}`, /X must be a string/],
+    [`{"code": "1", "env": {"X": "1"}, "session_id": "abc"}`, /env is given when a session opens/],
   ];
   for (const [body, expected] of cases) {
     const response = await post(body);
@@ -85,4 +93,59 @@ test("every malformed body is a 400 naming the problem; auth failures are 401/40
   assert.equal((await post(`{"code": "1"}`, { authorization: "" })).status, 401);
   const readOnly = await server.token({ scopes: ["sessions:read"] });
   assert.equal((await post(`{"code": "1"}`, { authorization: `Bearer ${readOnly}` })).status, 403);
+});
+
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+const unb64 = (text: string) => Buffer.from(text, "base64").toString();
+
+interface FilesAnswer {
+  success: boolean;
+  value: string | null;
+  error: string | null;
+  files: Record<string, string>;
+  files_omitted: string[];
+}
+
+test("files go in as base64 before the code runs, and what it leaves in outputs/ comes back; env is its os.environ", async () => {
+  const code = [
+    "import os, json",
+    "rows = open('data/in.csv').read().splitlines()",
+    "raw = open('blob.bin', 'rb').read()",
+    "os.makedirs('outputs/deep', exist_ok=True)",
+    "open('outputs/summary.json', 'w').write(json.dumps({'rows': len(rows), 'bytes': list(raw), 'who': os.environ['WHO']}))",
+    "open('outputs/deep/copy.csv', 'w').write(rows[0])",
+    "open('not-an-output.txt', 'w').write('stays')",
+    "sorted(os.listdir('outputs'))",
+  ].join("\n");
+  const answer = (await (await post(JSON.stringify({ code, files: { "data/in.csv": b64("a,b\n1,2\n3,4\n"), "blob.bin": Buffer.from([0, 200, 255]).toString("base64") }, env: { WHO: "guide" } }))).json()) as FilesAnswer;
+  assert.equal(answer.error, null);
+  assert.equal(answer.value, "['deep', 'summary.json']");
+  assert.deepEqual(Object.keys(answer.files), ["outputs/deep/copy.csv", "outputs/summary.json"]);
+  assert.deepEqual(JSON.parse(unb64(answer.files["outputs/summary.json"]!)), { rows: 3, bytes: [0, 200, 255], who: "guide" });
+  assert.equal(unb64(answer.files["outputs/deep/copy.csv"]!), "a,b");
+  assert.deepEqual(answer.files_omitted, []);
+  const empty = (await (await post(JSON.stringify({ code: "import os\nos.path.isdir('outputs'), 'WHO' in os.environ" }))).json()) as FilesAnswer;
+  assert.equal(empty.value, "(True, False)", "outputs/ is there from the start; nothing is left from the request before");
+  assert.deepEqual(empty.files, {});
+});
+
+test("the files of outputs/ come back up to MAX_FILE_BYTES in all; the rest are named in files_omitted", async () => {
+  const code = "for name in 'abc':\n    with open(f'outputs/{name}.bin', 'wb') as f: f.write(bytes(7 * 1024 * 1024))";
+  const answer = (await (await post(JSON.stringify({ code }))).json()) as FilesAnswer;
+  assert.equal(answer.success, true, answer.error ?? "");
+  assert.deepEqual(Object.keys(answer.files), ["outputs/a.bin", "outputs/b.bin"]);
+  assert.equal(Buffer.from(answer.files["outputs/a.bin"]!, "base64").byteLength, 7 * 1024 * 1024);
+  assert.deepEqual(answer.files_omitted, ["outputs/c.bin"]);
+});
+
+test("with session_id the files are written into the session, and stay there", async () => {
+  const session = await ReplSession.open(server.url, { token });
+  const answer = (await (await post(JSON.stringify({ code: "open('outputs/out.txt', 'w').write(open('in.txt').read().upper())", session_id: session.id, files: { "in.txt": b64("shout") } }))).json()) as FilesAnswer;
+  assert.equal(answer.success, true, answer.error ?? "");
+  assert.deepEqual(answer.files, { "outputs/out.txt": b64("SHOUT") });
+  assert.deepEqual((await session.listFiles()).files.map((file) => file.path), ["in.txt", "outputs/out.txt"]);
+  const refused = await post(JSON.stringify({ code: "1", session_id: session.id, files: { "/lib/x": b64("x") } }));
+  assert.equal(refused.status, 400);
+  assert.equal((await session.execute("import os\nos.path.exists('/lib/x')")).value, "False");
+  await session.close();
 });

@@ -70,6 +70,20 @@ test("plain requests never find a WebSocket route, and upgrades find only those"
   assert.deepEqual(health.route === null && names(health.others), ["health"]);
 });
 
+test("a tail parameter takes the rest of the path, slashes and escapes as they came", () => {
+  const files = new RouteTable<Named>([
+    { method: "GET", path: "/v1/sessions/:id/files", name: "list" },
+    { method: "GET", path: "/v1/sessions/:id/files/*path", name: "read" },
+  ]);
+  const read = files.forRequest("GET", "/v1/sessions/abc/files/data/a%20b.csv");
+  assert.equal(read.route?.name, "read");
+  assert.deepEqual(read.route && read.params, { id: "abc", path: "data/a%20b.csv" });
+  const escaped = files.forRequest("GET", "/v1/sessions/abc/files/..%2Fx");
+  assert.deepEqual(escaped.route && escaped.params, { id: "abc", path: "..%2Fx" }, "not decoded: its handler checks what it decodes");
+  assert.equal(files.forRequest("GET", "/v1/sessions/abc/files/").route?.name, "list", "an empty tail is the path without it");
+  assert.equal(files.noRoute("PUT", "/x", []), "no route for PUT /x; this port serves GET /v1/sessions/{id}/files and GET /v1/sessions/{id}/files/{path}");
+});
+
 test("the first route declared wins where patterns overlap", () => {
   const overlapping = new RouteTable<Named>([
     { method: "GET", path: "/v1/sessions/active", name: "active" },
@@ -109,6 +123,8 @@ test("a route declared twice, or a pattern the table cannot match, is refused wh
   assert.throws(build(["GET", "health"]), /must start with a slash/);
   assert.throws(build(["GET", "/health/"]), /not end with one/);
   assert.throws(build(["GET", "/a/:x/:x"]), /names the parameter x twice/);
-  assert.throws(build(["GET", "/a/(.*)"]), /neither literal nor :name/);
+  assert.throws(build(["GET", "/a/(.*)"]), /neither literal, :name nor \*name/);
+  assert.throws(build(["GET", "/a/*rest/b"]), /before its last segment/);
+  assert.throws(build(["GET", "/a/*x"], ["GET", "/a/*y"]), /declared twice/);
   assert.equal(new RouteTable([{ method: "GET", path: "/" }]).forRequest("GET", "/").route?.path, "/");
 });

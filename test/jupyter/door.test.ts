@@ -12,7 +12,7 @@ const server = await startTestServer();
 const token = await server.token();
 
 async function startKernel(): Promise<string> {
-  const started = await rest(server.url, token, "POST", "/api/kernels", { name: "python3", env: { IGNORED: "1" } });
+  const started = await rest(server.url, token, "POST", "/api/kernels", { name: "python3", env: { KERNEL_GREETING: "hello" } });
   assert.equal(started.status, 201);
   return started.body.id;
 }
@@ -218,4 +218,13 @@ test("history answers with the code that ran, leaving out this client's store_hi
   const search = await channels.request("history_request", { hist_access_type: "search", pattern: "a*", output: true, raw: true });
   assert.deepEqual(search.reply.content.history, [[1, 1, ["a = 1", null]], [1, 3, ["a + 1", null]]]);
   await channels.close();
+});
+
+test("a kernel's env (a gateway client's KERNEL_* variables) is its os.environ; a bad one is refused", async () => {
+  const channels = await KernelChannels.open(server.url, await startKernel(), token);
+  const seen = await channels.execute("import os\nos.environ['KERNEL_GREETING']");
+  assert.equal(seen.iopub.find((message) => message.header.msg_type === "execute_result")?.content.data["text/plain"], "'hello'");
+  await channels.close();
+  const refused = await rest(server.url, token, "POST", "/api/kernels", { name: "python3", env: { "not a name": "x" } });
+  assert.deepEqual([refused.status, refused.body.code], [400, "bad_request"]);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { guestMessageChecker } from "../../server/sandbox/guest-messages.ts";
-import { RESULT_CAPS } from "../../server/sandbox/ipc.ts";
+import { FILE_CAPS, RESULT_CAPS } from "../../server/sandbox/ipc.ts";
 
 const checker = guestMessageChecker(1024);
 /** Checks a message as worker 0 of its process sent it. */
@@ -98,4 +98,23 @@ test("introspection replies pass in their three kinds, bounded", () => {
   assert.match(checkGuestMessage(reply({ kind: "inspect", found: true, data: { "text/plain": "d".repeat(1024 * 1024) } })) as string, /data must take at most/);
   assert.match(checkGuestMessage(reply({ kind: "is_complete", status: "unknown", indent: "" })) as string, /status must be one of/);
   assert.match(checkGuestMessage(reply({ kind: "history" })) as string, /^introspected\.reply kind must be one of "complete", "inspect", "is_complete"/);
+});
+
+test("file replies pass in their four kinds; a listing is bounded in entries, path lengths and size", () => {
+  const reply = (value: Record<string, unknown>) => ({ type: "file_reply", cell: 4, reply: value });
+  for (const value of [
+    { kind: "done" },
+    { kind: "content", bytes: 12 },
+    { kind: "listing", files: [{ path: "data/a.csv", size: 3 }], truncated: false },
+    { kind: "failed", failure: "full", message: "the session is full" },
+  ]) {
+    assert.deepEqual(checkGuestMessage(reply(value)), reply(value));
+  }
+  const listing = (files: unknown[]) => checkGuestMessage(reply({ kind: "listing", files, truncated: true })) as string;
+  assert.match(listing(Array(FILE_CAPS.listEntries + 1).fill({ path: "a", size: 1 })), /must be a list of at most 10000 items/);
+  assert.match(listing([{ path: "p".repeat(FILE_CAPS.pathChars + 1), size: 1 }]), /path must be a string of 1 to 1024 characters/);
+  assert.match(listing([{ path: "a", size: -1 }]), /size must be a whole number/);
+  assert.match(listing(Array(2000).fill({ path: "p".repeat(1000), size: 1 })), /must take at most \d+ characters as JSON/);
+  assert.match(checkGuestMessage(reply({ kind: "failed", failure: "gone", message: "" })) as string, /failure must be one of "missing", "not_a_file", "too_large", "full"/);
+  assert.match(checkGuestMessage(reply({ kind: "content" })) as string, /bytes must be a whole number/);
 });

@@ -58,6 +58,19 @@ test("an upgrade whose target new URL refuses is answered 400, before authentica
   await assertServing();
 });
 
+test("a target with a . or .. segment, encoded or not, is answered 400 and routed nowhere", async () => {
+  const session = await ReplSession.open(server.url, { token });
+  for (const path of [`/v1/sessions/${session.id}/files/..`, `/v1/sessions/${session.id}/files/%2E%2e`, `/v1/sessions/${session.id}/files/./x`, "/v1/../health", `http://x/v1/sessions/${session.id}/files/..`]) {
+    const answer = await rawExchange(server.url, `DELETE ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    assert.equal(answer.status, 400, `${path}: ${answer.text}`);
+    assert.match((bodyOf(answer) as { message: string }).message, /has a \. or \.\. segment/);
+  }
+  assert.equal((await session.execute("'still here'")).value, "'still here'", "DELETE .../files/.. did not end the session");
+  await session.close();
+  const dotted = await rawExchange(server.url, "GET /health/... HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  assert.equal(dotted.status, 404, "three dots are a name, not a dot segment");
+});
+
 test("an absolute-form target routes by its path (RFC 9112 3.2.2)", async () => {
   const answer = await rawExchange(server.url, "GET http://anyhost:8000/health HTTP/1.1\r\nHost: anyhost\r\nConnection: close\r\n\r\n");
   assert.equal(answer.status, 200);

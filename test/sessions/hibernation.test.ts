@@ -78,3 +78,48 @@ test("a client that saw frames of the session before it moved hears replay_gap a
   raw.socket.close();
   await session.close();
 });
+
+const FILES_SETUP = "import os\nos.makedirs('results/empty')\nwith open('results/made.txt', 'w') as f: f.write(os.environ['GREETING'] + ' from python')";
+const FILES_CHECK = "import os\nopen('input.csv').read(), open('results/made.txt').read(), os.path.isdir('results/empty'), os.environ.get('GREETING')";
+const FILES_EXPECTED = "('a,b\\n1,2\\n', 'hello from python', True, 'hello')";
+
+/** A session with environment variables, an uploaded file and files its Python made. */
+async function sessionWithFiles(server: TestServer, token: string): Promise<ReplSession> {
+  const session = await ReplSession.open(server.url, { token, env: { GREETING: "hello" }, reconnect: false });
+  await session.uploadFile("input.csv", "a,b\n1,2\n");
+  assert.equal((await session.execute(FILES_SETUP)).error, null);
+  return session;
+}
+
+test("a hibernated session wakes with its files and its environment variables", async () => {
+  const server = await startTestServer({ HIBERNATE_AFTER: "1", IDLE_TIMEOUT: "60" });
+  const session = await sessionWithFiles(server, await server.token());
+  await waitForState(server, session.id, "hibernated");
+  // Listing wakes it, in order with the cell after it.
+  assert.deepEqual((await session.listFiles()).files, [
+    { path: "input.csv", size: 8 },
+    { path: "results/made.txt", size: 17 },
+  ]);
+  assert.equal((await session.execute(FILES_CHECK)).value, FILES_EXPECTED);
+  await session.close();
+});
+
+test("a session drained from one server wakes on another with its files and environment variables; a fresh interpreter there gets them too", async () => {
+  const shared = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniqueKeyPrefix(), JWT_SECRET: randomBytes(32).toString("hex"), IDLE_TIMEOUT: "60", HIBERNATE_AFTER: "0" };
+  after(() => deleteKeys(shared.REDIS_URL, shared.REDIS_KEY_PREFIX));
+  const first = await startTestServer({ ...shared, POD_NAME: "pod-a" });
+  const token = await first.token();
+  const session = await sessionWithFiles(first, token);
+  // Never used: it moves as its record alone, which carries its environment.
+  const empty = await ReplSession.open(first.url, { token, env: { GREETING: "from the record" }, reconnect: false });
+  await first.shutdown(); // the drain saves the live session to Redis
+  const second = await startTestServer({ ...shared, POD_NAME: "pod-b" });
+  const woken = await ReplSession.attach(second.url, session.id, { token });
+  assert.equal(Buffer.from(await woken.downloadFile("results/made.txt")).toString(), "hello from python");
+  assert.equal((await woken.execute(FILES_CHECK)).value, FILES_EXPECTED);
+  assert.equal((await woken.reset()).state_preserved, false);
+  assert.equal((await woken.execute("import os\nos.environ.get('GREETING'), os.path.exists('input.csv')")).value, "('hello', False)", "a reset keeps the environment and drops the files");
+  const fresh = await ReplSession.attach(second.url, empty.id, { token });
+  assert.equal((await fresh.execute("import os\nos.environ.get('GREETING')")).value, "'from the record'");
+  await Promise.all([woken.close(), fresh.close()]);
+});

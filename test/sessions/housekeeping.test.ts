@@ -76,6 +76,7 @@ function harness(runtime: SandboxRuntime, metrics: Metrics, options: Partial<Reg
     max_output_bytes: config.sandbox.maxOutputBytes,
     memory_mb: MEMORY_MB,
     replay_buffer_bytes: config.server.replayBufferBytes,
+    max_file_bytes: config.server.maxFileBytes,
   };
   const base = readFileSync(runtime.environment.snapshotPath);
   const registry = new SessionRegistry({

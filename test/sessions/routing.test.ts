@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
-import { ReplSession, WasmReplError } from "../../client/index.ts";
+import { ReplSession, SessionFiles, WasmReplError } from "../../client/index.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 import { deleteKeys, TEST_REDIS_URL, uniqueKeyPrefix } from "../helpers/redis-store.ts";
 import { startTestServer } from "../helpers/server.ts";
@@ -48,6 +48,23 @@ test("a connection or an HTTP call for a session another server holds is forward
   assert.equal(deleted.status, 204);
   assert.equal(owner.app.registry.size, 0, "ended on its server");
   viaOther.disconnect();
+});
+
+test("a session's file routes are forwarded to the server holding it, a write's body streamed along", async () => {
+  const session = await ReplSession.open(owner.url, { token });
+  const before = await forwardedCount("http");
+  const viaOther = new SessionFiles(other.url, session.id, () => token);
+  const payload = randomBytes(3 * 1024 * 1024);
+  await viaOther.upload("moved/payload.bin", payload);
+  assert.deepEqual(await viaOther.list(), { files: [{ path: "moved/payload.bin", size: payload.byteLength }], truncated: false });
+  assert.deepEqual(Buffer.from(await viaOther.download("moved/payload.bin")), payload);
+  await viaOther.delete("moved/payload.bin");
+  assert.equal(await forwardedCount("http"), before + 4);
+  assert.equal(other.app.registry.size, 0, "the session stayed on its server");
+  assert.deepEqual((await session.listFiles()).files, []);
+  const strangerToken = await other.token({ tenant: "initech", user: "mallory" });
+  await assert.rejects(new SessionFiles(other.url, session.id, () => strangerToken).list(), (error: WasmReplError) => error.code === "session_not_found");
+  await session.close();
 });
 
 test("a draining server hibernates its sessions and its clients follow them to another server", async () => {

@@ -45,6 +45,7 @@ export function newRecord(overrides: Partial<SessionRecord> = {}): SessionRecord
     checkpointCount: null,
     endedReason: null,
     endedAt: null,
+    env: {},
     ...overrides,
   };
 }
@@ -59,7 +60,7 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
   after(() => harness.close());
 
   test("creates a record once and reads it back as written", async () => {
-    const record = newRecord({ snapshotKey: "snap-1", snapshotBytes: 12_345_678_901, endedReason: null });
+    const record = newRecord({ snapshotKey: "snap-1", snapshotBytes: 12_345_678_901, endedReason: null, env: { API_KEY: "k=v; \"quoted\"", EMPTY: "" } });
     assert.equal(await store.create(record), true);
     assert.deepEqual(await store.get(record.id), record);
     assert.equal(await store.create({ ...record, user: "mallory" }), false);

@@ -2,7 +2,7 @@
 # named "<wasm-repl>" and left out of tracebacks). The worker executes this file at every boot,
 # after a restore too: a session can rebind anything in the module it had, so the module's code is
 # always the server's, and only the session's data is adopted from the old one (adopt). The
-# worker calls run_cell/set_vars/add_context/before_snapshot/after_restore; user code never sees
+# worker calls run_cell/set_vars/set_environment/add_context/before_snapshot/after_restore; user code never sees
 # this module in its globals.
 import ast
 import builtins
@@ -10,6 +10,7 @@ import getpass
 import json
 import linecache
 import math
+import os
 import random
 import re
 import sys
@@ -53,8 +54,11 @@ _SESSION_STATE = ("user_globals", "execution_count", "_previous_summaries", "_pa
 
 
 def adopt(previous):
-    """Takes over the session's data from the module a restored snapshot held (None: a fresh session)."""
+    """Takes over the session's data from the module a restored snapshot held (None: the first
+    boot, which the base snapshot is made of)."""
     if previous is None:
+        # Emscripten names the program that built the base snapshot in `_`: a path of the host.
+        os.environ.pop("_", None)
         return
     for name in _SESSION_STATE:
         value = getattr(previous, name, None)
@@ -566,6 +570,16 @@ def introspect(request_json):
     elif reply["kind"] == "is_complete":
         reply["indent"] = reply["indent"][:MAX_INDENT]
     return json.dumps(reply)
+
+
+def set_environment(encoded):
+    """Adds the host's variables (a JSON object of strings, checked there) to os.environ, and so
+    to the C environment; returns an error description or None."""
+    try:
+        os.environ.update(json.loads(encoded))
+        return None
+    except BaseException as caught:
+        return json.dumps(_describe(caught))
 
 
 def set_vars(encoded):

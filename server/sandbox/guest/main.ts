@@ -7,7 +7,7 @@
 // repository's, when there is one: this thread also serves the repository's files, package-files.ts).
 // This thread never runs Python, so it stays responsive while cells run: it relays frames and
 // writes interrupts into the shared word each interpreter polls.
-import { encodeFrame, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
+import { encodeFrameHead, FrameDecoder, keyFromHex, type GuestMessage, type HostFrame, type InterpreterSettings, type ProcessSettings } from "../ipc.ts";
 import { readHelperSources } from "./helpers.ts";
 import { CallAnswerer, createCallBuffer } from "./host-calls.ts";
 import { isCompiled, type LockFile } from "./lock.ts";
@@ -38,10 +38,17 @@ const interpreters = new Map<number, Interpreter>();
 /** Set by the host's hello; no worker, and so no Python, ever sees it. */
 let frameKey: Uint8Array | null = null;
 
-function send(message: object, body?: Uint8Array): void {
-  const frame = encodeFrame(message, body, frameKey!);
+/** Writes a frame; a body in parts (a snapshot: heap, files, trailer) goes part by part, never joined into one more copy. */
+function send(message: object, body: Uint8Array | Uint8Array[] = []): void {
+  // What a worker posts is a structured clone, data only: anything there but bytes is dropped.
+  const parts = (Array.isArray(body) ? body : [body]).filter((part) => part instanceof Uint8Array);
+  writeAll(encodeFrameHead(message, parts.reduce((sum, part) => sum + part.byteLength, 0), frameKey!));
+  for (const part of parts) writeAll(part);
+}
+
+function writeAll(bytes: Uint8Array): void {
   let written = 0;
-  while (written < frame.byteLength) written += Deno.stdout.writeSync(frame.subarray(written));
+  while (written < bytes.byteLength) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 
 /** Serves the repository's files to this process's workers; null without a repository. */
@@ -97,8 +104,8 @@ function spawn(id: number, interpreter: InterpreterSettings, snapshot: Uint8Arra
   const calls = createCallBuffer();
   const entry: Interpreter = { worker, interruptWord: new Int32Array(interrupt), answerer: new CallAnswerer(calls), pending: [] };
   interpreters.set(id, entry);
-  // A snapshot's bytes come beside the message, as `body` (the frame's body).
-  worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array }>) => {
+  // Bytes (a snapshot, a file) come beside the message, as `body` (the frame's body), in parts.
+  worker.onmessage = (event: MessageEvent<GuestMessage & { body?: Uint8Array[] }>) => {
     if (PackageFileServer.isRequest(event.data)) return void packageFiles?.serve(worker, entry.answerer, event.data);
     const { body, ...message } = event.data;
     // Only this thread says a worker has ended: one whose Python claims it did (Python controls
@@ -160,7 +167,7 @@ function deliver(entry: Interpreter, message: HostFrame, body: Uint8Array | null
     entry.answerer.answer(message.call, JSON.stringify(message.type === "llm_answer" ? message.answers : message.answer));
     return;
   }
-  if (message.type === "add_context" || message.type === "install_wheel") {
+  if (message.type === "add_context" || message.type === "file" || message.type === "install_wheel") {
     const payload = owned(body ?? new Uint8Array());
     entry.worker.postMessage({ ...message, payload }, [payload.buffer]);
     return;

@@ -13,8 +13,8 @@ const GROWTH_STEP = 16 * 1024 * 1024;
 
 /**
  * Wraps Pyodide's module factory: the heap fits the snapshot, and the copy skips zero pages.
- * `pages` lists the snapshot's data pages when they are known already (the base snapshot, whose
- * runs the process works out once); otherwise they are found while copying.
+ * `pages` lists the data pages of the buffer the snapshot is in when they are known already (the
+ * base snapshot, whose runs the process works out once); otherwise they are found while copying.
  */
 export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: number, pages: Int32Array | null): ModuleFactory {
   return async (settings) => {
@@ -32,7 +32,10 @@ export function sparseRestoreFactory(factory: ModuleFactory, snapshotBytes: numb
         delete (heap as { set?: unknown }).set; // once: later writes are ordinary
         if (offset !== 0 || !(source instanceof Int8Array || source instanceof Uint8Array)) return heap.set(source, offset);
         const bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-        copyRuns(heap, bytes, pages ?? dataPageRuns(bytes));
+        // Known runs are pages of the whole buffer, whose heap starts after Pyodide's header (at
+        // the source's offset, not on a page boundary): they are moved to the heap's places.
+        if (pages) copyRuns(heap, new Uint8Array(source.buffer), pages, bytes.byteOffset, bytes.byteLength);
+        else copyRuns(heap, bytes, dataPageRuns(bytes), 0, bytes.byteLength);
       },
     });
     return module;
@@ -54,11 +57,14 @@ export function dataPageRuns(bytes: Uint8Array): Int32Array {
   return Int32Array.from(runs);
 }
 
-function copyRuns(target: Int8Array, source: Uint8Array, runs: Int32Array): void {
+/** Copies the runs of `source`'s pages that fall in its `length` bytes from `from` to the start of `target`. */
+function copyRuns(target: Int8Array, source: Uint8Array, runs: Int32Array, from: number, length: number): void {
   const destination = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+  const end = from + length;
   for (let index = 0; index < runs.length; index += 2) {
-    const start = runs[index]! * PAGE;
-    destination.set(source.subarray(start, Math.min(runs[index + 1]! * PAGE, source.byteLength)), start);
+    const start = Math.max(runs[index]! * PAGE, from);
+    const stop = Math.min(runs[index + 1]! * PAGE, end);
+    if (start < stop) destination.set(source.subarray(start, stop), start - from);
   }
 }
 

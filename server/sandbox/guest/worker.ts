@@ -2,7 +2,7 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
+import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, WORKING_DIRECTORY, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
 import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
 import { installHelpers, readHelperSources } from "./helpers.ts";
@@ -11,6 +11,8 @@ import { PackageLoader, type LoaderPyodide } from "./package-loader.ts";
 import { PACKAGE_BASE_URL, PackageFileClient, type PackageFileAnswer } from "./package-files.ts";
 import { sparseRestoreFactory } from "./restore.ts";
 import { revokeAllPermissions } from "./permissions.ts";
+import { snapshotParts, splitSnapshot } from "./session-snapshot.ts";
+import { WorkingDirectory, type FileSystem } from "./workdir.ts";
 
 /** What the sandbox process loads once and hands to every interpreter it starts (see main.ts). */
 export interface SharedRuntime {
@@ -44,6 +46,9 @@ export interface WorkerInit extends InterpreterSettings {
   snapshot?: Uint8Array;
 }
 
+/** A message with bytes beside it (see main.ts): a payload or a file the host sent. */
+type WithPayload<T> = T & { payload: Uint8Array<ArrayBuffer> };
+
 type PyCallable = (...args: unknown[]) => unknown;
 
 /** The part of Pyodide's API this worker uses. */
@@ -58,12 +63,15 @@ interface Pyodide extends LoaderPyodide {
   setStdin(options: object): void;
   setInterruptBuffer(buffer: Int32Array): void;
   checkInterrupt(): void;
+  FS: FileSystem & LoaderPyodide["FS"];
+  _module: { HEAP8: Int8Array };
   _api: { config: { _loadSnapshot?: unknown } };
 }
 
 let pyodide: Pyodide;
 /** Fetches the package repository's files from the process's main thread; null without a repository. */
 let packageFiles: PackageFileClient | null = null;
+let workdir: WorkingDirectory;
 let interruptWord: Int32Array;
 let callWaiter: CallWaiter;
 let maxOutputBytes = 0;
@@ -84,6 +92,14 @@ const timers = confineTimers();
 
 function post(message: GuestMessage, transfer: Transferable[] = []): void {
   postToMain(message, transfer);
+}
+
+/** A message with bytes beside it, in parts the process writes after its header (main.ts). */
+function postWithBody(message: GuestMessage, parts: Uint8Array<ArrayBuffer>[]): void {
+  // Bytes in a buffer of their own move to the main thread; a view (a cell may have made the
+  // file system hand one out) is copied.
+  const moved = parts.filter((part) => part.byteOffset === 0 && part.byteLength === part.buffer.byteLength).map((part) => part.buffer);
+  postToMain({ ...message, body: parts }, moved);
 }
 
 /**
@@ -193,20 +209,21 @@ function hostDisplay(json: string): boolean {
 
 type LoadPyodide = (options: object) => Promise<Pyodide>;
 
-async function load(init: WorkerInit): Promise<Pyodide> {
+/** Pyodide, and the working directory's archive that came with the snapshot it was restored from (none when building). */
+async function load(init: WorkerInit): Promise<{ pyodide: Pyodide; archive: Uint8Array | null }> {
   const common = {
     // The `js` module is an empty object: Python gets no handle on this thread's globals.
     jsglobals: Object.freeze(Object.create(null)),
-    env: { HOME: "/home/pyodide" },
+    env: { HOME: WORKING_DIRECTORY },
     stdout: () => {},
     stderr: () => {},
   };
   if (init.build) {
     instantiateWith(null, init.memoryCapBytes);
     const { loadPyodide } = (await import(`${init.indexURL}pyodide.mjs`)) as { loadPyodide: LoadPyodide };
-    pyodide = await loadPyodide({ ...common, indexURL: init.indexURL, _makeSnapshot: true });
-    installHelpers(pyodide, await readHelperSources());
-    return pyodide;
+    const built = await loadPyodide({ ...common, indexURL: init.indexURL, _makeSnapshot: true });
+    installHelpers(built, await readHelperSources());
+    return { pyodide: built, archive: null };
   }
   const runtime = init.runtime!;
   // Restoring a snapshot runs Python from it (Pyodide's bootstrap calls into the restored heap):
@@ -218,23 +235,25 @@ async function load(init: WorkerInit): Promise<Pyodide> {
   const { default: createPyodideModule } = await import(`${indexURL}pyodide.asm.mjs`);
   revokeAllPermissions(permissions);
   instantiateWith(runtime.module, init.memoryCapBytes);
-  const snapshot = init.snapshot ?? new Uint8Array(runtime.base);
-  return await loadPyodide({
+  const { heap, archive } = splitSnapshot(init.snapshot ?? new Uint8Array(runtime.base));
+  const restored = await loadPyodide({
     ...common,
     indexURL,
     lockFileContents: runtime.lockFile,
     ...(packageFiles && { packageBaseUrl: PACKAGE_BASE_URL }),
     // Every sandbox can be snapshotted again: that is how a session hibernates.
     _makeSnapshot: true,
-    _loadSnapshot: snapshot,
-    createPyodideModule: sparseRestoreFactory(createPyodideModule, snapshot.byteLength, init.snapshot ? null : runtime.basePages),
+    _loadSnapshot: heap,
+    createPyodideModule: sparseRestoreFactory(createPyodideModule, heap.byteLength, init.snapshot ? null : runtime.basePages),
   });
+  return { pyodide: restored, archive };
 }
 
 let guestConfig = "";
 let runCell: PyCallable;
 let finishCell: PyCallable;
 let setVars: PyCallable;
+let setEnvironment: PyCallable;
 let addContext: PyCallable;
 let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
@@ -247,10 +266,13 @@ async function boot(init: WorkerInit): Promise<void> {
   interruptWord = new Int32Array(init.interrupt);
   callWaiter = new CallWaiter(init.calls, interruptWord);
   maxOutputBytes = init.maxOutputBytes;
-  pyodide = await load(init);
+  const loaded = await load(init);
+  pyodide = loaded.pyodide;
+  workdir = new WorkingDirectory(pyodide.FS, init.memoryCapBytes, () => pyodide._module.HEAP8.byteLength);
+  // Before any Python of the session's runs: its files are there when its code is.
+  if (loaded.archive) workdir.unpack(loaded.archive);
   if (init.build) {
-    const snapshot = pyodide.makeMemorySnapshot();
-    postToMain({ type: "snapshot", bytes: snapshot.byteLength, body: snapshot }, [snapshot.buffer]);
+    postSnapshot(snapshotParts(pyodide.makeMemorySnapshot(), workdir.pack()));
     return;
   }
   pyodide.setStdout(outputWriter("stdout"));
@@ -270,7 +292,16 @@ async function boot(init: WorkerInit): Promise<void> {
   // The server's helpers, installed again over whatever the restored session made of them, and
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
   const helpers = installHelpers(pyodide, init.runtime!.helpers);
-  ({ run_cell: runCell, finish_cell: finishCell, set_vars: setVars, add_context: addContext, introspect: introspectHelper, before_snapshot: beforeSnapshot, after_restore: afterRestore } = helpers);
+  ({
+    run_cell: runCell,
+    finish_cell: finishCell,
+    set_vars: setVars,
+    set_environment: setEnvironment,
+    add_context: addContext,
+    introspect: introspectHelper,
+    before_snapshot: beforeSnapshot,
+    after_restore: afterRestore,
+  } = helpers);
   packages = new PackageLoader(pyodide, init.runtime!.packages, packageFiles, callWaiter);
   await packages.reinstall();
   collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
@@ -305,7 +336,12 @@ function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
   applied(message.cell, setVars(JSON.stringify(message.vars)));
 }
 
-function addPayload(message: Extract<HostMessage, { type: "add_context" }> & { payload: Uint8Array }): void {
+/** Adds the host's variables to os.environ (bootstrap.py, set_environment). */
+function setEnv(message: Extract<HostMessage, { type: "set_env" }>): void {
+  applied(message.cell, setEnvironment(JSON.stringify(message.env)));
+}
+
+function addPayload(message: WithPayload<Extract<HostMessage, { type: "add_context" }>>): void {
   // The bytes go to Python as they are: one copy into its heap and a C decode, far cheaper than
   // making a JavaScript string of them and converting that.
   applied(message.cell, addContext(message.kind, message.index ?? undefined, message.payload, message.json));
@@ -335,31 +371,51 @@ function installWheel(message: Extract<HostMessage, { type: "install_wheel" }> &
   applied(message.cell, packages.installUploaded(message.filename, message.payload));
 }
 
-/** Python's answer to set_vars or add_context: an error description as JSON, or nothing. */
+/** A file request of the host's, on the working directory (workdir.ts); no Python runs. */
+function fileRequest(message: WithPayload<Extract<HostMessage, { type: "file" }>>): void {
+  const { reply, body } = workdir.handle(message.request, message.payload);
+  const answer: GuestMessage = { type: "file_reply", cell: message.cell, reply };
+  if (body) postWithBody(answer, [body]);
+  else post(answer);
+}
+
+/** Python's answer to set_vars, set_env, add_context or a package call: an error description as JSON, or nothing. */
 function applied(cellId: number, error: unknown): void {
   post({ error: typeof error === "string" ? JSON.parse(error) : null, type: "applied", cell: cellId });
 }
 
-/** Snapshots the live interpreter (to hibernate or checkpoint the session); it keeps running. */
+/** Snapshots the live interpreter with its working directory (to hibernate or checkpoint the session); it keeps running. */
 function snapshot(): void {
   // A compiled package's WebAssembly module and function table live outside the heap: restored
   // from a snapshot, its code would be gone.
   const blocker = packages.snapshotBlocker();
   if (blocker) return post({ type: "snapshot_failed", message: blocker });
-  // Python must hold no JavaScript object while the snapshot is taken.
-  beforeSnapshot();
-  packages.detach();
-  let taken: Uint8Array<ArrayBuffer>;
+  let parts: Uint8Array<ArrayBuffer>[];
   try {
-    taken = pyodide.makeMemorySnapshot();
+    // The files first: when they and the heap outgrow the cap, no copy of the heap is made.
+    const archive = workdir.pack();
+    parts = snapshotParts(heapSnapshot(), archive);
   } catch (error) {
     post({ type: "snapshot_failed", message: String((error as Error)?.message ?? error).slice(0, 1000) });
     return;
+  }
+  postSnapshot(parts);
+}
+
+function heapSnapshot(): Uint8Array<ArrayBuffer> {
+  // Python must hold no JavaScript object while the snapshot is taken.
+  beforeSnapshot();
+  packages.detach();
+  try {
+    return pyodide.makeMemorySnapshot();
   } finally {
     afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, false);
     packages.attach();
   }
-  postToMain({ type: "snapshot", bytes: taken.byteLength, body: taken }, [taken.buffer]);
+}
+
+function postSnapshot(parts: Uint8Array<ArrayBuffer>[]): void {
+  postWithBody({ type: "snapshot", bytes: parts.reduce((sum, part) => sum + part.byteLength, 0) }, parts);
 }
 
 function fatal(error: unknown, booting: boolean): void {
@@ -380,7 +436,9 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage | PackageFi
     if (message.type === "init") await boot(message);
     else if (message.type === "run") await run(message);
     else if (message.type === "set_vars") assign(message);
+    else if (message.type === "set_env") setEnv(message);
     else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
+    else if (message.type === "file") fileRequest(message as Parameters<typeof fileRequest>[0]);
     else if (message.type === "introspect") introspect(message);
     else if (message.type === "load_packages") await preload(message);
     else if (message.type === "install_wheel") installWheel(message as Parameters<typeof installWheel>[0]);
