@@ -6,6 +6,7 @@ import { CLOSE } from "../../protocol/index.ts";
 import { guard, type Reporter } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { EvictedEvent } from "../sessions/events.ts";
 import type { Session } from "../sessions/session.ts";
 import type { Allowance } from "./rate-limit.ts";
@@ -44,6 +45,24 @@ export function sessionOutput(socket: WebSocket, session: Session, log: Logger, 
     },
     close: () => outbox.close(),
   };
+}
+
+/**
+ * Counts the socket among the open connections until it closes or fails (ws reports a protocol
+ * violation, an oversized frame or a bad opcode, as an error and closes the socket itself);
+ * `released` then runs, once.
+ */
+export function whileOpen(socket: WebSocket, metrics: Pick<Metrics, "wsConnections">, released: () => void): void {
+  metrics.wsConnections.inc();
+  let open = true;
+  const end = () => {
+    if (!open) return;
+    open = false;
+    released();
+    metrics.wsConnections.dec();
+  };
+  socket.on("close", end);
+  socket.on("error", end);
 }
 
 export interface TokenExpiry {

@@ -12,7 +12,7 @@ import type { RawData, WebSocket } from "ws";
 import { requireScope, AuthError, type Identity, type Scope } from "../auth/identity.ts";
 import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
-import { closeFor, rateLimitedInput, sessionOutput, tokenExpiry } from "../http/connection-limits.ts";
+import { closeFor, rateLimitedInput, sessionOutput, tokenExpiry, whileOpen } from "../http/connection-limits.ts";
 import type { Allowance } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import { JUPYTER_FRAME_TYPE, type Metrics } from "../metrics.ts";
@@ -311,19 +311,11 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
   socket.on("message", guard(context, "frame", receive, () => say("iopub", "error", { ...errorFields("internal", INTERNAL) }, {})));
 
   const expiry = tokenExpiry(socket, context.clock, context);
-  metrics.wsConnections.inc();
-  let detached = false;
-  const detach = () => {
+  whileOpen(socket, metrics, () => {
     expiry.clear();
     outbound.close();
     session.detach(attachment);
-    if (detached) return;
-    detached = true;
-    metrics.wsConnections.dec();
-  };
-  socket.on("close", detach);
-  // ws reports protocol violations (an oversized frame, a bad opcode) here and closes the socket itself.
-  socket.on("error", detach);
+  });
   expiry.arm(identity.expiresAt);
   // A Jupyter client asks for nothing to be replayed: it starts from what the kernel says now.
   session.attach(attachment, null);

@@ -11,7 +11,7 @@ import type { TokenVerifier } from "../auth/tokens.ts";
 import { guard } from "../boundary.ts";
 import type { Clock } from "../clock.ts";
 import { inOrder, type FrameParser, type ParseOutcome } from "./frame-parser.ts";
-import { closeFor, rateLimitedInput, sessionOutput, tokenExpiry } from "../http/connection-limits.ts";
+import { closeFor, rateLimitedInput, sessionOutput, tokenExpiry, whileOpen } from "../http/connection-limits.ts";
 import type { Allowance } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -131,20 +131,12 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
     if (input.receive(data)) frames.push(data, isBinary, receivedAt);
   };
   socket.on("message", guard(context, "frame", receive, () => reply({ type: "error", code: "internal", message: INTERNAL_FRAME_ERROR })));
-  metrics.wsConnections.inc();
-  let detached = false;
-  const detach = () => {
+  whileOpen(socket, metrics, () => {
     expiry.clear();
     uploads.close();
     output.close();
     session.detach(attachment);
-    if (detached) return;
-    detached = true;
-    metrics.wsConnections.dec();
-  };
-  socket.on("close", detach);
-  // ws reports protocol violations (an oversized frame, a bad opcode) here and closes the socket itself.
-  socket.on("error", detach);
+  });
   expiry.arm(identity.expiresAt);
   const welcome = session.attach(attachment, context.since);
   for (const frame of welcomeFrames(session.id, context.resumed, welcome)) reply(frame);

@@ -7,7 +7,6 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { SessionLimits } from "../../protocol/index.ts";
 import { SCOPES, type Identity } from "../../server/auth/identity.ts";
 import { loadConfig } from "../../server/config.ts";
 import { Hibernator } from "../../server/hibernation/hibernator.ts";
@@ -21,6 +20,7 @@ import { BufferBudget } from "../../server/sessions/buffers.ts";
 import type { Session } from "../../server/sessions/session.ts";
 import { MemorySnapshotStore, MemoryStore } from "../../server/store/memory.ts";
 import { TenantQuotas } from "../../server/tenancy/quotas.ts";
+import { sessionLimits } from "../helpers/registry.ts";
 import { startTestRuntime } from "../helpers/sandboxes.ts";
 import { ManualClock } from "../store/manual-clock.ts";
 
@@ -67,17 +67,7 @@ function harness(runtime: SandboxRuntime, metrics: Metrics, options: Partial<Reg
       };
     },
   };
-  const limits: SessionLimits = {
-    execution_timeout: 30,
-    max_execution_timeout: 300,
-    idle_timeout: IDLE_TIMEOUT_MS / 1000,
-    max_queued_cells: 16,
-    max_frame_bytes: config.server.maxFrameBytes,
-    max_output_bytes: config.sandbox.maxOutputBytes,
-    memory_mb: MEMORY_MB,
-    replay_buffer_bytes: config.server.replayBufferBytes,
-    max_file_bytes: config.server.maxFileBytes,
-  };
+  const limits = sessionLimits({ idle_timeout: IDLE_TIMEOUT_MS / 1000, memory_mb: MEMORY_MB });
   const base = readFileSync(runtime.environment.snapshotPath);
   const registry = new SessionRegistry({
     maxSessions: 10,
