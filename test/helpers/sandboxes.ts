@@ -52,3 +52,10 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
 export function run(sandbox: Sandbox, code: string, request: Partial<CellRequest> = {}): Promise<CellResult> {
   return sandbox.execute({ code, timeoutMs: 10_000, locals: "all", ...request });
 }
+
+/** Hibernates a sandbox's interpreter and wakes it in a fresh one, as a session's does: snapshot, close, restore. */
+export async function hibernateAndWake(runtime: SandboxRuntime, sandbox: Sandbox): Promise<Sandbox> {
+  const snapshot = await sandbox.snapshot();
+  await sandbox.close();
+  return runtime.restore(snapshot);
+}

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { makeRepository, makeWheel } from "../helpers/repository.ts";
-import { run, startTestRuntime } from "../helpers/sandboxes.ts";
+import { hibernateAndWake, run, startTestRuntime } from "../helpers/sandboxes.ts";
 
 const DEBIAN = ["python3-tabulate", "python3-yaml", "python3-bs4", "python3-soupsieve", "python3-jinja2", "python3-markupsafe", "python3-networkx", "python3-mpmath"];
 
@@ -80,9 +80,7 @@ test("micropip.install of a name the cell computes loads a pure-Python package, 
   const tampered = await run(sandbox, "micropip.install('tam' + 'pered')");
   assert.equal(tampered.error?.type, "ImportError");
   assert.match(tampered.error!.message, /tampered-1\.0-py3-none-any\.whl does not match its sha256/);
-  const snapshot = await sandbox.snapshot();
-  await sandbox.close();
-  const woken = await runtime.restore(snapshot);
+  const woken = await hibernateAndWake(runtime, sandbox);
   assert.equal((await run(woken, "importlib.import_module('greeting').hello('ed')")).value, "'hello ed!'", "and it survives hibernation as the others do");
   await woken.close();
 });
@@ -112,9 +110,7 @@ test("a damaged wheel is an ImportError of the cell, never a silent success", as
 test("a package loaded on demand works after hibernation: its modules, and a submodule first imported after the wake", async () => {
   const sandbox = await runtime.pool.take();
   assert.equal((await run(sandbox, "import greeting, yaml\ngreeting.hello('bo')")).value, "'hello bo!'");
-  const snapshot = await sandbox.snapshot();
-  await sandbox.close();
-  const woken = await runtime.restore(snapshot);
+  const woken = await hibernateAndWake(runtime, sandbox);
   const result = await run(woken, "import greeting.later, importlib.metadata\ngreeting.hello('cy'), greeting.later.WHEN, yaml.safe_dump({'k': 1}).strip(), importlib.metadata.version('greeting')");
   assert.equal(result.error, null, result.error?.message);
   assert.equal(result.value, "('hello cy!', 'after the restore', 'k: 1', '1.0')");

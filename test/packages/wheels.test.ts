@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ReplSession } from "../../client/index.ts";
 import { makeWheel } from "../helpers/repository.ts";
-import { run, startTestRuntime } from "../helpers/sandboxes.ts";
+import { hibernateAndWake, run, startTestRuntime } from "../helpers/sandboxes.ts";
 import { startTestServer } from "../helpers/server.ts";
 
 const runtime = await startTestRuntime({ poolSize: 1, limits: { maxWheelBytes: 64 * 1024 } });
@@ -14,9 +14,7 @@ test("an uploaded wheel installs into its own session, and stays installed acros
   const sandbox = await runtime.pool.take();
   assert.equal(await sandbox.installWheel(mine.fileName, mine.bytes), null);
   assert.equal((await run(sandbox, "import my_tools\nmy_tools.double(21)")).value, "42");
-  const snapshot = await sandbox.snapshot();
-  await sandbox.close();
-  const woken = await runtime.restore(snapshot);
+  const woken = await hibernateAndWake(runtime, sandbox);
   const result = await run(woken, "import my_tools.extra, importlib.metadata\nmy_tools.double(4), my_tools.extra.NOTE, importlib.metadata.version('my-tools')");
   assert.equal(result.error, null, result.error?.message);
   assert.equal(result.value, "(8, 'imported after the wake', '0.3')");

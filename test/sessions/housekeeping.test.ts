@@ -3,24 +3,20 @@
 // reported, and a drain ends. "Never answers" is a sandbox process stopped with SIGSTOP: it reads
 // nothing and writes nothing, whatever Python was doing.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPES, type Identity } from "../../server/auth/identity.ts";
 import { loadConfig } from "../../server/config.ts";
-import { Hibernator } from "../../server/hibernation/hibernator.ts";
 import { LlmService } from "../../server/llm/service.ts";
 import { createLogger } from "../../server/log.ts";
 import { Metrics } from "../../server/metrics.ts";
 import type { SandboxRuntime } from "../../server/sandbox/runtime.ts";
 import type { Sandbox } from "../../server/sandbox/sandbox.ts";
 import { SessionRegistry, type RegistryOptions } from "../../server/sessions/registry.ts";
-import { BufferBudget } from "../../server/sessions/buffers.ts";
 import type { Session } from "../../server/sessions/session.ts";
-import { MemorySnapshotStore, MemoryStore } from "../../server/store/memory.ts";
-import { TenantQuotas } from "../../server/tenancy/quotas.ts";
-import { sessionLimits } from "../helpers/registry.ts";
+import { MemoryStore } from "../../server/store/memory.ts";
+import { registryOptions } from "../helpers/registry.ts";
 import { startTestRuntime } from "../helpers/sandboxes.ts";
 import { ManualClock } from "../store/manual-clock.ts";
 
@@ -67,31 +63,12 @@ function harness(runtime: SandboxRuntime, metrics: Metrics, options: Partial<Reg
       };
     },
   };
-  const limits = sessionLimits({ idle_timeout: IDLE_TIMEOUT_MS / 1000, memory_mb: MEMORY_MB });
-  const base = readFileSync(runtime.environment.snapshotPath);
-  const registry = new SessionRegistry({
-    maxSessions: 10,
-    idleTimeoutMs: IDLE_TIMEOUT_MS,
-    maxLifetimeMs: 24 * 3600_000,
-    hibernateAfterMs: HIBERNATE_AFTER_MS,
-    checkpointAfterMs: 0,
-    drainTimeoutMs: 500,
-    interruptedWorkMs: config.sandbox.killGraceMs + 2000,
-    sharedStore: true,
-    retentionMs: 3600_000,
-    heartbeatTtlMs: 15_000,
-    settings: { limits, logCode: false, buffers: new BufferBudget(config.server.buffers) },
-    sandboxes,
-    llm: new LlmService(config.llm, metrics, sandboxes, 30_000),
-    quotas: new TenantQuotas({ maxSessions: 10, maxRunning: 10, openRate: 100 }, clock),
-    store,
-    hibernator: new Hibernator(new MemorySnapshotStore(), base, 256 * 1024 * 1024),
-    pod: { name: "pod-test", address: "127.0.0.1:1" },
-    clock,
-    log,
-    metrics,
-    ...options,
-  });
+  const registry = new SessionRegistry(
+    registryOptions(
+      { runtime, store, clock, log, metrics, limits: { idle_timeout: IDLE_TIMEOUT_MS / 1000, memory_mb: MEMORY_MB } },
+      { hibernateAfterMs: HIBERNATE_AFTER_MS, sandboxes, llm: new LlmService(config.llm, metrics, sandboxes, 30_000), ...options },
+    ),
+  );
   return {
     registry,
     store,
