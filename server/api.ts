@@ -15,6 +15,7 @@ import { attachSession, openSession, sinceProblem, v1Subprotocol, type ConnectPa
 import type { Endpoint } from "./http/endpoint.ts";
 import { jupyterRoutes, type JupyterParts } from "./jupyter/routes.ts";
 import { execute, type ExecuteParts } from "./http/execute-endpoint.ts";
+import { developmentToken } from "./http/development-token.ts";
 import { deleteFile, listFiles, readFile, writeFile, type FilesParts } from "./http/files-endpoint.ts";
 import type { FrameParser } from "./v1/frame-parser.ts";
 import type { OwnerForwarding } from "./http/forwarding.ts";
@@ -39,11 +40,13 @@ export interface ApiParts {
   rates: RateLimiter;
   parser: FrameParser;
   forwarding: OwnerForwarding;
+  /** A development server's token for clients on this machine (see http/development-token.ts); null otherwise. */
+  developmentToken: (() => Promise<string>) | null;
 }
 
 /** The main port's routes. `draining`: the server is shutting down (it turns not-ready). */
 export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<Endpoint> {
-  const { config, log, metrics, clock, verifier, sandboxes, store, registry, quotas, llm, rates, parser, forwarding } = parts;
+  const { config, log, metrics, clock, verifier, sandboxes, store, registry, quotas, llm, rates, parser, forwarding, developmentToken: issueDevelopmentToken } = parts;
   const { server } = config;
   const connecting: ConnectParts = { registry, rates, forwarding, maxConnectionsPerSession: server.maxConnectionsPerSession, verifier, clock, log, metrics, parser, uploadIdleMs: server.uploadIdleTimeout * 1000 };
   const executing: ExecuteParts = {
@@ -81,6 +84,7 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     { method: "GET", path: "/v1/sessions/:id/files/*path", scope: "sessions:read", handle: readFile(files) },
     { method: "PUT", path: "/v1/sessions/:id/files/*path", scope: "sessions:execute", handle: writeFile(files) },
     { method: "DELETE", path: "/v1/sessions/:id/files/*path", scope: "sessions:execute", handle: deleteFile(files) },
+    ...(issueDevelopmentToken ? [{ method: "GET" as const, path: "/v1/development-token", scope: null, handle: developmentToken(issueDevelopmentToken) }] : []),
     { method: "POST", path: "/execute", scope: "sessions:execute", handle: execute(executing, forwarding) },
     { method: "GET", path: "/health", scope: null, handle: health },
     { method: "GET", path: "/ready", scope: null, handle: ready({ draining, sandboxes, store }) },

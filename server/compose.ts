@@ -80,6 +80,7 @@ export async function composeServer(config: Config, log: Logger, clock: Clock): 
     metrics,
     clock,
     verifier: auth.verifier,
+    developmentToken: auth.developmentToken,
     authenticate: authenticator({ verifier: auth.verifier, allowQueryToken: config.auth.allowQueryToken, log, metrics }),
     sandboxes,
     store: stores.sessions,

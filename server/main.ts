@@ -1,12 +1,9 @@
 // `npm start`: reads the configuration, prepares the sandboxes, serves until SIGTERM or SIGINT.
-import { SCOPES } from "./auth/identity.ts";
 import { installProcessBoundary } from "./boundary.ts";
 import { composeServer } from "./compose.ts";
 import { systemClock } from "./clock.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger } from "./log.ts";
-
-const DEV_TOKEN_TTL_SECONDS = 24 * 3600;
 
 function readConfig(): Config {
   try {
@@ -34,8 +31,8 @@ log.info("server_started", {
 });
 // People read these lines on stderr; stdout carries only the JSON log lines.
 process.stderr.write(`wasm-repl listening on http://${host}:${address.port} (sessions at ws://${host}:${address.port}/v1/sessions)\n`);
-if (auth.development) {
-  const token = await auth.signer!.sign({ user: "dev", tenant: "dev", scopes: SCOPES.filter((scope) => scope !== "tenant:admin") }, DEV_TOKEN_TTL_SECONDS, config.auth.tenantClaim);
+if (auth.developmentToken) {
+  const token = await auth.developmentToken();
   process.stderr.write(
     `development mode: no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL, so tokens are signed with a generated secret (loopback only; \`npm run token\` makes more)\ntoken: ${token}\n`,
   );

@@ -5,23 +5,34 @@ import { join } from "node:path";
 import type { Clock } from "../clock.ts";
 import { verificationKey } from "./keys.ts";
 import type { AuthConfig } from "./settings.ts";
+import { SCOPES } from "./identity.ts";
 import { TokenSigner, TokenVerifier } from "./tokens.ts";
+
+const DEVELOPMENT_TOKEN_TTL_SECONDS = 24 * 3600;
 
 export interface Auth {
   verifier: TokenVerifier;
   /** Present when tokens are HS256 with a secret this server holds (development, JWT_SECRET). */
   signer: TokenSigner | null;
   development: boolean;
+  /** In development mode: a token for the development user (every scope but tenant:admin); else null. */
+  developmentToken: (() => Promise<string>) | null;
 }
 
 /** `cacheDir` keeps the development secret. */
 export async function createAuth(config: AuthConfig, cacheDir: string, clock: Clock): Promise<Auth> {
   const { key, ...policy } = config;
   const source = key.kind === "development" ? { kind: "secret" as const, secret: await developmentSecret(cacheDir) } : key;
+  const signer = source.kind === "secret" ? new TokenSigner(source.secret) : null;
+  const development = key.kind === "development";
   return {
     verifier: new TokenVerifier(verificationKey(source), policy, clock),
-    signer: source.kind === "secret" ? new TokenSigner(source.secret) : null,
-    development: key.kind === "development",
+    signer,
+    development,
+    developmentToken:
+      development && signer
+        ? () => signer.sign({ user: "dev", tenant: "dev", scopes: SCOPES.filter((scope) => scope !== "tenant:admin") }, DEVELOPMENT_TOKEN_TTL_SECONDS, config.tenantClaim)
+        : null,
   };
 }
 
