@@ -14,13 +14,28 @@ import {
   type ServerFrame,
   type SessionFrame,
   type SessionLimits,
+  type ToolCallFrame,
+  type ToolSpec,
+  toolNameProblem,
+  MAX_TOOLS,
+  MAX_TOOL_DESCRIPTION,
 } from "../protocol/index.ts";
 import { errorFromBody, WasmReplError } from "./errors.ts";
 import { SessionFiles, type FileListing } from "./files.ts";
 import { httpBase, httpRequest } from "./http.ts";
 
+/**
+ * A function Python in the session may call (see ReplSession.registerTool): it gets the call's
+ * positional arguments, and its keyword arguments as one last object when there are any; what it
+ * returns (or resolves with) must be JSON. A throw is a ToolError in Python, with its message.
+ */
+export type Tool = (...args: any[]) => unknown;
+export type ToolDefinition = Tool | { tool: Tool; description?: string };
+
 export interface ConnectOptions {
   token: string;
+  /** Tools this client answers, by name: Python calls them as `name(...)` or `tools.name(...)`. */
+  tools?: Record<string, ToolDefinition>;
   /** Reconnect after a dropped connection (default true). */
   reconnect?: boolean;
   /** Attempts before giving up (default 10), with delays doubling from 100 ms up to 5 s. */
@@ -33,6 +48,8 @@ export interface OpenOptions extends ConnectOptions {
    * they travel in a request's body (POST /v1/sessions), never in a URL.
    */
   env?: Record<string, string>;
+  /** Results' rlm_calls carry each model call's prompt and response text (to build completion records). */
+  rlmCallText?: boolean;
 }
 
 export interface AttachOptions extends ConnectOptions {
@@ -109,13 +126,15 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   private readonly baseUrl: string;
   private token: string;
   private sessionFiles: SessionFiles | null = null;
+  private readonly tools = new Map<string, { tool: Tool; description?: string }>();
 
   /** Opens a new session. */
   static async open(url: string, options: OpenOptions): Promise<ReplSession> {
     const session = new ReplSession(url, options);
-    if (options.env) {
+    if (options.env || options.rlmCallText) {
       // Opened over HTTP, then attached: the variables stay out of the WebSocket's URL.
-      const opened = await httpRequest(`${httpBase(url)}/v1/sessions`, { method: "POST", token: options.token, body: JSON.stringify({ env: options.env }), contentType: "application/json" });
+      const body = JSON.stringify({ ...(options.env && { env: options.env }), ...(options.rlmCallText && { rlm_call_text: true }) });
+      const opened = await httpRequest(`${httpBase(url)}/v1/sessions`, { method: "POST", token: options.token, body, contentType: "application/json" });
       session.id = ((await opened.json()) as { session_id: string }).session_id;
     }
     await session.connect(null);
@@ -138,6 +157,15 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     super();
     this.baseUrl = url.replace(/^http/, "ws").replace(/\/+$/, "");
     this.token = options.token;
+    for (const [name, definition] of Object.entries(options.tools ?? {})) this.addTool(name, typeof definition === "function" ? { tool: definition } : definition);
+  }
+
+  private addTool(name: string, entry: { tool: Tool; description?: string }): void {
+    const problem = toolNameProblem(name);
+    if (problem) throw new WasmReplError("bad_request", `a tool's name ${problem}; got ${JSON.stringify(name)}`);
+    if ((entry.description?.length ?? 0) > MAX_TOOL_DESCRIPTION) throw new WasmReplError("bad_request", `tool ${name}'s description is over ${MAX_TOOL_DESCRIPTION} characters`);
+    if (!this.tools.has(name) && this.tools.size >= MAX_TOOLS) throw new WasmReplError("bad_request", `a session takes at most ${MAX_TOOLS} tools`);
+    this.tools.set(name, entry);
   }
 
   /** Runs code; resolves with the result frame whether the Python succeeded or not. */
@@ -167,6 +195,59 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   setVars(vars: Record<string, unknown>): Promise<ResultFrame> {
     const id = `vars-${++cellCounter}`;
     return this.request(id, { type: "set_vars", id, vars });
+  }
+
+  /**
+   * Makes `tool` callable from Python as `name(...)` and `tools.name(...)`: the cell waits while
+   * it runs here. Every connection of this client declares its tools again (a session that moved
+   * knows them from its snapshot only), so they last as long as this client.
+   */
+  registerTool(name: string, tool: Tool, options: { description?: string } = {}): Promise<ResultFrame> {
+    try {
+      this.addTool(name, { tool, ...options });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.declareTools();
+  }
+
+  /** Python can no longer call the tool `name`. */
+  unregisterTool(name: string): Promise<ResultFrame> {
+    this.tools.delete(name);
+    return this.declareTools();
+  }
+
+  /** Tells the session which tools this client answers; the result says if it refused them (a reserved name, ...). */
+  private declareTools(): Promise<ResultFrame> {
+    const id = `tools-${++cellCounter}`;
+    return this.request(id, { type: "set_tools", id, tools: this.toolSpecs() });
+  }
+
+  private toolSpecs(): ToolSpec[] {
+    return [...this.tools].map(([name, { description }]) => ({ name, ...(description !== undefined && { description }) }));
+  }
+
+  /** Runs a tool Python called and sends its value or error; a call of a tool this client lacks is left to the client that has it. */
+  private async answerTool(frame: ToolCallFrame): Promise<void> {
+    const entry = this.tools.get(frame.name);
+    if (!entry) return;
+    let answer: { value: unknown } | { error: string };
+    try {
+      const args = Object.keys(frame.kwargs).length > 0 ? [...frame.args, frame.kwargs] : frame.args;
+      answer = { value: (await entry.tool(...args)) ?? null };
+    } catch (error) {
+      answer = { error: error instanceof Error ? error.message : String(error) };
+    }
+    let text: string;
+    try {
+      text = JSON.stringify({ type: "tool_result", call_id: frame.call_id, ...answer });
+    } catch (error) {
+      text = JSON.stringify({ type: "tool_result", call_id: frame.call_id, error: `the tool's value is not JSON: ${(error as Error).message}` });
+    }
+    if (Buffer.byteLength(text) > this.limits.max_frame_bytes) {
+      text = JSON.stringify({ type: "tool_result", call_id: frame.call_id, error: `the tool's value is over the session's ${this.limits.max_frame_bytes}-byte frame limit` });
+    }
+    this.sendText(text);
   }
 
   /**
@@ -287,7 +368,10 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   }
 
   private send(frame: ClientFrame): void {
-    const text = JSON.stringify(frame);
+    this.sendText(JSON.stringify(frame));
+  }
+
+  private sendText(text: string): void {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(text);
     else if (this.ended === undefined) this.outbox.push({ text, owner: null }); // sent once reconnected
   }
@@ -366,6 +450,8 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     // whose history is behind `since` restarted it (the session moved): follow it.
     if (since === null || frame.last_seq < since) this.lastSeq = frame.last_seq;
     if (frame.restored_from_checkpoint) this.emit("restored", frame.restored_from_checkpoint.execution_count);
+    // First, so that the cells below find them; its result answers no request of the caller's.
+    if (this.tools.size > 0) this.socket!.send(JSON.stringify({ type: "set_tools", id: `tools-${++cellCounter}`, tools: this.toolSpecs() }));
     const queued = this.outbox;
     this.outbox = [];
     for (const { text, owner } of queued) {
@@ -401,6 +487,8 @@ export class ReplSession extends EventEmitter<SessionEvents> {
           );
         return;
       }
+      case "tool_call":
+        return void this.answerTool(frame);
       case "result": {
         const pending = this.pending.get(frame.id);
         this.pending.delete(frame.id);

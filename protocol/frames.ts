@@ -87,6 +87,33 @@ export interface InstallFrame {
   wheel: string;
 }
 
+/** A function on the client's side that Python in the session may call (see tool_call). */
+export interface ToolSpec {
+  /** A Python identifier, not one of the session's own names (RESERVED_TOOL_NAMES). */
+  name: string;
+  description?: string;
+}
+
+/**
+ * Declares the tools this client answers, replacing those declared before: Python calls each as
+ * `tools.<name>(...)` and as a plain function `<name>(...)`. Queued in order with cells; answered
+ * by a `result` (id as given). An SDK declares its tools again on every connection: a session
+ * woken on another server knows them only from its snapshot.
+ */
+export interface SetToolsFrame {
+  type: "set_tools";
+  id?: string;
+  tools: ToolSpec[];
+}
+
+/** The answer to a `tool_call`: its return value (any JSON value), or the error Python raises as ToolError. */
+export interface ToolResultFrame {
+  type: "tool_result";
+  call_id: string;
+  value?: unknown;
+  error?: string;
+}
+
 /** A fresh token for the same user and tenant, before the connection's token expires. */
 export interface AuthFrame {
   type: "auth";
@@ -104,6 +131,8 @@ export type ClientFrame =
   | PingFrame
   | InputReplyFrame
   | InstallFrame
+  | SetToolsFrame
+  | ToolResultFrame
   | AuthFrame;
 
 // ---- server to client ----
@@ -182,6 +211,25 @@ export interface InputRequestFrame {
   password: boolean;
 }
 
+/**
+ * Python in the running cell `id` called a declared tool and waits for its `tool_result`. Any
+ * attached client that declared tools may answer; the first answer counts. Python gets a
+ * ToolError when no such client is connected for TOOL_CLIENT_TIMEOUT, and the cell's deadline
+ * and interrupt end the wait as they end the cell.
+ */
+export interface ToolCallFrame {
+  type: "tool_call";
+  seq: number;
+  id: string;
+  /** Unique in the session; the tool_result names it. */
+  call_id: string;
+  name: string;
+  /** Positional arguments, as JSON values. */
+  args: unknown[];
+  /** Keyword arguments. */
+  kwargs: Record<string, unknown>;
+}
+
 export interface CellError {
   type: string;
   message: string;
@@ -200,7 +248,16 @@ export interface RlmCall {
   depth: number;
   /** False when the call failed (Python got an "Error: ..." text). */
   ok: boolean;
+  /**
+   * Only in sessions opened with `rlm_call_text: true`: what was sent (the prompt, or the
+   * messages of a child RLM's turn) and the answer's text, each cut to RLM_CALL_TEXT_CHARS.
+   */
+  prompt?: string | { role: string; content: string }[];
+  response?: string;
 }
+
+/** How much of a call's prompt and response text a result carries (each; a longer one is cut, saying so). */
+export const RLM_CALL_TEXT_CHARS = 64 * 1024;
 
 export interface ResultFrame {
   type: "result";
@@ -288,7 +345,7 @@ export interface AuthenticatedFrame {
   expires_at: number;
 }
 
-export type ServerFrame = SessionFrame | StreamFrame | DisplayFrame | ClearOutputFrame | InputRequestFrame | ResultFrame | ErrorFrame | EvictedFrame | PongFrame | AuthenticatedFrame;
+export type ServerFrame = SessionFrame | StreamFrame | DisplayFrame | ClearOutputFrame | InputRequestFrame | ToolCallFrame | ResultFrame | ErrorFrame | EvictedFrame | PongFrame | AuthenticatedFrame;
 
 /** Body of an HTTP error answer (a refused upgrade, a REST call). */
 export interface ErrorBody {

@@ -63,7 +63,7 @@ export async function composeServer(config: Config, log: Logger, clock: Clock): 
     sharedStore: config.store.redisUrl !== null,
     retentionMs: config.server.sessionRetention * 1000,
     heartbeatTtlMs: config.store.heartbeatTtlMs,
-    settings: { limits: sessionLimits(config), logCode: config.logCode, buffers },
+    settings: { limits: sessionLimits(config), logCode: config.logCode, buffers, toolClientTimeoutMs: config.server.toolClientTimeout * 1000 },
     sandboxes,
     llm,
     quotas,

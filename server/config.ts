@@ -3,6 +3,7 @@
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isLoopback } from "./http/loopback.ts";
 import { EnvReader, type Env } from "./env-reader.ts";
 import type { RateLimits } from "./http/rate-limit.ts";
 import type { AuthConfig, KeySource } from "./auth/settings.ts";
@@ -35,6 +36,8 @@ export interface ServerConfig {
   buffers: BufferLimits;
   /** Seconds an unfinished upload is kept without a new chunk. */
   uploadIdleTimeout: number;
+  /** Seconds a tool call waits while no client that answers tools is attached. */
+  toolClientTimeout: number;
   /** Frames and bytes a client (tenant and user) may send. */
   rateLimits: RateLimits;
   /** Text frames from this many bytes are parsed by a worker thread; null: the default (v1/frame-parser.ts); Infinity: never. */
@@ -110,6 +113,7 @@ export function loadConfig(env: Env = process.env): Config {
       serverBytes: read.integer("SERVER_BUFFER_MB", 1024, 1, 1024 * 1024) * MIB,
     },
     uploadIdleTimeout: read.seconds("UPLOAD_IDLE_TIMEOUT", 60),
+    toolClientTimeout: read.seconds("TOOL_CLIENT_TIMEOUT", 30),
     rateLimits: {
       // A burst is what the serving thread spends on one client before closing it: ~300 small
       // frames are a few tens of ms; one largest frame (ws copies, unmasks and checks it there) ~50 ms.
@@ -295,8 +299,4 @@ function readKeySource(read: EnvReader): KeySource {
     return { kind: "jwks", url, refetchCooldownMs: read.seconds("JWT_JWKS_REFETCH_COOLDOWN", 30) * 1000 };
   }
   return { kind: "development" };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }

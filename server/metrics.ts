@@ -25,7 +25,7 @@ export interface MetricsOptions {
 export type BootSource = "base" | "snapshot";
 export type Direction = "in" | "out";
 
-const SERVER_FRAME_TYPES = ["session", "stream", "display", "clear_output", "input_request", "result", "error", "evicted", "pong", "authenticated"] as const;
+const SERVER_FRAME_TYPES = ["session", "stream", "display", "clear_output", "input_request", "tool_call", "result", "error", "evicted", "pong", "authenticated"] as const;
 // Fails to compile when the protocol gains a server frame this list lacks.
 const serverTypesComplete: Exclude<ServerFrame["type"], (typeof SERVER_FRAME_TYPES)[number]> extends never ? true : never = true;
 void serverTypesComplete;

@@ -2,7 +2,7 @@
 // GET /v1/sessions lists the caller's sessions; DELETE /v1/sessions/:id ends one. A session's
 // connections are WebSockets (v1/endpoints.ts).
 import { parseJson } from "../../protocol/json.ts";
-import { fieldProblem, jsonObject, optional } from "../../protocol/schema.ts";
+import { boolean, fieldProblem, jsonObject, optional } from "../../protocol/schema.ts";
 import { wasForwarded } from "../routing/forwarder.ts";
 import { HeldElsewhere } from "../sessions/errors.ts";
 import type { SessionRegistry } from "../sessions/registry.ts";
@@ -14,7 +14,7 @@ import { param } from "./routes.ts";
 
 /** Far more than the largest environment a session takes (ENV_LIMITS), escaped as JSON. */
 const OPEN_BODY_BYTES = 1024 * 1024;
-const OPEN_BODY = { env: optional(jsonObject) };
+const OPEN_BODY = { env: optional(jsonObject), rlm_call_text: optional(boolean) };
 
 export function createSession(registry: SessionRegistry): ScopedRoute["handle"] {
   return async ({ request, response }, caller) => {
@@ -36,8 +36,8 @@ export function createSession(registry: SessionRegistry): ScopedRoute["handle"] 
     if (jsonObject(json.value)) return sendError(response, "bad_request", "the body must be a JSON object");
     const problem = fieldProblem(json.value as Record<string, unknown>, OPEN_BODY);
     if (problem) return sendError(response, "bad_request", problem);
-    const { env } = json.value as { env?: Record<string, string> };
-    const session = await registry.open(caller, { env });
+    const { env, rlm_call_text: rlmCallText } = json.value as { env?: Record<string, string>; rlm_call_text?: boolean };
+    const session = await registry.open(caller, { env, rlmCallText });
     sendJson(response, 201, session.summary());
   };
 }

@@ -201,6 +201,8 @@ export function connectChannels(socket: WebSocket, context: ChannelsContext): vo
           return output(event);
         case "input_request":
           return inputRequested(event);
+        case "tool_call":
+          return; // Jupyter's clients declare no tools: another door's client answers
         case "result":
         case "error":
           return ended(event);

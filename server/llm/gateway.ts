@@ -1,7 +1,7 @@
 // A session's way to the model: every llm_query of its cells comes here. Python has no network
 // and no key; this decides the model, keeps the session's budget, records each call for the
 // cell's result, and turns every failure into the "Error: ..." text the RLM library returns.
-import type { RlmCall } from "../../protocol/index.ts";
+import { RLM_CALL_TEXT_CHARS, type RlmCall } from "../../protocol/index.ts";
 import { ModelCallError, type ChatMessage, type ChatModel, type Completion } from "../../rlm/model.ts";
 import { MODEL_NAME } from "./settings.ts";
 import type { LlmRequest } from "../sandbox/ipc.ts";
@@ -26,6 +26,8 @@ export interface ChildRlms {
 }
 
 const NO_MODEL = "Error: the server has no LLM configured (LLM_API_KEY is not set); llm_query is unavailable";
+/** The prompt and response text the records of one cell's calls carry together; later calls' text is cut to nothing. */
+const CELL_CALL_TEXT_CHARS = 4 * 1024 * 1024;
 
 
 export class LlmGateway {
@@ -37,11 +39,13 @@ export class LlmGateway {
     readonly depth: number,
     private readonly metrics: LlmMetrics,
     private readonly children: ChildRlms,
+    /** Records carry the calls' prompt and response text. */
+    private readonly recordText = false,
   ) {}
 
   /** A gateway for a child session one level down, sharing this one's budget and record. */
   child(): LlmGateway {
-    return new LlmGateway(this.model, this.settings, this.budget, this.depth + 1, this.metrics, this.children);
+    return new LlmGateway(this.model, this.settings, this.budget, this.depth + 1, this.metrics, this.children, this.recordText);
   }
 
   /**
@@ -102,17 +106,17 @@ export class LlmGateway {
     try {
       const completion = await this.model.complete(messages, model, signal);
       this.budget.spend(completion.promptTokens + completion.completionTokens);
-      calls.push(this.record(model, depth, started, completion));
+      calls.push(this.record(model, depth, started, completion, messages, calls));
       return completion;
     } catch (error) {
-      calls.push(this.record(model, depth, started, null));
+      calls.push(this.record(model, depth, started, null, messages, calls));
       return `Error: ${describeFailure(error, timeoutMs)}`;
     } finally {
       release();
     }
   }
 
-  private record(model: string, depth: number, started: number, completion: Completion | null): RlmCall {
+  private record(model: string, depth: number, started: number, completion: Completion | null, messages: ChatMessage[], calls: RlmCall[]): RlmCall {
     const tokens = completion && { prompt: completion.promptTokens, completion: completion.completionTokens };
     this.metrics.llmCall(model, completion ? "ok" : "error", tokens ?? undefined);
     return {
@@ -122,6 +126,7 @@ export class LlmGateway {
       duration: (performance.now() - started) / 1000,
       depth,
       ok: completion !== null,
+      ...(this.recordText && callText(messages, completion?.text ?? "", calls)),
     };
   }
 }
@@ -144,4 +149,26 @@ function describeFailure(error: unknown, timeoutMs: number): string {
 /** Providers echo parts of a rejected key ("Incorrect API key provided: sk-...ab12"). */
 function redact(message: string): string {
   return message.replace(/\b(sk|key|api[_-]?key)[-_A-Za-z0-9.*]{6,}/gi, "[redacted]").slice(0, 500);
+}
+
+/**
+ * A call's prompt (the prompt of an llm_query, the messages of a child RLM's turn) and response,
+ * each text cut to RLM_CALL_TEXT_CHARS and all of a cell's calls together to CELL_CALL_TEXT_CHARS
+ * (a cell may make thousands of calls; its result must stay sendable).
+ */
+function callText(messages: ChatMessage[], response: string, earlier: RlmCall[]): Pick<RlmCall, "prompt" | "response"> {
+  let room = CELL_CALL_TEXT_CHARS - earlier.reduce((sum, call) => sum + textChars(call), 0);
+  const cut = (text: string) => {
+    const keep = Math.max(0, Math.min(RLM_CALL_TEXT_CHARS, room, text.length));
+    room -= keep;
+    return keep === text.length ? text : `${text.slice(0, keep)}... (${text.length - keep} more characters)`;
+  };
+  const [only] = messages;
+  const prompt = messages.length === 1 && only!.role === "user" ? cut(only!.content) : messages.map(({ role, content }) => ({ role, content: cut(content) }));
+  return { prompt, response: cut(response) };
+}
+
+function textChars({ prompt, response }: RlmCall): number {
+  const promptChars = typeof prompt === "string" ? prompt.length : (prompt ?? []).reduce((sum, message) => sum + message.content.length, 0);
+  return promptChars + (response?.length ?? 0);
 }

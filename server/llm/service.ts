@@ -28,10 +28,11 @@ export class LlmService {
   }
 
   /** The gateway of a new session (depth 0) of `owner`, with a budget of its own. */
-  forSession(owner: Owner): LlmGateway {
+  /** `recordText`: the calls' records carry their prompt and response text (a session's rlm_call_text). */
+  forSession(owner: Owner, { recordText = false }: { recordText?: boolean } = {}): LlmGateway {
     const { maxConcurrency, maxCalls, maxTokens, timeout, maxChildren, maxIterations, maxOutputChars } = this.config;
     const budget = new LlmBudget({ maxConcurrency, maxCalls, maxTokens, timeoutMs: timeout * 1000 });
     const children = new ChildRlmRunner(this.sandboxes.sourceFor(owner), { maxConcurrent: maxChildren, maxIterations, maxOutputChars, cellTimeoutMs: this.cellTimeoutMs });
-    return new LlmGateway(this.model, this.settings, budget, 0, this.metrics, children);
+    return new LlmGateway(this.model, this.settings, budget, 0, this.metrics, children, recordText);
   }
 }

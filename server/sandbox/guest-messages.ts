@@ -2,7 +2,7 @@
 // checked field by field before the host acts on it, against the same caps the guest is meant to
 // cut to (RESULT_CAPS, MAX_OUTPUT_BYTES): a message that does not fit ends the sandbox.
 import { boolean, boundedString, count, fieldProblem, jsonObject, listOf, nullable, number, oneOf, shape, type Check } from "../../protocol/schema.ts";
-import { FILE_CAPS, FILE_FAILURES, INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, TRUNCATED_PARTS, type GuestMessage } from "./ipc.ts";
+import { FILE_CAPS, FILE_FAILURES, INPUT_CAPS, TOOL_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, TRUNCATED_PARTS, type GuestMessage } from "./ipc.ts";
 
 /** Prompts one llm_query_batched may send at once. */
 export const MAX_BATCH_PROMPTS = 1000;
@@ -139,6 +139,7 @@ export function guestMessageChecker(maxOutputBytes: number): (frame: Record<stri
     },
     llm_request: { cell: count, call: count, prompts, model: nullable(capped(RESULT_CAPS.nameChars)), recursive: boolean },
     input_request: { cell: count, call: count, prompt: capped(INPUT_CAPS.promptChars), password: boolean },
+    tool_request: { cell: count, call: count, name: boundedString(1, TOOL_CAPS.nameChars), args: boundedString(2, TOOL_CAPS.argsChars) },
     snapshot: { bytes: count },
     snapshot_failed: { message: boundedString(0, MAX_DIAGNOSTIC_CHARS) },
     fatal: { cause: oneOf(["boot_failed", "memory_limit", "stack_overflow", "interpreter_fatal"]), message: boundedString(0, MAX_DIAGNOSTIC_CHARS) },

@@ -1,8 +1,9 @@
 // One session's Python interpreter as the session sees it: persistent across cells, and still
 // there after its sandbox dies (a kill, a crash, a reset): the next cell runs on a fresh one,
-// given the session's environment variables again. It can hibernate: its snapshot is kept
+// given the session's environment variables and its clients' tools again. It can hibernate: its snapshot is kept
 // elsewhere and its sandbox freed; the next use wakes it from the snapshot with every variable
 // and every file of its working directory.
+import type { ToolSpec } from "../../protocol/index.ts";
 import type { CellError, FileRequest } from "./ipc.ts";
 import { resultWithoutRun, type CellRequest, type CellResult, type FileAnswer, type IntrospectReply, type IntrospectRequest, type Sandbox, type SandboxExit } from "./sandbox.ts";
 
@@ -27,6 +28,8 @@ export class Interpreter {
   private unreportedLoss = false;
   /** Set while hibernated: where the next sandbox comes from. */
   private wakeFrom: SnapshotLoader | null;
+  /** The tools the session's clients declared last: every fresh sandbox gets them (a snapshot carries its own). */
+  private tools: readonly ToolSpec[] = [];
 
   constructor(
     private readonly source: SandboxSource,
@@ -103,6 +106,13 @@ export class Interpreter {
     return sandbox.setVars(vars);
   }
 
+  /** Declares the clients' tools, here and in every fresh sandbox from now on. */
+  async setTools(tools: readonly ToolSpec[]): Promise<CellError | null> {
+    this.tools = tools;
+    const sandbox = await this.sandbox();
+    return sandbox.setTools(tools);
+  }
+
   async installWheel(filename: string, wheel: Uint8Array): Promise<CellError | null> {
     const sandbox = await this.sandbox();
     return sandbox.installWheel(filename, wheel);
@@ -177,12 +187,17 @@ export class Interpreter {
     return this.current;
   }
 
-  /** A fresh sandbox with the session's environment; closed, and the failure thrown, when it refuses it. */
+  /** A fresh sandbox with the session's environment and tools; closed, and the failure thrown, when it refuses them. */
   private async configure(sandbox: Sandbox): Promise<Sandbox> {
-    if (Object.keys(this.env).length === 0) return sandbox;
-    const refused = await sandbox.setEnv(this.env).catch((error: Error) => ({ message: error.message }));
-    if (!refused) return sandbox;
-    void sandbox.close();
-    throw new Error(`the sandbox refused the session's environment: ${refused.message}`);
+    const setup: [string, () => Promise<CellError | null>][] = [];
+    if (Object.keys(this.env).length > 0) setup.push(["environment", () => sandbox.setEnv(this.env)]);
+    if (this.tools.length > 0) setup.push(["tools", () => sandbox.setTools(this.tools)]);
+    for (const [what, apply] of setup) {
+      const refused = await apply().catch((error: Error) => ({ message: error.message }));
+      if (!refused) continue;
+      void sandbox.close();
+      throw new Error(`the sandbox refused the session's ${what}: ${refused.message}`);
+    }
+    return sandbox;
   }
 }

@@ -60,6 +60,15 @@ export const MAX_PROMPT_CHARS = 16 * 1024 * 1024;
 /** input()'s prompt (the guest cuts it to this), and its answer (the host refuses a longer one), in characters. */
 export const INPUT_CAPS = { promptChars: 4096, answerChars: 1024 * 1024 } as const;
 
+/**
+ * A tool call's caps: the arguments' JSON (the guest refuses more with ToolError; the host
+ * checks), and the value's JSON that comes back (the host answers an error instead).
+ */
+export const TOOL_CAPS = { argsChars: 1024 * 1024, valueChars: 16 * 1024 * 1024, names: 64, nameChars: 64, errorChars: 64 * 1024 } as const;
+
+/** The host's answer to a tool call: the value's JSON text, or why there is none (Python raises ToolError). */
+export type ToolAnswer = { value: string } | { error: string };
+
 /** The host's answer to input(): the line read, or why there is none (Python raises EOFError). */
 export type InputAnswer = { text: string } | { error: string };
 
@@ -194,6 +203,9 @@ export type HostMessage =
   | { type: "add_context"; cell: number; kind: ContextKind; index: number | null; json: boolean }
   | { type: "llm_answer"; call: number; answers: string[] } // to the worker's waiting llm_request
   | { type: "input_answer"; call: number; answer: InputAnswer } // to the worker's waiting input_request
+  | { type: "tool_answer"; call: number; answer: ToolAnswer } // to the worker's waiting tool_request
+  // the tools a client declared: Python functions of these names (and tools.<name>); answered by `applied`
+  | { type: "set_tools"; cell: number; tools: { name: string; description?: string }[] }
   | { type: "introspect"; cell: number; request: IntrospectRequest } // answered by `introspected`
   // load repository packages (lock file keys) and import them, outside any cell; answered by `applied`
   | { type: "load_packages"; cell: number; names: string[] }
@@ -224,6 +236,8 @@ export type GuestMessage =
   | { type: "file_reply"; cell: number; reply: FileReply } // body: a read's bytes
   | ({ type: "llm_request"; cell: number; call: number } & LlmRequest)
   | { type: "input_request"; cell: number; call: number; prompt: string; password: boolean } // input(), getpass()
+  // a declared tool called from Python; `args` is the JSON text of [positional, keyword]
+  | { type: "tool_request"; cell: number; call: number; name: string; args: string }
   | { type: "snapshot"; bytes: number } // body: the snapshot
   | { type: "snapshot_failed"; message: string }
   | { type: "fatal"; cause: FatalCause; message: string }

@@ -19,10 +19,12 @@ import {
   type LlmRequest,
   type LocalsMode,
   type StreamName,
+  type ToolAnswer,
+  TOOL_CAPS,
 } from "./ipc.ts";
 import type { ChannelEnd, InterpreterChannel, ProcessLimits, SandboxProcess } from "./sandbox-process.ts";
 import type { Logger } from "../log.ts";
-import type { RlmCall } from "../../protocol/index.ts";
+import { parseJson, type RlmCall, type ToolSpec } from "../../protocol/index.ts";
 
 export type { DisplayMessage, FileEntry, FileFailure, FileReply, FileRequest, IntrospectReply, IntrospectRequest, MimeBundle } from "./ipc.ts";
 
@@ -84,10 +86,25 @@ export interface CellRequest {
    * deadline ends the cell's wait, not this call: its late answer is dropped.
    */
   input?: (prompt: string, password: boolean) => Promise<string>;
+  /**
+   * Answers the cell's calls of declared tools: the value, or why there is none (a ToolError in
+   * Python). Without it a tool call raises ToolError at once. As with input, an interrupt or
+   * the deadline ends the cell's wait and drops a late answer.
+   */
+  tool?: (call: ToolCall) => Promise<ToolAnswer>;
+}
+
+/** A declared tool Python called: its name and its arguments as JSON values. */
+export interface ToolCall {
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
 }
 
 /** What llm_query answers when the cell was given no way to reach a model. */
 const NO_LLM_ANSWER = "Error: no LLM is available to this cell";
+/** Why a tool call fails when the cell was given no way to make one. */
+const NO_TOOLS = "no client of this session answers tools";
 /** Why input() fails when the cell was given no way to ask. */
 const NO_INPUT = "input() is not available: this client cannot answer it";
 
@@ -137,7 +154,7 @@ interface RunningCell {
 }
 
 /** A call that runs between cells (set_vars, set_env, add_context, introspect, file, packages) and what answers it. */
-type CallRequest = Extract<HostMessage, { type: "set_vars" | "set_env" | "add_context" | "introspect" | "file" | "load_packages" | "install_wheel" }>;
+type CallRequest = Extract<HostMessage, { type: "set_vars" | "set_env" | "set_tools" | "add_context" | "introspect" | "file" | "load_packages" | "install_wheel" }>;
 type CallAnswer = Extract<GuestMessage, { type: "applied" | "introspected" | "file_reply" }>;
 
 /** The guest's answer to a file request, and the bytes beside it (a read's). */
@@ -269,6 +286,11 @@ export class Sandbox {
     return this.apply((cell) => ({ type: "set_env", cell, env: { ...env } }));
   }
 
+  /** Makes the client's declared tools Python functions (names checked by the caller); resolves with the Python error if they were refused. */
+  setTools(tools: readonly ToolSpec[]): Promise<CellError | null> {
+    return this.apply((cell) => ({ type: "set_tools", cell, tools: tools.map((tool) => ({ ...tool })) }));
+  }
+
   /**
    * Makes a payload the variable `context_<index>` (or `history_<index>`; the next free index when
    * null): `text` itself, or the value it encodes when `json`. It travels as bytes, never as code.
@@ -349,7 +371,7 @@ export class Sandbox {
     );
   }
 
-  private apply(message: (id: number) => Extract<CallRequest, { type: "set_vars" | "set_env" | "add_context" | "load_packages" | "install_wheel" }>, body?: Uint8Array): Promise<CellError | null> {
+  private apply(message: (id: number) => Extract<CallRequest, { type: "set_vars" | "set_env" | "set_tools" | "add_context" | "load_packages" | "install_wheel" }>, body?: Uint8Array): Promise<CellError | null> {
     return this.call(
       message(++this.nextCell),
       body,
@@ -457,6 +479,8 @@ export class Sandbox {
         return this.answerLlm(message);
       case "input_request":
         return this.answerInput(message);
+      case "tool_request":
+        return this.answerTool(message);
       case "fatal":
         return this.stop({ cause: message.cause, detail: message.message });
       default:
@@ -494,6 +518,21 @@ export class Sandbox {
         cell.asking = false;
         reply(answer);
       });
+  }
+
+  /** A cell blocked in a tool call: the running cell's handler answers. */
+  private answerTool({ cell: cellId, call, name, args }: Extract<GuestMessage, { type: "tool_request" }>): void {
+    const cell = this.running;
+    const handler = cell?.id === cellId ? cell.request.tool : undefined;
+    const reply = (answer: ToolAnswer) => this.channel.send({ type: "tool_answer", call, answer });
+    if (!handler) return reply({ error: NO_TOOLS });
+    const parsed = toolArguments(args);
+    if (!parsed) return reply({ error: "the tool's arguments are not a JSON list of [positional, keyword]" });
+    void handler({ name, ...parsed })
+      .catch((error: Error): ToolAnswer => ({ error: `the tool got no answer: ${error?.message ?? error}` }))
+      .then((answer) =>
+        reply("value" in answer && answer.value.length > TOOL_CAPS.valueChars ? { error: `the tool's value is over ${TOOL_CAPS.valueChars} characters as JSON` } : answer),
+      );
   }
 
   private output(cellId: number, name: StreamName, text: string): void {
@@ -580,4 +619,16 @@ function classifyExit(exit: ProcessExit): SandboxExit {
   if (/call stack|stack overflow/i.test(exit.stderr)) return { cause: "stack_overflow", detail: "the sandbox overflowed its stack" };
   const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
   return { cause: "crashed", detail: `the sandbox process ended unexpectedly (${how}) ${exit.stderr.trim().split("\n").slice(-1)[0] ?? ""}`.trim() };
+}
+
+/** A tool_request's arguments ([positional, keyword] as JSON text, its size checked by the guest's schema), or null. */
+function toolArguments(text: string): Pick<ToolCall, "args" | "kwargs"> | null {
+  // Depth too: the arguments go on to clients, whose parsers recurse.
+  const parsed = parseJson(text);
+  if (!parsed.ok) return null;
+  const { value } = parsed;
+  if (!Array.isArray(value) || value.length !== 2) return null;
+  const [args, kwargs] = value as [unknown, unknown];
+  if (!Array.isArray(args) || typeof kwargs !== "object" || kwargs === null || Array.isArray(kwargs)) return null;
+  return { args, kwargs: kwargs as Record<string, unknown> };
 }

@@ -56,6 +56,8 @@ export interface Cell {
   onDisplay?: CellRequest["onDisplay"];
   /** Answers the cell's input() calls; without it, input() fails at once. */
   input?: CellRequest["input"];
+  /** Answers the cell's tool calls; without it, a tool call fails at once. */
+  tool?: CellRequest["tool"];
 }
 
 /**
@@ -76,8 +78,8 @@ export async function runCell(parts: CellParts, cell: Cell, prepare: () => Promi
     const runner = await prepare();
     const started = performance.now();
     metrics.cellStarted(tenant, (started - cell.queuedAt) / 1000);
-    const { code, timeoutMs, locals, onOutput, onDisplay, input } = cell;
-    const result = await parts.llm.forCell((llm) => runner.execute({ code, timeoutMs, locals, llm, onOutput, onDisplay, input }));
+    const { code, timeoutMs, locals, onOutput, onDisplay, input, tool } = cell;
+    const result = await parts.llm.forCell((llm) => runner.execute({ code, timeoutMs, locals, llm, onOutput, onDisplay, input, tool }));
     const seconds = (performance.now() - started) / 1000;
     const outcome = cellOutcome(result);
     metrics.cell(tenant, outcome, seconds);

@@ -5,7 +5,7 @@ import type { ErrorCode, EvictionReason, StreamName } from "../../protocol/index
 import type { CellResult, MimeBundle } from "../sandbox/sandbox.ts";
 
 /** What a session runs: Python code (a cell), bookkeeping on its variables, or a question or file request of one caller's. */
-export type WorkKind = "execute" | "set_vars" | "add_context" | "install" | "reset" | "introspect" | "file";
+export type WorkKind = "execute" | "set_vars" | "set_tools" | "add_context" | "install" | "reset" | "introspect" | "file";
 
 /** Work was accepted and waits its turn. */
 export interface QueuedEvent {
@@ -60,6 +60,17 @@ export interface InputRequestEvent {
   password: boolean;
 }
 
+/** The cell called a client's tool and waits for a door's answer (Session.toolResult). */
+export interface ToolCallEvent {
+  type: "tool_call";
+  seq: number;
+  id: string;
+  callId: string;
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
 /** Work ran (or was cancelled before it could): how it ended. */
 export interface ResultEvent {
   type: "result";
@@ -87,7 +98,7 @@ export interface EvictedEvent {
 }
 
 /** Events kept in the session's history and replayed to a door that reattaches. */
-export type RecordedEvent = StreamEvent | DisplayEvent | ClearOutputEvent | InputRequestEvent | ResultEvent | ErrorEvent | EvictedEvent;
+export type RecordedEvent = StreamEvent | DisplayEvent | ClearOutputEvent | InputRequestEvent | ToolCallEvent | ResultEvent | ErrorEvent | EvictedEvent;
 
 export type SessionEvent = QueuedEvent | StartedEvent | RecordedEvent;
 

@@ -51,6 +51,8 @@ export interface RegistryOptions extends HousekeepingSettings {
 export interface OpenOptions {
   /** Its interpreter's os.environ additions (checked here: see environment.ts). */
   env?: Environment;
+  /** Its results' rlm_calls carry each call's prompt and response text. */
+  rlmCallText?: boolean;
 }
 
 /** A session that ended here, remembered for a while so that its id answers session_expired. */
@@ -100,7 +102,7 @@ export class SessionRegistry {
     return this.held.size;
   }
 
-  async open(owner: Identity, { env = {} }: OpenOptions = {}): Promise<Session> {
+  async open(owner: Identity, { env = {}, rlmCallText = false }: OpenOptions = {}): Promise<Session> {
     const { maxSessions, quotas, store, pod, clock } = this.options;
     const problem = environmentProblem(env);
     if (problem) throw new SessionError("bad_request", problem);
@@ -133,6 +135,7 @@ export class SessionRegistry {
       endedReason: null,
       endedAt: null,
       env: { ...env },
+      rlmCallText,
     };
     try {
       await this.policy.read(() => store.create(record));
@@ -210,7 +213,7 @@ export class SessionRegistry {
     const session = new Session(id, owner, {
       interpreter,
       gate: quotas.cellGate(tenant, limits),
-      llm: this.options.llm.forSession(owner),
+      llm: this.options.llm.forSession(owner, { recordText: record.rlmCallText }),
       settings,
       clock,
       log,

@@ -1,13 +1,13 @@
 // One session: a persistent interpreter, the work queued for it, the events it has recorded,
 // and the doors attached to it. Doors come and go; the session lives on until it is closed or
 // evicted. It speaks typed events (events.ts): each door serialises them in its own format.
-import type { EvictionReason, LocalsMode, SessionLimits, SessionSummary } from "../../protocol/index.ts";
+import type { EvictionReason, LocalsMode, SessionLimits, SessionSummary, ToolSpec } from "../../protocol/index.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SessionMetrics } from "./session-metrics.ts";
 import type { LlmGateway } from "../llm/gateway.ts";
-import type { ContextKind } from "../sandbox/ipc.ts";
+import type { ContextKind, ToolAnswer } from "../sandbox/ipc.ts";
 import type { Interpreter } from "../sandbox/interpreter.ts";
 import { resultWithoutRun, type CellResult, type DisplayMessage, type IntrospectReply, type IntrospectRequest } from "../sandbox/sandbox.ts";
 import type { CellGate } from "../tenancy/quotas.ts";
@@ -16,6 +16,7 @@ import { cellTimeoutMs, refusalFor, refuseCell, runCell, type CellParts, type Ce
 import type { RecordedEvent, SessionEvent, Unnumbered, WorkKind } from "./events.ts";
 import { performFile, type FileCommand, type FileOutcome } from "./files.ts";
 import { SessionHistory } from "./history.ts";
+import { ToolCalls } from "./tool-calls.ts";
 
 /** One door attached to a session (a client's connection), as the session sees it. */
 export interface Attachment {
@@ -50,6 +51,8 @@ export interface SessionSettings {
   logCode: boolean;
   /** The server's buffer budget; each session takes its share from it. */
   buffers: BufferBudget;
+  /** TOOL_CLIENT_TIMEOUT: how long a tool call waits while no client that answers tools is attached. */
+  toolClientTimeoutMs: number;
 }
 
 export type { Outcome } from "./cell.ts";
@@ -79,6 +82,7 @@ type Work =
   | { kind: "introspect"; id: string; request: IntrospectRequest; answer: (answer: IntrospectAnswer) => void }
   | { kind: "file"; id: string; command: FileCommand; answer: (outcome: FileOutcome) => void }
   | { kind: "set_vars"; id: string; vars: Record<string, unknown> }
+  | { kind: "set_tools"; id: string; tools: ToolSpec[] }
   | { kind: "install"; id: string; filename: string; wheel: Uint8Array }
   | ({ kind: "add_context"; id: string } & Payload)
   | { kind: "reset"; id: string };
@@ -105,6 +109,9 @@ export class Session {
   private lastActive: number;
   private readonly history: SessionHistory;
   private readonly attachments = new Set<Attachment>();
+  /** The attached doors whose clients declared tools (set_tools): they answer tool calls. */
+  private readonly toolAnswerers = new Set<Attachment>();
+  private readonly toolCalls: ToolCalls;
   private readonly queue: Work[] = [];
   private running: Work | null = null;
   private ended: EvictionReason | null = null;
@@ -159,6 +166,7 @@ export class Session {
     this.cellCount = earlier?.cellCount ?? 0;
     this.history = new SessionHistory(settings.limits.replay_buffer_bytes);
     this.buffers = settings.buffers.session();
+    this.toolCalls = new ToolCalls(settings.toolClientTimeoutMs, (event) => this.publish(event), { log, metrics });
   }
 
   get limits(): SessionLimits {
@@ -228,6 +236,7 @@ export class Session {
 
   detach(attachment: Attachment): void {
     this.attachments.delete(attachment);
+    if (this.toolAnswerers.delete(attachment)) this.toolCalls.setAnswerers(this.toolAnswerers.size);
   }
 
   /** A new id for work its client did not name. */
@@ -251,6 +260,25 @@ export class Session {
   setVars(id: string | undefined, vars: Record<string, unknown>): void {
     if (!this.touch()) return;
     this.enqueue({ kind: "set_vars", id: id ?? this.nextId("set_vars"), vars });
+  }
+
+  /**
+   * Queues declaring the tools the client behind `from` answers (replacing those declared
+   * before): Python functions of their names. That door answers tool calls from now on (none
+   * with an empty list).
+   */
+  setTools(id: string | undefined, tools: ToolSpec[], from: Attachment): void {
+    if (!this.touch()) return;
+    if (tools.length > 0 && this.attachments.has(from)) this.toolAnswerers.add(from);
+    else this.toolAnswerers.delete(from);
+    this.toolCalls.setAnswerers(this.toolAnswerers.size);
+    this.enqueue({ kind: "set_tools", id: id ?? this.nextId("set_tools"), tools });
+  }
+
+  /** Answers a tool call of the running cell; returns why not when none of that id waits (for the door to answer its client alone). */
+  toolResult(callId: string, answer: ToolAnswer): string | null {
+    if (!this.touch()) return null;
+    return this.toolCalls.answer(callId, answer);
   }
 
   /** Queues installing a user's pure-Python wheel into the session. */
@@ -417,6 +445,8 @@ export class Session {
   private letGoOfDoors(evicted: Unnumbered): void {
     this.publish(evicted);
     this.attachments.clear();
+    this.toolAnswerers.clear();
+    this.toolCalls.setAnswerers(0);
     this.held.clear();
     this.buffers.clear();
   }
@@ -510,7 +540,11 @@ export class Session {
           this.waitingInput = { id, answer };
           this.publish({ type: "input_request", id, prompt, password });
         });
-      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, ...(work.stdin && { input }) }, () => this.cellRunner(), started).finally(() => (this.waitingInput = null));
+      const tool = this.toolCalls.forCell(id);
+      const outcome = await runCell(this.cells, { id, code, timeoutMs, locals, queuedAt, onOutput, onDisplay, tool, ...(work.stdin && { input }) }, () => this.cellRunner(), started).finally(() => {
+        this.waitingInput = null;
+        this.toolCalls.endCell();
+      });
       if ("error" in outcome) return this.fail(id, outcome.error);
       this.cellCount++;
       if (outcome.result.execution_count > 0) {
@@ -570,6 +604,8 @@ export class Session {
     switch (work.kind) {
       case "set_vars":
         return resultWithoutRun(await this.interpreter.setVars(work.vars), true);
+      case "set_tools":
+        return resultWithoutRun(await this.interpreter.setTools(work.tools), true);
       case "install":
         return resultWithoutRun(await this.interpreter.installWheel(work.filename, work.wheel), true);
       case "add_context": {
@@ -651,6 +687,8 @@ function workBytes(work: Work): number {
       return work.text.length;
     case "set_vars":
       return JSON.stringify(work.vars).length;
+    case "set_tools":
+      return JSON.stringify(work.tools).length;
     case "install":
       return work.wheel.byteLength;
     case "reset":

@@ -286,6 +286,7 @@ function decodeRecord(hash: Record<string, string>): SessionRecord | null {
     endedAt: numberOrNull("endedAt"),
     // A record written before sessions had an environment has none.
     env: hash.env === undefined ? {} : (JSON.parse(hash.env) as Record<string, string>),
+    rlmCallText: hash.rlmCallText === "true",
   };
 }
 

@@ -33,10 +33,12 @@ export interface SessionRecord {
    * them, on any server (a snapshot carries them too). Set at creation, never changed.
    */
   env: Readonly<Record<string, string>>;
+  /** Opened with `rlm_call_text`: its results' rlm_calls carry prompt and response text. Set at creation, never changed. */
+  rlmCallText: boolean;
 }
 
 /** The fields a change may touch: who a session is, when it began and what it was opened with never change. */
-export type RecordChanges = Partial<Omit<SessionRecord, "id" | "tenant" | "user" | "createdAt" | "env">>;
+export type RecordChanges = Partial<Omit<SessionRecord, "id" | "tenant" | "user" | "createdAt" | "env" | "rlmCallText">>;
 
 /** What a compare-and-set requires of the stored record; an absent field matches anything. */
 export interface Expectation {

@@ -109,6 +109,11 @@ export function connect(socket: WebSocket, context: ConnectionContext): void {
         return answerProblem(frame, session.interrupt(frame.id));
       case "input_reply":
         return answerProblem(frame, session.input(frame.id, frame.value));
+      case "set_tools":
+        return session.setTools(frame.id, frame.tools, attachment);
+      case "tool_result":
+        // Validation took one of the two; the value goes on to Python as JSON text.
+        return answerProblem(frame, session.toolResult(frame.call_id, frame.error !== undefined ? { error: frame.error } : { value: JSON.stringify(frame.value) }));
       case "close":
         void session.end("closed");
     }

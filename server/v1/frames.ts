@@ -19,6 +19,8 @@ export function frameOf(event: SessionEvent): Exclude<ServerFrame, SessionFrame>
       return { type: "clear_output", id: event.id, wait: event.wait, seq: event.seq };
     case "input_request":
       return { type: "input_request", id: event.id, prompt: event.prompt, password: event.password, seq: event.seq };
+    case "tool_call":
+      return { type: "tool_call", id: event.id, call_id: event.callId, name: event.name, args: event.args, kwargs: event.kwargs, seq: event.seq };
     case "result":
       return { type: "result", id: event.id, ...event.result, seq: event.seq };
     case "error":

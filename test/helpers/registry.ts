@@ -58,7 +58,7 @@ export function registryOptions({ runtime, store, clock, log = silentLogger, met
     sharedStore: true,
     retentionMs: 3600_000,
     heartbeatTtlMs: 15_000,
-    settings: { limits: sessionLimitsNow, logCode: false, buffers: new BufferBudget(config.server.buffers) },
+    settings: { limits: sessionLimitsNow, logCode: false, buffers: new BufferBudget(config.server.buffers), toolClientTimeoutMs: config.server.toolClientTimeout * 1000 },
     sandboxes: runtime,
     llm: new LlmService(config.llm, metrics, runtime, 30_000),
     quotas: new TenantQuotas({ maxSessions: 10, maxRunning: 10, openRate: 100 }, clock),

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ReplSession } from "../../client/index.ts";
+import { RLM_CALL_TEXT_CHARS } from "../../protocol/index.ts";
 import { promptOf, startScriptedLlm } from "../helpers/scripted-llm.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 import { startTestServer } from "../helpers/server.ts";
@@ -24,6 +25,19 @@ const token = await server.token();
 async function open(): Promise<ReplSession> {
   return ReplSession.open(server.url, { token });
 }
+
+test("a session opened with rlmCallText records each call's prompt and response text, cut to RLM_CALL_TEXT_CHARS", async () => {
+  llm.script = (request) => `answer to ${promptOf(request).slice(0, 20)}`;
+  const session = await ReplSession.open(server.url, { token, rlmCallText: true });
+  const result = await session.execute(`llm_query("short one"), llm_query("x" * ${RLM_CALL_TEXT_CHARS + 5})`);
+  assert.equal(result.error, null, result.error?.traceback);
+  const [short, long] = result.rlm_calls;
+  assert.equal(short!.prompt, "short one");
+  assert.equal(short!.response, "answer to short one");
+  assert.equal(long!.prompt, `${"x".repeat(RLM_CALL_TEXT_CHARS)}... (5 more characters)`);
+  assert.equal(long!.response, `answer to ${"x".repeat(20)}`);
+  session.close();
+});
 
 test("llm_query returns the model's text; the result records the call; the key stays on the server", async () => {
   llm.script = (request) => `answer to ${promptOf(request)}`;

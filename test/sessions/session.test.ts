@@ -22,7 +22,7 @@ const runtime = await startTestRuntime({ poolSize: 2 });
 const owner = { tenant: "acme", user: "alice" };
 const caller: Identity = { ...owner, scopes: new Set(), limits: {}, expiresAt: Date.now() + 3600_000 };
 
-function newSession(options: { limits?: Partial<SessionLimits>; maxRunning?: number } = {}) {
+function newSession(options: { limits?: Partial<SessionLimits>; maxRunning?: number; toolClientTimeoutMs?: number } = {}) {
   const clock = new ManualClock();
   const metrics = new Metrics({ tenants: [], models: [] });
   const quotas = new TenantQuotas({ maxSessions: 10, maxRunning: options.maxRunning ?? 10, openRate: 100 }, clock);
@@ -31,7 +31,7 @@ function newSession(options: { limits?: Partial<SessionLimits>; maxRunning?: num
     interpreter: new Interpreter(runtime.sourceFor(owner)),
     gate: quotas.cellGate(owner.tenant, quotas.limitsFor(caller)),
     llm: new LlmService(config.llm, metrics, runtime, 30_000).forSession(owner),
-    settings: { limits: sessionLimits(options.limits), logCode: false, buffers: new BufferBudget(config.server.buffers) },
+    settings: { limits: sessionLimits(options.limits), logCode: false, buffers: new BufferBudget(config.server.buffers), toolClientTimeoutMs: options.toolClientTimeoutMs ?? 30_000 },
     clock,
     log: silentLogger,
     metrics,

@@ -46,6 +46,7 @@ export function newRecord(overrides: Partial<SessionRecord> = {}): SessionRecord
     endedReason: null,
     endedAt: null,
     env: {},
+    rlmCallText: false,
     ...overrides,
   };
 }
@@ -60,7 +61,7 @@ export function sessionStoreContract(open: () => Promise<SessionStoreHarness>): 
   after(() => harness.close());
 
   test("creates a record once and reads it back as written", async () => {
-    const record = newRecord({ snapshotKey: "snap-1", snapshotBytes: 12_345_678_901, endedReason: null, env: { API_KEY: "k=v; \"quoted\"", EMPTY: "" } });
+    const record = newRecord({ snapshotKey: "snap-1", snapshotBytes: 12_345_678_901, endedReason: null, env: { API_KEY: "k=v; \"quoted\"", EMPTY: "" }, rlmCallText: true });
     assert.equal(await store.create(record), true);
     assert.deepEqual(await store.get(record.id), record);
     assert.equal(await store.create({ ...record, user: "mallory" }), false);

@@ -34,6 +34,7 @@ SAFE_INT = 2**53
 MAX_BATCH_PROMPTS = 1000  # as the host's check of llm_request
 MAX_PROMPT_CHARS = 16 * 1024 * 1024  # set by after_restore, as the host's check
 MAX_INPUT_PROMPT = 4096  # set by after_restore (INPUT_CAPS), as the host's check
+MAX_TOOL_ARGS = 1024 * 1024  # set by after_restore (TOOL_CAPS), as the host's check
 # An introspection reply's caps; set by after_restore (INTROSPECT_CAPS), as the host's check.
 MAX_MATCHES, MAX_MATCH, MAX_INSPECT, MAX_INDENT = 1000, 500, 65536, 256
 
@@ -44,13 +45,15 @@ _host_sleep = None
 _host_llm = None
 _host_display = None
 _host_input = None
+_host_tool = None
 _memory_cap_mb = 0
 _final_answer = None
 _payload_counts = {"context": 0, "history": 0}
+_tool_specs = []  # the tools the client declared: [{"name": ..., "description": ...}]
 
 
 # What a session's snapshot carries over into the module of a new boot (see the top of the file).
-_SESSION_STATE = ("user_globals", "execution_count", "_previous_summaries", "_payload_counts")
+_SESSION_STATE = ("user_globals", "execution_count", "_previous_summaries", "_payload_counts", "_tool_specs")
 
 
 def adopt(previous):
@@ -67,19 +70,21 @@ def adopt(previous):
     _restore_scaffold()
 
 
-def after_restore(host_sleep, host_llm, host_display, host_input, config_json, reseed):
+def after_restore(host_sleep, host_llm, host_display, host_input, host_tool, config_json, reseed):
     """Runs in every sandbox right after a snapshot is restored (and after one is taken)."""
-    global _host_sleep, _host_llm, _host_display, _host_input, _memory_cap_mb
-    global MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS, MAX_INPUT_PROMPT
+    global _host_sleep, _host_llm, _host_display, _host_input, _host_tool, _memory_cap_mb
+    global MAX_STRING, MAX_NAME, MAX_ERROR, MAX_RESULT_BYTES, MAX_PROMPT_CHARS, MAX_INPUT_PROMPT, MAX_TOOL_ARGS
     global MAX_MATCHES, MAX_MATCH, MAX_INSPECT, MAX_INDENT
     _host_sleep = host_sleep
     _host_llm = host_llm
     _host_display = host_display
     _host_input = host_input
+    _host_tool = host_tool
     config = json.loads(config_json)
     _memory_cap_mb = config["memory_cap_mb"]
     MAX_PROMPT_CHARS = config["max_prompt_chars"]
     MAX_INPUT_PROMPT = config["input_caps"]["promptChars"]
+    MAX_TOOL_ARGS = config["tool_caps"]["argsChars"]
     introspect_caps = config["introspect_caps"]
     MAX_MATCHES, MAX_MATCH = introspect_caps["matches"], introspect_caps["matchChars"]
     MAX_INSPECT, MAX_INDENT = introspect_caps["inspectChars"], introspect_caps["indentChars"]
@@ -92,11 +97,12 @@ def after_restore(host_sleep, host_llm, host_display, host_input, config_json, r
 
 def before_snapshot():
     """A snapshot cannot hold references to JavaScript objects: drop ours."""
-    global _host_sleep, _host_llm, _host_display, _host_input
+    global _host_sleep, _host_llm, _host_display, _host_input, _host_tool
     _host_sleep = None
     _host_llm = None
     _host_display = None
     _host_input = None
+    _host_tool = None
 
 
 def _current():
@@ -152,6 +158,100 @@ def _getpass(prompt="Password: ", stream=None):
 
 builtins.input = _input
 getpass.getpass = _getpass
+
+
+# ---- tools: functions on the client's side (the client declares them; see set_tools) ----
+
+
+class ToolError(Exception):
+    """A client's tool failed, or no client answered it in time."""
+
+
+def _call_tool(name, args, kwargs):
+    """One blocking round trip through the host to the client that declared the tool."""
+    try:
+        encoded = json.dumps([list(args), kwargs], allow_nan=False)
+    except (TypeError, ValueError) as caught:
+        raise TypeError(f"the arguments of tool {name} must be JSON values (str, int, float, bool, None, list, dict): {caught}") from None
+    if len(encoded) > MAX_TOOL_ARGS:
+        raise ToolError(f"the arguments of tool {name} are over {MAX_TOOL_ARGS} characters as JSON")
+    _flush_streams()  # what the cell wrote before the call comes before it
+    host_tool = _current()._host_tool
+    if host_tool is None:
+        raise ToolError("tools are not available in this sandbox")
+    answer = json.loads(host_tool(name, encoded))
+    if "value" in answer:
+        return json.loads(answer["value"])
+    raise ToolError(answer["error"])
+
+
+def _tool_function(spec):
+    name = spec["name"]
+
+    # Through _current(): a function a restored session holds belongs to an earlier boot's module.
+    def tool(*args, **kwargs):
+        return _current()._call_tool(name, args, kwargs)
+
+    tool.__name__ = tool.__qualname__ = name
+    tool.__doc__ = spec.get("description") or f"{name}: a tool of the client's (it runs on the client's side)"
+    tool._wasm_repl_tool = True
+    return tool
+
+
+class _Tools:
+    """`tools`: the client's declared tools, as tools.<name>(...)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        for spec in _current()._tool_specs:
+            if spec["name"] == name:
+                return _tool_function(spec)
+        declared = ", ".join(spec["name"] for spec in _current()._tool_specs) or "none"
+        raise AttributeError(f"no tool named {name!r} is declared (declared: {declared})")
+
+    def __dir__(self):
+        return [spec["name"] for spec in _current()._tool_specs]
+
+    def __repr__(self):
+        return f"<tools: {', '.join(self.__dir__()) or 'none declared'}>"
+
+
+_TOOLS = _Tools()
+
+
+def _ours(name):
+    """Whether the global `name` is a tool function (or the tools helpers) this module put there."""
+    value = user_globals.get(name)
+    if getattr(value, "_wasm_repl_tool", False) is True:
+        return True
+    # By name: after a restore they are an earlier boot's module's classes.
+    kind = value if isinstance(value, type) else type(value)
+    return kind.__module__ == __name__ and kind.__name__ in ("ToolError", "_Tools")
+
+
+def set_tools(encoded):
+    """Makes the declared tools (a JSON list of {name, description}, checked by the host) global
+    functions, with `tools` and `ToolError` beside them; the functions of tools no longer declared
+    go, unless the session rebound their names. Returns an error description or None."""
+    global _tool_specs
+    try:
+        specs = json.loads(encoded)
+        names = {spec["name"] for spec in specs}
+        for spec in _tool_specs:
+            if spec["name"] not in names and _ours(spec["name"]):
+                del user_globals[spec["name"]]
+        _tool_specs = specs
+        for spec in specs:
+            user_globals[spec["name"]] = _tool_function(spec)
+        for name, value in (("tools", _TOOLS), ("ToolError", ToolError)):
+            if specs:
+                user_globals[name] = value
+            elif _ours(name):
+                del user_globals[name]
+        return None
+    except BaseException as caught:
+        return json.dumps(_describe(caught))
 
 
 def publish_display(message):

@@ -1,7 +1,8 @@
 // The server's Python helpers: which modules, in which order, and how each is installed. They are
-// installed at every boot, after a restore too: the session's snapshot holds the modules it had,
-// which its code may have changed, so each module is made again from the server's source and
-// only the session's data is adopted from the one it replaces (bootstrap.py, `adopt`).
+// installed when the base snapshot is built and again at every restore of a session's snapshot:
+// that holds the modules the session had, which its code may have changed, so each module is
+// made again from the server's source and only the session's data is adopted from the one it
+// replaces (bootstrap.py, `adopt`).
 
 /** In the order they are installed: a module may import those before it. */
 const HELPER_MODULES = [
@@ -36,5 +37,10 @@ const INSTALL_MODULE =
 /** Installs every helper module; returns `_wasm_repl`, whose functions the worker calls. */
 export function installHelpers(python: PythonRunner, sources: readonly string[]): Record<string, PyCallable> {
   HELPER_MODULES.forEach(({ name }, index) => python.runPython(INSTALL_MODULE, { globals: python.toPy({ _name: name, _source: sources[index] }) }));
+  return installedHelpers(python);
+}
+
+/** `_wasm_repl` as the interpreter has it (booted from the base snapshot, which the server's own build made). */
+export function installedHelpers(python: PythonRunner): Record<string, PyCallable> {
   return python.pyimport("_wasm_repl");
 }

@@ -159,10 +159,10 @@ function deliver(entry: Interpreter, message: HostFrame, body: Uint8Array | null
   if (message.type === "interrupt") {
     Atomics.store(entry.interruptWord, 0, SIGINT);
     Atomics.notify(entry.interruptWord, 0); // wakes a sleeping time.sleep at once
-    entry.answerer.wake(); // and a cell blocked on llm_query or input()
+    entry.answerer.wake(); // and a cell blocked on llm_query, input() or a tool
     return;
   }
-  if (message.type === "llm_answer" || message.type === "input_answer") {
+  if (message.type === "llm_answer" || message.type === "input_answer" || message.type === "tool_answer") {
     // The worker is blocked in the call: it cannot receive a message, only read shared memory.
     entry.answerer.answer(message.call, JSON.stringify(message.type === "llm_answer" ? message.answers : message.answer));
     return;

@@ -2,10 +2,10 @@
 // interrupts and output while a cell runs. Everything this thread posts is relayed to the host,
 // which validates it: Python can reach this thread's JavaScript, so nothing here is trusted.
 /// <reference lib="deno.worker" />
-import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, WORKING_DIRECTORY, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
+import { INPUT_CAPS, INTROSPECT_CAPS, MAX_PROMPT_CHARS, RESULT_CAPS, TOOL_CAPS, WORKING_DIRECTORY, type DisplayMessage, type GuestMessage, type HostMessage, type InterpreterSettings, type LocalsMode, type StreamName } from "../ipc.ts";
 import { confineTimers } from "./background.ts";
 import { harden, withdraw } from "./harden.ts";
-import { installHelpers, readHelperSources } from "./helpers.ts";
+import { installedHelpers, installHelpers, readHelperSources } from "./helpers.ts";
 import { CallWaiter } from "./host-calls.ts";
 import { PackageLoader, type LoaderPyodide } from "./package-loader.ts";
 import { PACKAGE_BASE_URL, PackageFileClient, type PackageFileAnswer } from "./package-files.ts";
@@ -196,6 +196,19 @@ function hostInput(prompt: string, password: boolean): string {
   );
 }
 
+/**
+ * A declared tool called from Python (`args`: the JSON of [positional, keyword]): blocks, as
+ * llm_query does, until the host answers with a ToolAnswer's JSON. An interrupt (or the cell's
+ * deadline) ends the wait with KeyboardInterrupt.
+ */
+function hostTool(name: string, args: string): string {
+  if (introspecting) return JSON.stringify({ error: "tools are not available outside a cell" });
+  return callWaiter.call(
+    (call) => post({ type: "tool_request", cell, call, name, args }),
+    () => pyodide.checkInterrupt(),
+  );
+}
+
 /** display() and clear_output() from Python (a DisplayMessage's JSON): sent if it fits the cell's output cap. */
 function hostDisplay(json: string): boolean {
   if (introspecting) return false;
@@ -254,6 +267,7 @@ let runCell: PyCallable;
 let finishCell: PyCallable;
 let setVars: PyCallable;
 let setEnvironment: PyCallable;
+let setTools: PyCallable;
 let addContext: PyCallable;
 let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
@@ -289,14 +303,17 @@ async function boot(init: WorkerInit): Promise<void> {
   // Pyodide keeps its config, and with it the snapshot's bytes: 30 MiB resident for nothing.
   pyodide._api.config._loadSnapshot = undefined;
   harden(packageFiles);
-  // The server's helpers, installed again over whatever the restored session made of them, and
+  // The server's helpers, installed again over whatever a restored session made of them, and
   // held from here on: what the worker calls is the server's code, not attributes a cell rebinds.
-  const helpers = installHelpers(pyodide, init.runtime!.helpers);
+  // The base snapshot's are the server's own, untouched by any session: installing them again
+  // would only cost time and dirty pages that every session's stored snapshot then carries.
+  const helpers = init.restore ? installHelpers(pyodide, init.runtime!.helpers) : installedHelpers(pyodide);
   ({
     run_cell: runCell,
     finish_cell: finishCell,
     set_vars: setVars,
     set_environment: setEnvironment,
+    set_tools: setTools,
     add_context: addContext,
     introspect: introspectHelper,
     before_snapshot: beforeSnapshot,
@@ -305,9 +322,9 @@ async function boot(init: WorkerInit): Promise<void> {
   packages = new PackageLoader(pyodide, init.runtime!.packages, packageFiles, callWaiter);
   await packages.reinstall();
   collectGarbage?.(); // return the boot's garbage before the sandbox idles in the pool
-  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, introspect_caps: INTROSPECT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
+  guestConfig = JSON.stringify({ memory_cap_mb: Math.round(init.memoryCapBytes / 1024 / 1024), caps: RESULT_CAPS, input_caps: INPUT_CAPS, tool_caps: TOOL_CAPS, introspect_caps: INTROSPECT_CAPS, max_prompt_chars: MAX_PROMPT_CHARS });
   // A session's own snapshot keeps its random state; only the shared base snapshot needs reseeding.
-  afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, !init.restore);
+  attachHost(!init.restore);
   timers.closeBoot();
   post({ type: "ready", boot_ms: performance.now() - started, pyodide: pyodide.version });
 }
@@ -332,8 +349,18 @@ async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void
   post({ ...result, data: kept, type: "result", cell, output_dropped_bytes: droppedBytes });
 }
 
+/** Hands Python its ways to the host again (after a boot or a snapshot: see before_snapshot). */
+function attachHost(reseed: boolean): void {
+  afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, hostTool, guestConfig, reseed);
+}
+
 function assign(message: Extract<HostMessage, { type: "set_vars" }>): void {
   applied(message.cell, setVars(JSON.stringify(message.vars)));
+}
+
+/** Makes the declared tools Python functions (bootstrap.py, set_tools). */
+function declareTools(message: Extract<HostMessage, { type: "set_tools" }>): void {
+  applied(message.cell, setTools(JSON.stringify(message.tools)));
 }
 
 /** Adds the host's variables to os.environ (bootstrap.py, set_environment). */
@@ -409,7 +436,7 @@ function heapSnapshot(): Uint8Array<ArrayBuffer> {
   try {
     return pyodide.makeMemorySnapshot();
   } finally {
-    afterRestore(hostSleep, hostLlm, hostDisplay, hostInput, guestConfig, false);
+    attachHost(false);
     packages.attach();
   }
 }
@@ -437,6 +464,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage | PackageFi
     else if (message.type === "run") await run(message);
     else if (message.type === "set_vars") assign(message);
     else if (message.type === "set_env") setEnv(message);
+    else if (message.type === "set_tools") declareTools(message);
     else if (message.type === "add_context") addPayload(message as Parameters<typeof addPayload>[0]);
     else if (message.type === "file") fileRequest(message as Parameters<typeof fileRequest>[0]);
     else if (message.type === "introspect") introspect(message);
