@@ -17,12 +17,15 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
+# The server's runtime dependencies (tsx, deno, pyodide, ...) are those of the workspace server/
+# (server/package.json), which npm ci installs with the root's; --omit=dev keeps them and leaves out
+# the test tools. The root's prepare script (the SDK build) skips itself here: no tsconfig.build.json.
 COPY package.json package-lock.json ./
-# tsx is a runtime dependency, so --omit=dev keeps it. The Deno binary arrives with the npm
-# package `deno` through its optional dependency for this platform (@deno/linux-x64-glibc or
-# @deno/linux-arm64-glibc); its postinstall script links it to node_modules/deno/deno, which is
-# what server/sandbox/launch.ts finds (deno/install_api.cjs runInstall). Install scripts must
-# therefore not be disabled here. The last command fails the build if the binary is missing.
+COPY server/package.json server/
+# The Deno binary arrives with the npm package `deno` through its optional dependency for this
+# platform (@deno/linux-x64-glibc or @deno/linux-arm64-glibc); its postinstall script links it to
+# node_modules/deno/deno, which is what server/sandbox/launch.ts finds (deno/install_api.cjs
+# runInstall). Install scripts must therefore not be disabled here. The last command fails the build if the binary is missing.
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \
  && "$(node -p 'require("deno/install_api.cjs").runInstall()')" --version

@@ -3,6 +3,7 @@
 // a file a reader (and the type checker) must follow, and a cycle of them is a design knot even
 // where it costs nothing at run time.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { isBuiltin } from "node:module";
 import { dirname, join, posix, relative, sep } from "node:path";
 import ts from "typescript";
 
@@ -23,6 +24,21 @@ export function importGraph(root: string, folders: string[]): ImportGraph {
     graph.set(repoPath(root, file), [...new Set(imports)]);
   }
   return graph;
+}
+
+/** Each npm package that source files under `folders` import (`ws`, `@scope/name`; not Node's own modules), with the files that do. */
+export function packageImports(root: string, folders: string[]): Map<string, string[]> {
+  const packages = new Map<string, string[]>();
+  for (const file of folders.flatMap((folder) => sourceFiles(join(root, folder)))) {
+    for (const { fileName: specifier } of ts.preProcessFile(readFileSync(file, "utf8"), true, true).importedFiles) {
+      if (specifier.startsWith(".") || isBuiltin(specifier)) continue;
+      const name = specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+      const files = packages.get(name) ?? [];
+      if (!files.includes(repoPath(root, file))) files.push(repoPath(root, file));
+      packages.set(name, files);
+    }
+  }
+  return packages;
 }
 
 function sourceFiles(directory: string): string[] {

@@ -194,14 +194,19 @@ test("every COPY source exists: in the build context, or made by an earlier stag
   for (const needed of ["package.json", "package-lock.json", "server/", "protocol/", "rlm/"]) assert.ok(copied.includes(needed), `the image has ${needed}`);
 });
 
-test("dependencies: npm ci without devDependencies, install scripts on (the Deno binary), tsx kept", () => {
+test("dependencies: npm ci without devDependencies, with the server workspace's, install scripts on (the Deno binary), tsx kept", () => {
   const deps = stages.find((stage) => stage.name === "deps")!;
   const run = deps.instructions.filter((instruction) => instruction.keyword === "RUN").map((instruction) => instruction.args).join(" ");
   assert.match(run, /npm ci\b[^&;]*--omit=dev/);
   assert.doesNotMatch(run, /--ignore-scripts/, "the deno package links its binary in a postinstall script");
   assert.match(run, /install_api\.cjs/, "the build fails when the Deno binary is missing");
-  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-  for (const runtime of ["tsx", "deno", "pyodide"]) assert.ok(pkg.dependencies[runtime], `${runtime} is a runtime dependency, kept by --omit=dev`);
+  // The server's runtime dependencies are the workspace server/'s, which npm ci installs with the root's.
+  const root = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { workspaces: string[] };
+  assert.ok(root.workspaces.includes("server"), "server/ is a workspace of the root package");
+  const depsCopied = deps.instructions.filter((instruction) => instruction.keyword === "COPY").flatMap((instruction) => copyOperands(instruction.args).sources);
+  for (const manifest of ["package.json", "package-lock.json", "server/package.json"]) assert.ok(depsCopied.includes(manifest), `${manifest} is there for npm ci`);
+  const server = JSON.parse(readFileSync(join(REPO, "server/package.json"), "utf8")) as { dependencies: Record<string, string> };
+  for (const runtime of ["tsx", "deno", "pyodide"]) assert.ok(server.dependencies[runtime], `${runtime} is a runtime dependency of the server, kept by --omit=dev`);
   const snapshot = stages.find((stage) => stage.name === "snapshot")!;
   assert.ok(snapshot.instructions.some((instruction) => instruction.keyword === "RUN" && /npm run build/.test(instruction.args)), "the snapshot stage builds the base snapshot");
 });
