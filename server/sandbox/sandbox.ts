@@ -148,6 +148,8 @@ interface RunningCell {
   outputChars: number;
   /** An input() is waiting for request.input's answer (the guest asks one at a time). */
   asking: boolean;
+  /** A tool call is waiting for request.tool's answer (the guest makes one at a time). */
+  callingTool: boolean;
   stopReason: "timeout" | "interrupted" | null;
   timers: NodeJS.Timeout[];
   resolve(result: CellResult): void;
@@ -261,7 +263,7 @@ export class Sandbox {
     if (!this.alive) return Promise.reject(new SandboxGone("the sandbox has ended"));
     if (this.running || this.snapshotting) return Promise.reject(new SandboxBusy("a cell or a snapshot is already running in this sandbox"));
     return new Promise((resolve) => {
-      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", outputChars: 0, asking: false, stopReason: null, timers: [], resolve };
+      const cell: RunningCell = { id: ++this.nextCell, request, stdout: "", stderr: "", outputChars: 0, asking: false, callingTool: false, stopReason: null, timers: [], resolve };
       this.running = cell;
       this.lastOutput = cell;
       cell.timers.push(setTimeout(() => this.stopCell(cell, "timeout"), request.timeoutMs));
@@ -525,14 +527,19 @@ export class Sandbox {
     const cell = this.running;
     const handler = cell?.id === cellId ? cell.request.tool : undefined;
     const reply = (answer: ToolAnswer) => this.channel.send({ type: "tool_answer", call, answer });
-    if (!handler) return reply({ error: NO_TOOLS });
+    if (!cell || !handler) return reply({ error: NO_TOOLS });
+    // Only a guest whose Python reached past its helpers calls again before the answer: it must
+    // not pile up calls for the clients (nor waiting calls in the session).
+    if (cell.callingTool) return reply({ error: "a tool call is already waiting for its answer" });
     const parsed = toolArguments(args);
     if (!parsed) return reply({ error: "the tool's arguments are not a JSON list of [positional, keyword]" });
+    cell.callingTool = true;
     void handler({ name, ...parsed })
       .catch((error: Error): ToolAnswer => ({ error: `the tool got no answer: ${error?.message ?? error}` }))
-      .then((answer) =>
-        reply("value" in answer && answer.value.length > TOOL_CAPS.valueChars ? { error: `the tool's value is over ${TOOL_CAPS.valueChars} characters as JSON` } : answer),
-      );
+      .then((answer) => {
+        cell.callingTool = false;
+        reply("value" in answer && answer.value.length > TOOL_CAPS.valueChars ? { error: `the tool's value is over ${TOOL_CAPS.valueChars} characters as JSON` } : answer);
+      });
   }
 
   private output(cellId: number, name: StreamName, text: string): void {

@@ -124,7 +124,7 @@ const value = fc.oneof(
 );
 /** Types a session runs without side effects that would outlive the frame (no close, no reset). */
 const frameType = fc.oneof(fc.constantFrom(...CLIENT_FRAME_TYPES.filter((type) => type !== "close" && type !== "reset")), fc.string({ maxLength: 12 }));
-const FIELDS = ["id", "code", "timeout", "locals", "vars", "payload", "index", "more", "offset", "json", "token"] as const;
+const FIELDS = ["id", "code", "timeout", "locals", "vars", "payload", "index", "more", "offset", "json", "token", "tools", "call_id", "value", "error", "name"] as const;
 const fields = fc.dictionary(fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 8 })), value, { maxKeys: 6 });
 /** A frame as text: a JSON object of a type and fields, deep JSON in one field, or not JSON at all. */
 const frame = fc.oneof(
