@@ -37,6 +37,23 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(work())  # type: ignore[arg-type]
 
 
+def in_session(test: Callable[[Any], Awaitable[None]]) -> Callable[[], None]:
+    """A test of one new AsyncSession (closed after): ``async def test_x(session)`` becomes a plain test."""
+
+    def run_in_session() -> None:
+        from wasm_repl import AsyncSession
+
+        async def body() -> None:
+            async with await AsyncSession.open() as session:
+                await test(session)
+
+        asyncio.run(body())
+
+    run_in_session.__name__ = test.__name__
+    run_in_session.__doc__ = test.__doc__
+    return run_in_session
+
+
 def hold_key(name: str) -> str:
     """A key for llm_query("hold:KEY") of this run alone (the model's script remembers released keys)."""
     return f"{name}-{uuid.uuid4().hex[:8]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import threading
 
@@ -57,6 +58,15 @@ def test_a_blocking_interrupt_from_another_thread() -> None:
         runner.join()
         assert outcome[0].error is not None and outcome[0].error.type == "KeyboardInterrupt"
         release(key)
+
+
+def test_ctrl_c_in_a_blocking_execute_interrupts_its_cell() -> None:
+    with Session.open() as session:
+        with pytest.raises(KeyboardInterrupt):
+            # As if the user pressed Ctrl-C once the cell printed.
+            session.execute("import time\nprint('go', flush=True)\nwhile True:\n    time.sleep(0.05)", on_stdout=lambda text: _thread.interrupt_main())
+        # Runs only once the interrupted cell has ended: cells run one at a time.
+        assert session.execute("'next'").value == "'next'"
 
 
 def test_a_blocking_call_from_a_callback_is_refused() -> None:

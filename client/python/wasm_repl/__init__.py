@@ -32,7 +32,7 @@ from .errors import (
     WasmReplError,
 )
 from .files import AsyncSessionFiles
-from .guide import CodeExecutionResult, WASMREPLEnv
+from .guide import WASMREPLEnv
 from .session import AsyncSession
 from .stateless import execute, execute_async
 from .sync import Session
@@ -46,7 +46,6 @@ __all__ = [
     "BadRequest",
     "Busy",
     "CellError",
-    "CodeExecutionResult",
     "ConnectionFailed",
     "ExecuteResponse",
     "ExecuteResult",

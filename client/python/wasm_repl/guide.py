@@ -4,29 +4,10 @@ wasm_env.code_execution("x = 42"); await wasm_env.cleanup()``), on one persisten
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .session import AsyncSession
-from .types import ExecuteResult, LocalsMode, RlmCall
-
-
-@dataclass(frozen=True)
-class CodeExecutionResult:
-    """What ``code_execution`` answers: the guide's fields (as ``POST /execute`` has them)."""
-
-    success: bool
-    stdout: str
-    stderr: str
-    locals: dict[str, Any]
-    execution_time: float
-    error: str | None
-    """The traceback as text (or ``Type: message``), None on success."""
-    final_answer: str | None = None
-    rlm_calls: list[RlmCall] = field(default_factory=list)
-    value: str | None = None
-    result: ExecuteResult | None = None
-    """The whole result frame, for what the guide's shape leaves out."""
+from .types import ExecuteResponse, LocalsMode
 
 
 class WASMREPLEnv:
@@ -63,24 +44,25 @@ class WASMREPLEnv:
         if self.session is None:
             self.session = await AsyncSession.open(self.url, token=self._token, env=self._env)
 
-    async def code_execution(self, code: str) -> CodeExecutionResult:
-        """Runs ``code`` in the session; a Python error is ``success`` False with ``error``."""
+    async def code_execution(self, code: str) -> ExecuteResponse:
+        """Runs ``code`` in the session. The answer has the fields of the guide's ``POST /execute``
+        (``success``, ``stdout``, ``stderr``, ``locals``, ``execution_time``, ``error``: the
+        traceback as text, ``final_answer``, ``rlm_calls``, ``value``)."""
         if self.session is None:
             await self.initialize()
         assert self.session is not None
         result = await self.session.execute(code, timeout=self.timeout, locals=self._locals)
-        error = None if result.error is None else result.error.traceback or str(result.error)
-        return CodeExecutionResult(
+        return ExecuteResponse(
             success=result.success,
             stdout=result.stdout,
             stderr=result.stderr,
             locals=dict(result.locals or {}),
             execution_time=result.execution_time,
-            error=error,
+            # As POST /execute has it: the traceback, or "Type: message" when there is none.
+            error=None if result.error is None else result.error.traceback or str(result.error),
+            value=result.value,
             final_answer=result.final_answer,
             rlm_calls=list(result.rlm_calls),
-            value=result.value,
-            result=result,
         )
 
     async def cleanup(self) -> None:

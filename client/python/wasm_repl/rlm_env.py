@@ -22,8 +22,8 @@ from .sync import Session
 from .types import ExecuteResult, LocalsMode, RlmCall
 
 try:
-    from rlm.core.types import ModelUsageSummary, REPLResult, RLMChatCompletion, UsageSummary
-    from rlm.environments.base_env import IsolatedEnv as _EnvBase
+    from rlm.core.types import ModelUsageSummary, REPLResult, RLMChatCompletion, UsageSummary  # type: ignore
+    from rlm.environments.base_env import IsolatedEnv as _EnvBase  # type: ignore
 
     RLM_AVAILABLE = True
 except ImportError:
@@ -81,7 +81,7 @@ def _call_record(call: RlmCall) -> Any:
     return RLMChatCompletion(**record)
 
 
-class WasmReplREPL(_EnvBase):
+class WasmReplREPL(_EnvBase):  # type: ignore[misc]
     """The RLM library's REPL environment on a persistent wasm-repl session.
 
     ``llm_query``, ``llm_query_batched``, ``rlm_query``, ``rlm_query_batched``, ``SHOW_VARS``,
@@ -171,9 +171,8 @@ class WasmReplREPL(_EnvBase):
     def __enter__(self) -> WasmReplREPL:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> None:
         self.cleanup()
-        return False
 
     # ---- the library's SupportsPersistence ----
 
@@ -228,8 +227,8 @@ def register(name: str = "wasm", **defaults: Any) -> None:
     keyword arguments for every ``WasmReplREPL`` (``url=``, ``token=``, ``timeout=``...), under
     the RLM's ``environment_kwargs``.
     """
-    import rlm.core.rlm as core
-    import rlm.environments as environments
+    import rlm.core.rlm as core  # type: ignore
+    import rlm.environments as environments  # type: ignore
 
     original: Callable[..., Any] = getattr(core.get_environment, "__wrapped__", core.get_environment)
 

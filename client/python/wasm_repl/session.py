@@ -17,7 +17,7 @@ import logging
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Union
+from typing import Any, Awaitable, Callable, Mapping, TypedDict, Union
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 from websockets.legacy.client import WebSocketClientProtocol, connect
@@ -52,6 +52,36 @@ InputCallback = Callable[[str, bool], Union[str, Awaitable[str]]]
 Listener = Callable[..., Any]
 
 _counter = itertools.count(1)
+
+
+class ConnectOptions(TypedDict, total=False):
+    token: str | None
+    reconnect: bool
+    max_reconnect_attempts: int
+
+
+class OpenOptions(ConnectOptions, total=False):
+    """The keyword arguments of :meth:`AsyncSession.open` (and ``Session.open``)."""
+
+    env: Mapping[str, str] | None
+
+
+class AttachOptions(ConnectOptions, total=False):
+    """The keyword arguments of :meth:`AsyncSession.attach` (and ``Session.attach``)."""
+
+    since: int | None
+
+
+class ExecuteOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`AsyncSession.execute` (and ``Session.execute``)."""
+
+    timeout: float | None
+    locals: LocalsMode | None
+    on_stdout: TextCallback | None
+    on_stderr: TextCallback | None
+    on_display: DisplayCallback | None
+    on_input: InputCallback | None
+    id: str | None
 
 
 def _next_id(kind: str) -> str:
@@ -419,8 +449,9 @@ class AsyncSession:
         *,
         interrupt_on_cancel: bool = False,
     ) -> ExecuteResult:
-        if self._ended is not _OPEN:
-            raise self._ended or SessionExpired("session_expired", "this client has disconnected from the session")
+        ended = self._ended
+        if not isinstance(ended, _Open):
+            raise ended or SessionExpired("session_expired", "this client has disconnected from the session")
         if request_id in self._pending:
             raise BadRequest("bad_request", f'a cell with id "{request_id}" is already pending; use a new id')
         future: asyncio.Future[ExecuteResult] = asyncio.get_running_loop().create_future()
@@ -486,7 +517,7 @@ class AsyncSession:
         try:
             socket = await connect(
                 target,
-                create_protocol=_Protocol,
+                create_protocol=_Protocol,  # type: ignore[arg-type]
                 subprotocols=[PROTOCOL],  # type: ignore[list-item]
                 extra_headers={"Authorization": f"Bearer {self._token}"},
                 max_size=MAX_FRAME_BYTES,

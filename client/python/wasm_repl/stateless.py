@@ -5,11 +5,26 @@ that is discarded after; with one, in that persistent session."""
 from __future__ import annotations
 
 import base64
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, TypedDict
 
 from ._http import default_url, http_base, http_json, resolve_token
 from .sync import run_blocking
-from .types import ExecuteResponse, RlmCall
+from .types import ExecuteResponse
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class StatelessOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`execute` (those of :func:`execute_async`)."""
+
+    context: Mapping[str, Any] | None
+    timeout: float | None
+    session_id: str | None
+    files: Mapping[str, bytes | str] | None
+    env: Mapping[str, str] | None
+    url: str | None
+    token: str | None
 
 
 async def execute_async(
@@ -38,31 +53,9 @@ async def execute_async(
     if env is not None:
         body["env"] = dict(env)
     answer = await http_json(f"{http_base(url)}/execute", "POST", token=await resolve_token(url, token), payload=body)
-    return ExecuteResponse(
-        success=bool(answer["success"]),
-        stdout=str(answer.get("stdout", "")),
-        stderr=str(answer.get("stderr", "")),
-        locals=dict(answer.get("locals") or {}),
-        execution_time=float(answer.get("execution_time", 0.0)),
-        error=answer.get("error"),
-        value=answer.get("value"),
-        final_answer=answer.get("final_answer"),
-        rlm_calls=[RlmCall.from_frame(call) for call in answer.get("rlm_calls") or []],
-        files={path: base64.b64decode(data) for path, data in (answer.get("files") or {}).items()},
-        files_omitted=list(answer.get("files_omitted") or []),
-    )
+    return ExecuteResponse.from_json(answer)
 
 
-def execute(
-    code: str,
-    *,
-    context: Mapping[str, Any] | None = None,
-    timeout: float | None = None,
-    session_id: str | None = None,
-    files: Mapping[str, bytes | str] | None = None,
-    env: Mapping[str, str] | None = None,
-    url: str | None = None,
-    token: str | None = None,
-) -> ExecuteResponse:
+def execute(code: str, **options: Unpack[StatelessOptions]) -> ExecuteResponse:
     """:func:`execute_async`, blocking."""
-    return run_blocking(execute_async(code, context=context, timeout=timeout, session_id=session_id, files=files, env=env, url=url, token=token))
+    return run_blocking(execute_async(code, **options))

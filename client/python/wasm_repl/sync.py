@@ -8,11 +8,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from typing import Any, Coroutine, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, TypeVar
 
 from .errors import SessionExpired
-from .session import AsyncSession, DisplayCallback, InputCallback, TextCallback
-from .types import ExecuteResult, FileListing, LocalsMode, SessionLimits
+from .session import AsyncSession
+from .types import ExecuteResult, FileListing, SessionLimits
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .session import AttachOptions, ExecuteOptions, OpenOptions
 
 T = TypeVar("T")
 
@@ -78,39 +83,20 @@ class Session:
         self._loop = loop
 
     @classmethod
-    def open(
-        cls,
-        url: str | None = None,
-        *,
-        token: str | None = None,
-        env: Mapping[str, str] | None = None,
-        reconnect: bool = True,
-        max_reconnect_attempts: int = 10,
-    ) -> Session:
-        """Opens a new session (see :meth:`AsyncSession.open`)."""
-        loop = EventLoopThread()
-        try:
-            return cls(loop.run(AsyncSession.open(url, token=token, env=env, reconnect=reconnect, max_reconnect_attempts=max_reconnect_attempts)), loop)
-        except BaseException:
-            loop.stop()
-            raise
+    def open(cls, url: str | None = None, **options: Unpack[OpenOptions]) -> Session:
+        """Opens a new session (see :meth:`AsyncSession.open` for the options)."""
+        return cls._start(lambda: AsyncSession.open(url, **options))
 
     @classmethod
-    def attach(
-        cls,
-        url: str | None,
-        session_id: str,
-        *,
-        token: str | None = None,
-        since: int | None = None,
-        reconnect: bool = True,
-        max_reconnect_attempts: int = 10,
-    ) -> Session:
-        """Attaches to an existing session of yours (see :meth:`AsyncSession.attach`)."""
+    def attach(cls, url: str | None, session_id: str, **options: Unpack[AttachOptions]) -> Session:
+        """Attaches to an existing session of yours (see :meth:`AsyncSession.attach` for the options)."""
+        return cls._start(lambda: AsyncSession.attach(url, session_id, **options))
+
+    @classmethod
+    def _start(cls, connect: Callable[[], Coroutine[Any, Any, AsyncSession]]) -> Session:
         loop = EventLoopThread()
         try:
-            attached = AsyncSession.attach(url, session_id, token=token, since=since, reconnect=reconnect, max_reconnect_attempts=max_reconnect_attempts)
-            return cls(loop.run(attached), loop)
+            return cls(loop.run(connect()), loop)
         except BaseException:
             loop.stop()
             raise
@@ -125,12 +111,7 @@ class Session:
         return self._loop.run(work)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
-        if self._loop.stopped:
-            return
-        try:
-            self._run(self._session.__aexit__(kind, error, traceback))
-        finally:
-            self._loop.stop()
+        self._end(self._session.__aexit__(kind, error, traceback))
 
     @property
     def async_session(self) -> AsyncSession:
@@ -157,21 +138,9 @@ class Session:
     def closed(self) -> bool:
         return self._session.closed
 
-    def execute(
-        self,
-        code: str,
-        *,
-        timeout: float | None = None,
-        locals: LocalsMode | None = None,
-        on_stdout: TextCallback | None = None,
-        on_stderr: TextCallback | None = None,
-        on_display: DisplayCallback | None = None,
-        on_input: InputCallback | None = None,
-        id: str | None = None,
-    ) -> ExecuteResult:
-        """Runs code and returns its result (see :meth:`AsyncSession.execute`). Ctrl-C interrupts the cell."""
-        options = {"timeout": timeout, "locals": locals, "on_stdout": on_stdout, "on_stderr": on_stderr, "on_display": on_display, "on_input": on_input, "id": id}
-        return self._run(self._session.execute(code, **options))  # type: ignore[arg-type]
+    def execute(self, code: str, **options: Unpack[ExecuteOptions]) -> ExecuteResult:
+        """Runs code and returns its result (see :meth:`AsyncSession.execute` for the options). Ctrl-C interrupts the cell."""
+        return self._run(self._session.execute(code, **options))
 
     def interrupt(self, id: str | None = None) -> None:
         self._run(self._session.interrupt(id))
@@ -208,18 +177,17 @@ class Session:
 
     def close(self) -> None:
         """Ends the session on the server, and this client's thread (again: nothing)."""
-        if self._loop.stopped:
-            return
-        try:
-            self._run(self._session.close())
-        finally:
-            self._loop.stop()
+        self._end(self._session.close())
 
     def disconnect(self) -> None:
         """Drops the connection without ending the session (it can be attached again)."""
+        self._end(self._session.disconnect())
+
+    def _end(self, work: Coroutine[Any, Any, None]) -> None:
         if self._loop.stopped:
+            work.close()
             return
         try:
-            self._run(self._session.disconnect())
+            self._loop.run(work)
         finally:
             self._loop.stop()

@@ -6,8 +6,9 @@ field does not break an older client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, TypedDict, Union
+import base64
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, Mapping, TypedDict, TypeVar, Union
 
 LocalsMode = Literal["all", "changed", "none"]
 
@@ -38,18 +39,26 @@ class ClearOutputFrame(TypedDict):
 
 DisplayEvent = Union[DisplayFrame, ClearOutputFrame]
 
+D = TypeVar("D")
+
+
+def known_fields(cls: type[D], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``raw`` that are fields of the dataclass ``cls`` (a newer server's others are left)."""
+    names = {item.name for item in fields(cls)}
+    return {name: value for name, value in raw.items() if name in names}
+
 
 @dataclass(frozen=True)
 class CellError:
     """A Python error the cell raised (its type, message and traceback)."""
 
-    type: str
-    message: str
-    traceback: str
+    type: str = ""
+    message: str = ""
+    traceback: str = ""
 
     @classmethod
     def from_frame(cls, raw: Mapping[str, Any]) -> CellError:
-        return cls(type=str(raw.get("type", "")), message=str(raw.get("message", "")), traceback=str(raw.get("traceback", "")))
+        return cls(**known_fields(cls, raw))
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
@@ -59,26 +68,19 @@ class CellError:
 class RlmCall:
     """One model call a cell made (``llm_query``, ``rlm_query``, or a child RLM's own)."""
 
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    duration: float
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration: float = 0.0
     """Seconds."""
-    depth: int
+    depth: int = 1
     """1 for a session's own llm_query; deeper for a child RLM's calls."""
-    ok: bool
+    ok: bool = True
     """False when the call failed (Python got an ``"Error: ..."`` text)."""
 
     @classmethod
     def from_frame(cls, raw: Mapping[str, Any]) -> RlmCall:
-        return cls(
-            model=str(raw.get("model", "")),
-            prompt_tokens=int(raw.get("prompt_tokens", 0)),
-            completion_tokens=int(raw.get("completion_tokens", 0)),
-            duration=float(raw.get("duration", 0.0)),
-            depth=int(raw.get("depth", 1)),
-            ok=bool(raw.get("ok", True)),
-        )
+        return cls(**known_fields(cls, raw))
 
 
 @dataclass(frozen=True)
@@ -115,53 +117,31 @@ class ExecuteResult:
     @classmethod
     def from_frame(cls, frame: Mapping[str, Any]) -> ExecuteResult:
         error = frame.get("error")
-        return cls(
-            seq=int(frame.get("seq", 0)),
-            id=str(frame.get("id", "")),
-            success=bool(frame.get("success", False)),
-            stdout=str(frame.get("stdout", "")),
-            stderr=str(frame.get("stderr", "")),
-            value=frame.get("value"),
-            locals=frame.get("locals"),
-            execution_count=int(frame.get("execution_count", 0)),
-            execution_time=float(frame.get("execution_time", 0.0)),
-            error=CellError.from_frame(error) if isinstance(error, Mapping) else None,
-            state_preserved=bool(frame.get("state_preserved", True)),
-            output_dropped_bytes=int(frame.get("output_dropped_bytes", 0)),
-            final_answer=frame.get("final_answer"),
-            truncated=list(frame.get("truncated") or []),
-            rlm_calls=[RlmCall.from_frame(call) for call in frame.get("rlm_calls") or []],
-            data=frame.get("data"),
-        )
+        nested = {
+            "error": CellError.from_frame(error) if isinstance(error, Mapping) else None,
+            "truncated": list(frame.get("truncated") or []),
+            "rlm_calls": [RlmCall.from_frame(call) for call in frame.get("rlm_calls") or []],
+        }
+        return cls(**{**known_fields(cls, frame), **nested})
 
 
 @dataclass(frozen=True)
 class SessionLimits:
     """The ``limits`` of a ``session`` frame."""
 
-    execution_timeout: float
-    max_execution_timeout: float
-    idle_timeout: float
-    max_queued_cells: int
-    max_frame_bytes: int
-    max_output_bytes: int
-    memory_mb: int
-    replay_buffer_bytes: int
-    max_file_bytes: int
+    execution_timeout: float = 0
+    max_execution_timeout: float = 0
+    idle_timeout: float = 0
+    max_queued_cells: int = 0
+    max_frame_bytes: int = 0
+    max_output_bytes: int = 0
+    memory_mb: int = 0
+    replay_buffer_bytes: int = 0
+    max_file_bytes: int = 0
 
     @classmethod
     def from_frame(cls, raw: Mapping[str, Any]) -> SessionLimits:
-        return cls(
-            execution_timeout=float(raw.get("execution_timeout", 0)),
-            max_execution_timeout=float(raw.get("max_execution_timeout", 0)),
-            idle_timeout=float(raw.get("idle_timeout", 0)),
-            max_queued_cells=int(raw.get("max_queued_cells", 0)),
-            max_frame_bytes=int(raw.get("max_frame_bytes", 0)),
-            max_output_bytes=int(raw.get("max_output_bytes", 0)),
-            memory_mb=int(raw.get("memory_mb", 0)),
-            replay_buffer_bytes=int(raw.get("replay_buffer_bytes", 0)),
-            max_file_bytes=int(raw.get("max_file_bytes", 0)),
-        )
+        return cls(**known_fields(cls, raw))
 
 
 @dataclass(frozen=True)
@@ -176,33 +156,6 @@ class FileListing:
     files: list[FileInfo]
     truncated: bool
     """Some files were left out (more than the server lists at once)."""
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    """One session of ``GET /v1/sessions``: metadata only."""
-
-    session_id: str
-    tenant: str
-    user: str
-    created_at: str
-    last_active_at: str
-    cell_count: int
-    running: bool
-    attached_clients: int
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> SessionSummary:
-        return cls(
-            session_id=str(raw["session_id"]),
-            tenant=str(raw.get("tenant", "")),
-            user=str(raw.get("user", "")),
-            created_at=str(raw.get("created_at", "")),
-            last_active_at=str(raw.get("last_active_at", "")),
-            cell_count=int(raw.get("cell_count", 0)),
-            running=bool(raw.get("running", False)),
-            attached_clients=int(raw.get("attached_clients", 0)),
-        )
 
 
 @dataclass(frozen=True)
@@ -224,3 +177,13 @@ class ExecuteResponse:
     rlm_calls: list[RlmCall] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     files_omitted: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, answer: Mapping[str, Any]) -> ExecuteResponse:
+        nested = {
+            "locals": dict(answer.get("locals") or {}),
+            "rlm_calls": [RlmCall.from_frame(call) for call in answer.get("rlm_calls") or []],
+            "files": {path: base64.b64decode(data) for path, data in (answer.get("files") or {}).items()},
+            "files_omitted": list(answer.get("files_omitted") or []),
+        }
+        return cls(**{**known_fields(cls, answer), **nested})
