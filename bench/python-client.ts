@@ -1,0 +1,108 @@
+// The Python client's benchmark: a trivial cell's round trip through the Python client
+// (client/python: its AsyncSession, and the blocking Session on its own thread) beside the
+// TypeScript SDK's, on the same server, one session each, cells sent one after another. The first
+// cell (which takes the session's interpreter) and the cold cells after it (V8 still tiering the
+// interpreter up) are reported apart from the warm ones. Debian's Python (/usr/bin/python3) runs
+// the Python side (bench/python_client.py), which prints its times as JSON.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ReplSession } from "../client/session.ts";
+import { runBench } from "./processes.ts";
+import { formatNumber, formatTable, percentile, summarize } from "./stats.ts";
+import { benchToken, launchServer, REPO_ROOT } from "./wasm-repl.ts";
+
+const PYTHON = "/usr/bin/python3";
+const COLD_CELLS = 100;
+const BATCHES = 3;
+const CELLS_PER_BATCH = 100;
+const CELL = "x = x + 1";
+
+/** A client's times in ms, as bench/python_client.py prints them. */
+interface Times {
+  open: number;
+  first: number;
+  cold: number[];
+  warm: number[][];
+}
+
+/** Until the server has a warm interpreter for the next session (GET /ready is 200), a minute at most: each client's first cell then takes one. */
+async function waitReady(url: string): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    const ready = await fetch(`${url}/ready`).then((response) => (void response.arrayBuffer(), response.ok), () => false);
+    if (ready) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function typescriptTimes(url: string, token: string): Promise<Times> {
+  await waitReady(url);
+  const cell = async (code: string) => {
+    const started = performance.now();
+    const result = await session.execute(code, { locals: "none" });
+    if (!result.success) throw new Error(`cell failed: ${result.error?.type}: ${result.error?.message}`);
+    return performance.now() - started;
+  };
+  const cells = async (count: number) => {
+    const times: number[] = [];
+    for (let index = 0; index < count; index++) times.push(await cell(CELL));
+    return times;
+  };
+  const started = performance.now();
+  const session = await ReplSession.open(url, { token, reconnect: false });
+  const open = performance.now() - started;
+  const first = await cell("x = 0");
+  const cold = await cells(COLD_CELLS);
+  const warm: number[][] = [];
+  for (let batch = 0; batch < BATCHES; batch++) warm.push(await cells(CELLS_PER_BATCH));
+  await session.close();
+  return { open, first, cold, warm };
+}
+
+function pythonTimes(url: string, token: string): Promise<Record<"async" | "blocking", Times>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [join(REPO_ROOT, "bench/python_client.py"), String(COLD_CELLS), String(BATCHES), String(CELLS_PER_BATCH)], {
+      env: { ...process.env, WASM_REPL_URL: url, WASM_REPL_TOKEN: token },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    let errors = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (errors += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`${PYTHON} bench/python_client.py exited with ${code}: ${errors.slice(-2000)}`))));
+  });
+}
+
+function row(client: string, times: Times): string[] {
+  const ms = (value: number) => formatNumber(value, 2);
+  const warm = (p: number) => summarize(times.warm.map((batch) => percentile(batch, p))).median;
+  return [client, ms(times.open), ms(times.first), ms(percentile(times.cold, 50)), ms(percentile(times.cold, 99)), ms(warm(50)), ms(warm(99))];
+}
+
+export async function runPythonClientBench(): Promise<void> {
+  process.stderr.write("bench python client: starting a wasm-repl server\n");
+  const { server, url, secret } = await launchServer({ POOL_SIZE: "2", FRAME_RATE: "0" }, { name: "wasm-repl-python-client" });
+  let rows: [string, Times][];
+  try {
+    const typescript = await typescriptTimes(url, await benchToken(secret, "python-bench-ts"));
+    const python = await pythonTimes(url, await benchToken(secret, "python-bench-py"));
+    rows = [
+      ["TypeScript SDK (ReplSession)", typescript],
+      ["Python AsyncSession", python.async],
+      ["Python Session (blocking)", python.blocking],
+    ];
+  } finally {
+    await server.stop();
+  }
+  const right = "right" as const;
+  const columns = [{ title: "client" }, { title: "open ms", align: right }, { title: "first cell ms", align: right }, { title: "cold p50 ms", align: right }, { title: "cold p99 ms", align: right }, { title: "warm p50 ms", align: right }, { title: "warm p99 ms", align: right }];
+  console.log(`\nthe Python client beside the TypeScript SDK: trivial cell \`${CELL}\` round trip, locals "none", one session each on one server; first: the first cell (it takes the interpreter); cold: the ${COLD_CELLS} cells after it; warm: the p50/p99 of ${BATCHES} batches of ${CELLS_PER_BATCH} after those (median over batches)`);
+  console.log(formatTable(columns, rows.map(([client, times]) => row(client, times))));
+  const figures = Object.fromEntries(rows.map(([client, times]) => [client, { open_ms: times.open, first_cell_ms: times.first, cold_p50_ms: percentile(times.cold, 50), cold_p99_ms: percentile(times.cold, 99) }]));
+  console.log(JSON.stringify({ bench: "python_client", clients: figures }));
+}
+
+// Run alone: `npx tsx bench/python-client.ts`.
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) runBench(runPythonClientBench, 5 * 60_000, (text) => process.stderr.write(`bench python client: ${text}\n`));
