@@ -14,6 +14,7 @@ import { startTestServer } from "../helpers/server.ts";
 const PYTHON = "/usr/bin/python3";
 const ROOT = join(import.meta.dirname, "../..");
 const PACKAGE = join(ROOT, "client/python");
+const RUN_TIMEOUT_MS = 15 * 60_000;
 
 // llm_query's model: "hold:KEY" waits until some request says "release:KEY" (the tests hold a
 // cell in its model call for as long as they need it running); anything else is echoed.
@@ -62,12 +63,13 @@ interface Run {
 
 function run(command: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // Ended if it ever hangs (a cell nobody interrupts), so that the failure shows what ran.
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], timeout: RUN_TIMEOUT_MS });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, output }));
+    child.on("close", (code, signal) => resolve({ code, output: signal ? `${output}\n(ended by ${signal} after ${RUN_TIMEOUT_MS / 60_000} minutes)` : output }));
   });
 }
 

@@ -715,6 +715,9 @@ class AsyncSession:
                     self._finish(refused)
                     return
                 continue
+            except Exception:
+                log.exception("reconnecting to wasm-repl failed unexpectedly")
+                continue
             self._emit("reconnected")
             return
         self._finish(ConnectionFailed("internal", f"could not reconnect after {attempts} attempts (the connection closed with {closed})"))
