@@ -17,6 +17,7 @@ const COLD_CELLS = 100;
 const BATCHES = 3;
 const CELLS_PER_BATCH = 100;
 const CELL = "x = x + 1";
+const POOL_SIZE = 2;
 
 /** A client's times in ms, as bench/python_client.py prints them. */
 interface Times {
@@ -26,18 +27,21 @@ interface Times {
   warm: number[][];
 }
 
-/** Until the server has a warm interpreter for the next session (GET /ready is 200), a minute at most: each client's first cell then takes one. */
-async function waitReady(url: string): Promise<void> {
+/**
+ * Until the server's warm pool is full again (its metric says POOL_SIZE interpreters wait), a
+ * minute at most: each client's first cell then finds the same pool.
+ */
+async function waitForPool(url: string): Promise<void> {
   const deadline = performance.now() + 60_000;
   while (performance.now() < deadline) {
-    const ready = await fetch(`${url}/ready`).then((response) => (void response.arrayBuffer(), response.ok), () => false);
-    if (ready) return;
+    const metrics = await fetch(`${url}/metrics`).then((response) => response.text(), () => "");
+    if (Number(/^wasm_repl_pool_available_sandboxes (\d+)/m.exec(metrics)?.[1] ?? 0) >= POOL_SIZE) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
 async function typescriptTimes(url: string, token: string): Promise<Times> {
-  await waitReady(url);
+  await waitForPool(url);
   const cell = async (code: string) => {
     const started = performance.now();
     const result = await session.execute(code, { locals: "none" });
@@ -60,10 +64,11 @@ async function typescriptTimes(url: string, token: string): Promise<Times> {
   return { open, first, cold, warm };
 }
 
-function pythonTimes(url: string, token: string): Promise<Record<"async" | "blocking", Times>> {
+/** Each Python client with a user of its own, as the TypeScript one: a user's first session takes an interpreter process of its own. */
+function pythonTimes(url: string, asyncToken: string, blockingToken: string): Promise<Record<"async" | "blocking", Times>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [join(REPO_ROOT, "bench/python_client.py"), String(COLD_CELLS), String(BATCHES), String(CELLS_PER_BATCH)], {
-      env: { ...process.env, WASM_REPL_URL: url, WASM_REPL_TOKEN: token },
+    const child = spawn(PYTHON, [join(REPO_ROOT, "bench/python_client.py"), String(COLD_CELLS), String(BATCHES), String(CELLS_PER_BATCH), String(POOL_SIZE)], {
+      env: { ...process.env, WASM_REPL_URL: url, WASM_REPL_BENCH_TOKENS: `${asyncToken} ${blockingToken}` },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -83,11 +88,15 @@ function row(client: string, times: Times): string[] {
 
 export async function runPythonClientBench(): Promise<void> {
   process.stderr.write("bench python client: starting a wasm-repl server\n");
-  const { server, url, secret } = await launchServer({ POOL_SIZE: "2", FRAME_RATE: "0" }, { name: "wasm-repl-python-client" });
+  const { server, url, secret } = await launchServer({ POOL_SIZE: String(POOL_SIZE), FRAME_RATE: "0" }, { name: "wasm-repl-python-client" });
   let rows: [string, Times][];
   try {
+    // The server's own first cell (its code still cold) is nobody's: a session of another user takes it.
+    const warmup = await ReplSession.open(url, { token: await benchToken(secret, "python-bench-warmup"), reconnect: false });
+    await warmup.execute("0");
+    await warmup.close();
     const typescript = await typescriptTimes(url, await benchToken(secret, "python-bench-ts"));
-    const python = await pythonTimes(url, await benchToken(secret, "python-bench-py"));
+    const python = await pythonTimes(url, await benchToken(secret, "python-bench-py-async"), await benchToken(secret, "python-bench-py-blocking"));
     rows = [
       ["TypeScript SDK (ReplSession)", typescript],
       ["Python AsyncSession", python.async],
@@ -98,7 +107,7 @@ export async function runPythonClientBench(): Promise<void> {
   }
   const right = "right" as const;
   const columns = [{ title: "client" }, { title: "open ms", align: right }, { title: "first cell ms", align: right }, { title: "cold p50 ms", align: right }, { title: "cold p99 ms", align: right }, { title: "warm p50 ms", align: right }, { title: "warm p99 ms", align: right }];
-  console.log(`\nthe Python client beside the TypeScript SDK: trivial cell \`${CELL}\` round trip, locals "none", one session each on one server; first: the first cell (it takes the interpreter); cold: the ${COLD_CELLS} cells after it; warm: the p50/p99 of ${BATCHES} batches of ${CELLS_PER_BATCH} after those (median over batches)`);
+  console.log(`\nthe Python client beside the TypeScript SDK: trivial cell \`${CELL}\` round trip, locals "none", one session each on one server, each by a user of its own once the warm pool is full; first: the session's first cell (it takes the interpreter); cold: the ${COLD_CELLS} cells after it; warm: the p50/p99 of ${BATCHES} batches of ${CELLS_PER_BATCH} after those (median over batches)`);
   console.log(formatTable(columns, rows.map(([client, times]) => row(client, times))));
   const figures = Object.fromEntries(rows.map(([client, times]) => [client, { open_ms: times.open, first_cell_ms: times.first, cold_p50_ms: percentile(times.cold, 50), cold_p99_ms: percentile(times.cold, 99) }]));
   console.log(JSON.stringify({ bench: "python_client", clients: figures }));
