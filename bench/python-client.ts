@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ReplSession } from "../client/session.ts";
 import { runBench } from "./processes.ts";
-import { formatNumber, formatTable, percentile, summarize } from "./stats.ts";
+import { formatNumber, formatTable, percentile, roundValues, summarize } from "./stats.ts";
 import { benchToken, launchServer, REPO_ROOT } from "./wasm-repl.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -80,10 +80,10 @@ function pythonTimes(url: string, asyncToken: string, blockingToken: string): Pr
   });
 }
 
-function row(client: string, times: Times): string[] {
-  const ms = (value: number) => formatNumber(value, 2);
+/** A client's figures in ms: warm ones are the median over batches of each batch's percentile. */
+function figures(times: Times): Record<string, number> {
   const warm = (p: number) => summarize(times.warm.map((batch) => percentile(batch, p))).median;
-  return [client, ms(times.open), ms(times.first), ms(percentile(times.cold, 50)), ms(percentile(times.cold, 99)), ms(warm(50)), ms(warm(99))];
+  return { open_ms: times.open, first_cell_ms: times.first, cold_p50_ms: percentile(times.cold, 50), cold_p99_ms: percentile(times.cold, 99), warm_p50_ms: warm(50), warm_p99_ms: warm(99) };
 }
 
 export async function runPythonClientBench(): Promise<void> {
@@ -108,9 +108,9 @@ export async function runPythonClientBench(): Promise<void> {
   const right = "right" as const;
   const columns = [{ title: "client" }, { title: "open ms", align: right }, { title: "first cell ms", align: right }, { title: "cold p50 ms", align: right }, { title: "cold p99 ms", align: right }, { title: "warm p50 ms", align: right }, { title: "warm p99 ms", align: right }];
   console.log(`\nthe Python client beside the TypeScript SDK: trivial cell \`${CELL}\` round trip, locals "none", one session each on one server, each by a user of its own once the warm pool is full; first: the session's first cell (it takes the interpreter); cold: the ${COLD_CELLS} cells after it; warm: the p50/p99 of ${BATCHES} batches of ${CELLS_PER_BATCH} after those (median over batches)`);
-  console.log(formatTable(columns, rows.map(([client, times]) => row(client, times))));
-  const figures = Object.fromEntries(rows.map(([client, times]) => [client, { open_ms: times.open, first_cell_ms: times.first, cold_p50_ms: percentile(times.cold, 50), cold_p99_ms: percentile(times.cold, 99) }]));
-  console.log(JSON.stringify({ bench: "python_client", clients: figures }));
+  const measured = rows.map(([client, times]) => [client, figures(times)] as const);
+  console.log(formatTable(columns, measured.map(([client, values]) => [client, ...Object.values(values).map((value) => formatNumber(value, 2))])));
+  console.log(JSON.stringify({ bench: "python_client", clients: Object.fromEntries(measured.map(([client, values]) => [client, roundValues(values)])) }));
 }
 
 // Run alone: `npx tsx bench/python-client.ts`.
