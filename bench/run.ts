@@ -247,6 +247,7 @@ async function main(): Promise<void> {
   await (await import("./drain.ts")).runDrainBench(); // SIGTERM to exit with sessions saved
   await (await import("./fresh.ts")).runFreshBench(); // fresh interpreters, beside the commit before
   await (await import("./doors.ts")).runDoorsBench(); // a trivial cell through each door, beside jupyter-server + ipykernel
+  await (await import("./python-client.ts")).runPythonClientBench(); // the Python client's round trip beside the TypeScript SDK's
   await (await import("./packages.ts")).runPackagesBench(); // PRELOAD_PACKAGES' cost and savings, a first import on demand
 }
 

@@ -1,0 +1,3 @@
+from rlm.core.rlm import RLM
+
+__all__ = ["RLM"]
