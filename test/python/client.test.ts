@@ -73,7 +73,7 @@ function run(command: string, args: string[], env: Record<string, string>, cwd =
   });
 }
 
-test("the Python client's tests pass against a real server", async () => {
+test("the Python client's tests pass against a real server", async (t) => {
   const env = {
     WASM_REPL_URL: server.url,
     WASM_REPL_TOKEN: await server.token(),
@@ -85,6 +85,7 @@ test("the Python client's tests pass against a real server", async () => {
   const { code, output } = await run(PYTHON, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "client/python/tests"], env);
   assert.equal(code, 0, `pytest failed:\n${output}`);
   assert.match(output, /\d+ passed/, output);
+  t.diagnostic(output.trim().split("\n").at(-1)!); // pytest's summary, in the test runner's report
 });
 
 test("pip installs the package, and it imports from where it was installed", async () => {

@@ -105,12 +105,29 @@ def test_with_the_library_an_isolated_env_answering_its_repl_result(with_rlm: Mo
     assert all(type(result) is REPLResult for result in results)
     call = results[0].rlm_calls[0]
     assert isinstance(call, RLMChatCompletion) and call.root_model == "root-model" and call.error is None
+    assert (call.prompt, call.response) == ("six sevens", "echo: six sevens")  # the session records call text
     usage = call.usage_summary.model_usage_summaries["root-model"]
     assert usage.total_calls == 1 and usage.total_input_tokens > 0 and usage.total_output_tokens == 3  # "echo: six sevens"
     environment = with_rlm.WasmReplREPL()
     try:
         assert isinstance(environment, SupportsPersistence)
         assert environment.depth == 1 and environment.persistent is False
+    finally:
+        environment.cleanup()
+
+
+def test_custom_tools_that_are_functions_run_here_and_values_become_variables(without_rlm: ModuleType) -> None:
+    looked_up: list[str] = []
+
+    def lookup(key: str) -> str:
+        looked_up.append(key)
+        return key.upper()
+
+    environment = without_rlm.WasmReplREPL(custom_tools={"lookup": {"tool": lookup, "description": "Upper-cases a key."}, "LIMIT": 3})
+    try:
+        result = environment.execute_code("print(lookup('abc'), LIMIT, lookup.__doc__)")
+        assert result.stdout == "ABC 3 Upper-cases a key.\n", result.stderr
+        assert looked_up == ["abc"]
     finally:
         environment.cleanup()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .session import AsyncSession
+from .session import AsyncSession, ToolEntry
 from .types import ExecuteResponse, LocalsMode
 
 
@@ -30,6 +30,7 @@ class WASMREPLEnv:
         *,
         env: Mapping[str, str] | None = None,
         locals: LocalsMode = "all",
+        tools: Mapping[str, ToolEntry] | None = None,
     ) -> None:
         self.max_depth = max_depth
         self.timeout = timeout
@@ -37,12 +38,13 @@ class WASMREPLEnv:
         self._token = token
         self._env = env
         self._locals: LocalsMode = locals
+        self._tools = tools
         self.session: AsyncSession | None = None
 
     async def initialize(self) -> None:
         """Opens the session (once)."""
         if self.session is None:
-            self.session = await AsyncSession.open(self.url, token=self._token, env=self._env)
+            self.session = await AsyncSession.open(self.url, token=self._token, env=self._env, tools=self._tools)
 
     async def code_execution(self, code: str) -> ExecuteResponse:
         """Runs ``code`` in the session. The answer has the fields of the guide's ``POST /execute``

@@ -70,12 +70,12 @@ FAILED_CALL = 'the model call failed (Python got an "Error: ..." text)'
 
 
 def _call_record(call: RlmCall) -> Any:
-    """A model call as the library records one (an RLMChatCompletion), when it is installed. The
-    server reports each call's model, tokens, time and outcome, not its prompt and reply."""
+    """A model call as the library records one (an RLMChatCompletion), when it is installed, with
+    its prompt and response (the session is opened with ``rlm_call_text``)."""
     if not RLM_AVAILABLE:
         return call
     usage = UsageSummary(model_usage_summaries={call.model: ModelUsageSummary(total_calls=1, total_input_tokens=call.prompt_tokens, total_output_tokens=call.completion_tokens)})
-    record: dict[str, Any] = {"root_model": call.model, "prompt": "", "response": "", "usage_summary": usage, "execution_time": call.duration}
+    record: dict[str, Any] = {"root_model": call.model, "prompt": call.prompt or "", "response": call.response or "", "usage_summary": usage, "execution_time": call.duration}
     if not call.ok:
         record["error"] = FAILED_CALL
     return RLMChatCompletion(**record)
@@ -131,15 +131,14 @@ class WasmReplREPL(_EnvBase):  # type: ignore[misc]
     # ---- the library's BaseEnv ----
 
     def setup(self) -> None:
-        """Opens the session (the interpreter and its helpers are the server's), and sets the
-        custom tools that are values. Callables would run in this process: not supported yet."""
+        """Opens the session (the interpreter and its helpers are the server's). Custom tools that
+        are functions become the session's tools: Python calls them by name and they run here, in
+        this process, as the library's own REPLs run them; the others become variables."""
         if self.session is not None:
             return
-        callables = sorted(name for name, tool in self.custom_tools.items() if callable(_tool_value(tool)))
-        if callables:
-            raise BadRequest("bad_request", f"custom tools that are functions run on the client's side, which wasm-repl does not support yet: {callables}")
-        self.session = Session.open(self.url, token=self._token, env=self._env)
-        values = {name: _tool_value(tool) for name, tool in self.custom_tools.items()}
+        functions = {name: tool for name, tool in self.custom_tools.items() if callable(_tool_value(tool))}
+        self.session = Session.open(self.url, token=self._token, env=self._env, rlm_call_text=True, tools=functions)
+        values = {name: _tool_value(tool) for name, tool in self.custom_tools.items() if name not in functions}
         if values:
             self._check(self.session.set_vars(values), "the custom tools")
 

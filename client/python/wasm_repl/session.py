@@ -13,7 +13,9 @@ import base64
 import inspect
 import itertools
 import json
+import functools
 import logging
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -50,6 +52,22 @@ TextCallback = Callable[[str], Union[None, Awaitable[None]]]
 DisplayCallback = Callable[[DisplayEvent], Union[None, Awaitable[None]]]
 InputCallback = Callable[[str, bool], Union[str, Awaitable[str]]]
 Listener = Callable[..., Any]
+Tool = Callable[..., Any]
+"""A function Python in the session may call: it gets the call's positional and keyword
+arguments (JSON values) and returns a JSON value; a coroutine function is awaited, a plain one
+runs in a worker thread (so that a slow one does not hold up the session's frames). An exception
+is a ``ToolError`` in Python, with its message."""
+ToolEntry = Union[Tool, Mapping[str, Any]]
+"""A tool, or ``{"tool": tool, "description": "..."}`` (the RLM library's custom_tools format)."""
+
+# As protocol/validate.ts: names the session's own helpers take, and the tool-count cap.
+RESERVED_TOOL_NAMES = frozenset(
+    {"llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched", "SHOW_VARS", "FINAL", "FINAL_VAR",
+     "answer", "context", "history", "tools", "ToolError", "display", "print", "input"}
+)
+MAX_TOOLS = 64
+MAX_TOOL_DESCRIPTION = 4096
+_TOOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
 _counter = itertools.count(1)
 
@@ -58,12 +76,14 @@ class ConnectOptions(TypedDict, total=False):
     token: str | None
     reconnect: bool
     max_reconnect_attempts: int
+    tools: Mapping[str, ToolEntry] | None
 
 
 class OpenOptions(ConnectOptions, total=False):
     """The keyword arguments of :meth:`AsyncSession.open` (and ``Session.open``)."""
 
     env: Mapping[str, str] | None
+    rlm_call_text: bool
 
 
 class AttachOptions(ConnectOptions, total=False):
@@ -184,7 +204,7 @@ class AsyncSession:
     ``evicted`` (reason), ``closed`` (the error, or None for a clean end).
     """
 
-    def __init__(self, url: str, token: str, *, reconnect: bool = True, max_reconnect_attempts: int = 10) -> None:
+    def __init__(self, url: str, token: str, *, reconnect: bool = True, max_reconnect_attempts: int = 10, tools: Mapping[str, ToolEntry] | None = None) -> None:
         """Use :meth:`open` or :meth:`attach`."""
         self.id = ""
         self.last_seq = 0
@@ -210,12 +230,17 @@ class AsyncSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._files: AsyncSessionFiles | None = None
         self._reconnecting: asyncio.Future[Any] | None = None
+        # The tools this client answers, by name: (function, description).
+        self._tools: dict[str, tuple[Tool, str | None]] = {}
+        for name, entry in (tools or {}).items():
+            self._add_tool(name, entry)
         # What to do with each server frame, by its type: a new frame type is one more entry.
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "stream": self._on_stream,
             "display": self._on_display,
             "clear_output": self._on_display,
             "input_request": self._on_input_request,
+            "tool_call": self._on_tool_call,
             "result": self._on_result,
             "error": self._on_error,
             "evicted": self._on_evicted,
@@ -231,17 +256,24 @@ class AsyncSession:
         *,
         token: str | None = None,
         env: Mapping[str, str] | None = None,
+        rlm_call_text: bool = False,
+        tools: Mapping[str, ToolEntry] | None = None,
         reconnect: bool = True,
         max_reconnect_attempts: int = 10,
     ) -> AsyncSession:
         """Opens a new session. ``url`` defaults to ``WASM_REPL_URL``, else http://127.0.0.1:8000;
         ``token`` to ``WASM_REPL_TOKEN``, else a loopback development server's own. ``env``: the
         interpreter's environment variables (``os.environ``) for the session's life; they travel
-        in a request's body (``POST /v1/sessions``), never in a URL."""
+        in a request's body (``POST /v1/sessions``), never in a URL. ``rlm_call_text``: results'
+        ``rlm_calls`` carry each model call's prompt and response. ``tools``: functions Python in
+        the session calls by name (see :meth:`register_tool`)."""
         url = default_url(url)
-        session = cls(url, await resolve_token(url, token), reconnect=reconnect, max_reconnect_attempts=max_reconnect_attempts)
-        if env is not None:
-            opened = await http_json(f"{session._url}/v1/sessions", "POST", token=session._token, payload={"env": dict(env)})
+        session = cls(url, await resolve_token(url, token), reconnect=reconnect, max_reconnect_attempts=max_reconnect_attempts, tools=tools)
+        if env is not None or rlm_call_text:
+            body: dict[str, Any] = {"env": dict(env or {})}
+            if rlm_call_text:
+                body["rlm_call_text"] = True
+            opened = await http_json(f"{session._url}/v1/sessions", "POST", token=session._token, payload=body)
             session.id = str(opened["session_id"])
         await session._connect(None)
         return session
@@ -254,12 +286,13 @@ class AsyncSession:
         *,
         token: str | None = None,
         since: int | None = None,
+        tools: Mapping[str, ToolEntry] | None = None,
         reconnect: bool = True,
         max_reconnect_attempts: int = 10,
     ) -> AsyncSession:
         """Attaches to an existing session of the caller's; with ``since``, every frame after that seq is replayed."""
         url = default_url(url)
-        session = cls(url, await resolve_token(url, token), reconnect=reconnect, max_reconnect_attempts=max_reconnect_attempts)
+        session = cls(url, await resolve_token(url, token), reconnect=reconnect, max_reconnect_attempts=max_reconnect_attempts, tools=tools)
         session.id = session_id
         session.last_seq = since or 0
         await session._connect(since)
@@ -341,6 +374,38 @@ class AsyncSession:
         """A fresh interpreter: every variable is dropped."""
         request_id = _next_id("reset")
         return await self._request(request_id, [encode({"type": "reset", "id": request_id})])
+
+    async def register_tool(self, name: str, tool: Tool, description: str | None = None) -> ExecuteResult:
+        """Makes ``tool`` callable from Python in the session as ``name(...)`` and
+        ``tools.name(...)``: the cell waits while it runs here. Every connection of this client
+        declares its tools again (a session that moved knows them only from its snapshot)."""
+        self._add_tool(name, {"tool": tool, "description": description})
+        return await self._declare_tools()
+
+    async def unregister_tool(self, name: str) -> ExecuteResult:
+        """Python can no longer call the tool ``name``."""
+        self._tools.pop(name, None)
+        return await self._declare_tools()
+
+    def _add_tool(self, name: str, entry: ToolEntry) -> None:
+        tool, description = (entry.get("tool"), entry.get("description")) if isinstance(entry, Mapping) else (entry, None)
+        if not isinstance(name, str) or not _TOOL_NAME.match(name) or name in RESERVED_TOOL_NAMES:
+            raise BadRequest("bad_request", f"a tool's name must be a Python identifier of at most 64 characters, not starting with _ and not one of the session's own names ({', '.join(sorted(RESERVED_TOOL_NAMES))}); got {name!r}")
+        if not callable(tool):
+            raise BadRequest("bad_request", f"tool {name} is not a function")
+        if description is not None and (not isinstance(description, str) or len(description) > MAX_TOOL_DESCRIPTION):
+            raise BadRequest("bad_request", f"tool {name}'s description must be a string of at most {MAX_TOOL_DESCRIPTION} characters")
+        if name not in self._tools and len(self._tools) >= MAX_TOOLS:
+            raise BadRequest("bad_request", f"a session takes at most {MAX_TOOLS} tools")
+        self._tools[name] = (tool, description)
+
+    def _tools_frame(self, request_id: str) -> str:
+        specs = [{"name": name, **({} if description is None else {"description": description})} for name, (_, description) in self._tools.items()]
+        return encode({"type": "set_tools", "id": request_id, "tools": specs})
+
+    async def _declare_tools(self) -> ExecuteResult:
+        request_id = _next_id("tools")
+        return await self._request(request_id, [self._tools_frame(request_id)])
 
     async def refresh_token(self, token: str) -> None:
         """Hands the server a fresh token before the current one expires (the connection closes at
@@ -469,7 +534,9 @@ class AsyncSession:
             raise
 
     async def _send(self, frame: Mapping[str, Any]) -> None:
-        text = encode(frame)
+        await self._send_text(encode(frame))
+
+    async def _send_text(self, text: str) -> None:
         async with self._send_lock:
             socket = self._socket
             if socket is not None:
@@ -544,6 +611,9 @@ class AsyncSession:
             self._socket = socket
             self._welcome(welcome, since)
             queued, self._outbox = self._outbox, []
+            if self._tools:
+                # First, so that the cells below find them; its result answers no request of the caller's.
+                queued.insert(0, _Outgoing(self._tools_frame(_next_id("tools"))))
             for item in queued:
                 try:
                     await socket.send(item.text)
@@ -626,6 +696,36 @@ class AsyncSession:
             log.exception("a wasm-repl on_input callback failed")
             return
         await self._send({"type": "input_reply", "id": frame["id"], "value": str(value)})
+
+    def _on_tool_call(self, frame: Frame) -> None:
+        entry = self._tools.get(str(frame.get("name")))
+        if entry is not None:  # a tool this client lacks is left to the client that has it
+            self._spawn(self._answer_tool(entry[0], frame))
+
+    async def _answer_tool(self, tool: Tool, frame: Frame) -> None:
+        raw_args, raw_kwargs = frame.get("args"), frame.get("kwargs")
+        args: list[Any] = raw_args if isinstance(raw_args, list) else []
+        kwargs: dict[str, Any] = raw_kwargs if isinstance(raw_kwargs, dict) else {}
+        answer: dict[str, Any]
+        try:
+            if inspect.iscoroutinefunction(tool):
+                value = await tool(*args, **kwargs)
+            else:
+                value = await asyncio.get_running_loop().run_in_executor(None, functools.partial(tool, *args, **kwargs))
+                if inspect.isawaitable(value):
+                    value = await value
+            answer = {"value": value}
+        except Exception as failed:
+            answer = {"error": str(failed) or type(failed).__name__}
+        call_id = frame.get("call_id")
+        try:
+            text = encode({"type": "tool_result", "call_id": call_id, **answer})
+        except (TypeError, ValueError) as failed:
+            text = encode({"type": "tool_result", "call_id": call_id, "error": f"the tool's value is not JSON: {failed}"})
+        limit = self.limits.max_frame_bytes if self.limits is not None else MAX_FRAME_BYTES
+        if len(text.encode("utf-8")) > limit:
+            text = encode({"type": "tool_result", "call_id": call_id, "error": f"the tool's value is over the session's {limit}-byte frame limit"})
+        await self._send_text(text)
 
     def _on_result(self, frame: Frame) -> None:
         pending = self._pending.pop(str(frame.get("id")), None)

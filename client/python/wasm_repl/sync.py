@@ -160,6 +160,13 @@ class Session:
     def reset(self) -> ExecuteResult:
         return self._run(self._session.reset())
 
+    def register_tool(self, name: str, tool: Callable[..., Any], description: str | None = None) -> ExecuteResult:
+        """See :meth:`AsyncSession.register_tool`: a plain function runs in a worker thread."""
+        return self._run(self._session.register_tool(name, tool, description))
+
+    def unregister_tool(self, name: str) -> ExecuteResult:
+        return self._run(self._session.unregister_tool(name))
+
     def refresh_token(self, token: str) -> None:
         self._run(self._session.refresh_token(token))
 

@@ -77,6 +77,10 @@ class RlmCall:
     """1 for a session's own llm_query; deeper for a child RLM's calls."""
     ok: bool = True
     """False when the call failed (Python got an ``"Error: ..."`` text)."""
+    prompt: str | list[dict[str, str]] | None = None
+    """In a session opened with ``rlm_call_text``: the prompt, or a child RLM's turn's messages."""
+    response: str | None = None
+    """In a session opened with ``rlm_call_text``: the answer's text."""
 
     @classmethod
     def from_frame(cls, raw: Mapping[str, Any]) -> RlmCall:
