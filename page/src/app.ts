@@ -162,7 +162,7 @@ export class NotebookApp {
     this.save();
     this.leave();
     const kept = tabStorage.notebook(id);
-    this.notebook = kept?.notebook ?? { cells: [], metadata: {} };
+    this.notebook = kept?.notebook ?? newNotebook();
     this.notes = [];
     this.render();
     this.attach(id, kept?.lastSeq ?? 0);
@@ -257,7 +257,10 @@ export class NotebookApp {
       cell = newCell("");
       startRun(cell, frame.id!);
       cell.notes.push({ level: "info", text: "Run by another client of this session: its code is not in this notebook." });
-      this.notebook.cells.push(cell);
+      // Before the empty cell at the end, which stays where the next code is typed.
+      const cells = this.notebook.cells;
+      const last = cells.at(-1);
+      cells.splice(last && last.status === "idle" && last.source === "" ? cells.length - 1 : cells.length, 0, cell);
       this.render();
     }
     applyFrame(cell, frame, this.limits);
@@ -341,7 +344,9 @@ export class NotebookApp {
 
   async refreshSessions(): Promise<void> {
     try {
-      renderSessions(this.parts.sessions, await this.api.sessions(), this.session, { open: (id) => this.open(id), end: (id) => void this.end(id) });
+      const sessions = await this.api.sessions();
+      const current = { id: this.session, running: this.notebook.cells.some((cell) => cell.status === "running") };
+      renderSessions(this.parts.sessions, sessions, current, { open: (id) => this.open(id), end: (id) => void this.end(id) });
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) this.signIn(error.message);
     }

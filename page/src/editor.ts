@@ -46,7 +46,9 @@ export function createEditor(parent: HTMLElement, source: string, language: "pyt
         bracketMatching(),
         syntaxHighlighting(highlighting),
         placeholder(language === "python" ? "Python code — Shift+Enter runs it" : "Markdown"),
-        ...(language === "python" ? [python()] : [EditorView.lineWrapping]),
+        ...(language === "python" ? [python()] : []),
+        // Long lines wrap: a narrow window never scrolls code sideways.
+        EditorView.lineWrapping,
         EditorView.contentAttributes.of({ "aria-label": label }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) handlers.changed(update.state.doc.toString());

@@ -9,7 +9,8 @@ export interface SessionActions {
   end(id: string): void;
 }
 
-export function renderSessions(list: HTMLElement, sessions: readonly SessionSummary[], current: string | null, actions: SessionActions): void {
+/** `current`: this notebook's session, and whether a cell of it runs (the page knows that before the list does). */
+export function renderSessions(list: HTMLElement, sessions: readonly SessionSummary[], current: { id: string | null; running: boolean }, actions: SessionActions): void {
   if (sessions.length === 0) {
     list.replaceChildren(element("li", "empty", "No sessions yet: running a cell opens one."));
     return;
@@ -19,9 +20,10 @@ export function renderSessions(list: HTMLElement, sessions: readonly SessionSumm
       const id = session.session_id;
       const item = element("li");
       item.dataset.session = id;
+      const mine = id === current.id;
       const states = [
-        id === current && "this notebook",
-        session.running && "running",
+        mine && "this notebook",
+        (mine ? current.running : session.running) && "running",
         session.hibernated && "hibernated",
         `${session.cell_count} cell${session.cell_count === 1 ? "" : "s"}`,
         `last active ${new Date(session.last_active_at).toLocaleTimeString()}`,
@@ -29,7 +31,7 @@ export function renderSessions(list: HTMLElement, sessions: readonly SessionSumm
       const name = element("code", "", id.slice(0, 12));
       name.title = id;
       item.append(name, element("span", "details", states.join(" · ")));
-      if (id !== current) item.append(button("Open", `Open session ${id} in this tab`, () => actions.open(id)));
+      if (!mine) item.append(button("Open", `Open session ${id} in this tab`, () => actions.open(id)));
       item.append(button("End", `End session ${id}`, () => actions.end(id)));
       return item;
     }),
