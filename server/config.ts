@@ -9,6 +9,7 @@ import type { AuthConfig, KeySource } from "./auth/settings.ts";
 import type { TenantLimits } from "./auth/identity.ts";
 import { MODEL_NAME, type LlmConfig } from "./llm/settings.ts";
 import type { LogLevel } from "./log.ts";
+import { isLoopback } from "./loopback.ts";
 import { findPackage, isCompiled, openRepository, withDependencies } from "./packages/lock.ts";
 import { NO_PACKAGES, type PackageSettings } from "./sandbox/package-settings.ts";
 import type { BufferLimits } from "./sessions/buffers.ts";
@@ -298,8 +299,4 @@ function readKeySource(read: EnvReader): KeySource {
     return { kind: "jwks", url, refetchCooldownMs: read.seconds("JWT_JWKS_REFETCH_COOLDOWN", 30) * 1000 };
   }
   return { kind: "development" };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }

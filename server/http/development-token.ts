@@ -5,7 +5,7 @@
 // site that rebinds its name to 127.0.0.1 would send its own name), and, from a browser, came from
 // this server's own origin.
 import type { IncomingMessage } from "node:http";
-import { isLoopback } from "../config.ts";
+import { isLoopback } from "../loopback.ts";
 import type { HttpExchange, PublicRoute } from "./endpoint.ts";
 import { sendError, sendJson } from "./responses.ts";
 
