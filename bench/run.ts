@@ -248,6 +248,7 @@ async function main(): Promise<void> {
   await (await import("./fresh.ts")).runFreshBench(); // fresh interpreters, beside the commit before
   await (await import("./doors.ts")).runDoorsBench(); // a trivial cell through each door, beside jupyter-server + ipykernel
   await (await import("./packages.ts")).runPackagesBench(); // PRELOAD_PACKAGES' cost and savings, a first import on demand
+  await (await import("./page.ts")).runPageBench(); // the notebook page in chromium: load, and a cell's round trip
 }
 
 runBench(main, WATCHDOG_MS, progress);

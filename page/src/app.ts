@@ -27,6 +27,8 @@ export interface PageParts {
 const RESET_PREFIX = "reset-";
 /** The tab's copy of the notebook is written at most this often while frames stream in (and when the page goes). */
 const SAVE_EVERY_MS = 200;
+/** The files and sessions panels are asked again this long after the last result. */
+const PANELS_AFTER_MS = 400;
 
 export class NotebookApp {
   private notebook: Notebook;
@@ -37,6 +39,7 @@ export class NotebookApp {
   private readonly api: Api;
   private notes: Note[] = [];
   private saving: ReturnType<typeof setTimeout> | null = null;
+  private refreshing: ReturnType<typeof setTimeout> | null = null;
   private opening: Promise<SessionConnection> | null = null;
 
   constructor(
@@ -265,10 +268,7 @@ export class NotebookApp {
     }
     applyFrame(cell, frame, this.limits);
     this.view.update(cell);
-    if (frame.type === "result") {
-      void this.refreshFiles();
-      void this.refreshSessions();
-    }
+    if (frame.type === "result") this.refreshPanelsSoon();
   }
 
   private resetAnswered(frame: ServerFrame): void {
@@ -334,6 +334,19 @@ export class NotebookApp {
     } catch (error) {
       this.status(`The download failed: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * The panels once the cells have paused: listing files is the session's work too, queued between
+   * its cells, so a listing after every result would hold up the cell run right after it.
+   */
+  private refreshPanelsSoon(): void {
+    if (this.refreshing) clearTimeout(this.refreshing);
+    this.refreshing = setTimeout(() => {
+      this.refreshing = null;
+      void this.refreshFiles();
+      void this.refreshSessions();
+    }, PANELS_AFTER_MS);
   }
 
   async refreshFiles(): Promise<void> {
