@@ -2,7 +2,7 @@
 // to it, the toolbar, and the sessions and files panels. Runs go out as execute frames; the frames
 // that come back (live, or replayed after a reload) change their cells (outputs.ts), and the
 // notebook is kept in the tab with the last seq it holds (storage.ts).
-import type { ServerFrame, SessionFrame, SessionLimits } from "../../protocol/frames.ts";
+import type { EvictionReason, ServerFrame, SessionFrame, SessionLimits } from "../../protocol/frames.ts";
 import { Api, ApiError } from "./api.ts";
 import { SessionConnection, type Gone } from "./connection.ts";
 import { renderFiles } from "./files-panel.ts";
@@ -41,6 +41,8 @@ export class NotebookApp {
   private saving: ReturnType<typeof setTimeout> | null = null;
   private refreshing: ReturnType<typeof setTimeout> | null = null;
   private opening: Promise<SessionConnection> | null = null;
+  /** Why the server said it ended the session (its evicted frame), until the socket closes. */
+  private eviction: EvictionReason | null = null;
 
   constructor(
     private readonly token: string,
@@ -245,7 +247,9 @@ export class NotebookApp {
         else this.cellFrame(frame);
         break;
       case "evicted":
-        this.note(frame.resumable ? "info" : "warning", frame.resumable ? "The session's server is restarting; the session moves and this page reconnects." : `The session was ended (${frame.reason}). Running a cell opens a new one.`);
+        // An ending one is said when its socket closes, just after.
+        if (frame.resumable) this.note("info", "The session's server is restarting: the session moves, and this page reconnects to it.");
+        else this.eviction = frame.reason;
         break;
       default:
         return;
@@ -296,8 +300,10 @@ export class NotebookApp {
       cell.notes.push({ level: "warning", text: "Its session ended before it finished." });
       this.view.update(cell);
     }
-    this.note("warning", `Session ${session.slice(0, 12)}: ${why}. Running a cell opens a new session.`);
-    this.status(`Session ${session.slice(0, 12)} is gone: ${why}.`);
+    const said = this.eviction ? `session ${session} was ended (${this.eviction})` : why;
+    this.eviction = null;
+    this.note("warning", `Gone: ${said}. The next cell run opens a new session.`);
+    this.status(`Session ${session.slice(0, 12)} is gone.`);
     void this.refreshSessions();
     void this.refreshFiles();
   }

@@ -95,6 +95,12 @@ export class NotebookPage {
     return this.cell(index);
   }
 
+  /** Runs cell `index` as run() does and waits for its run to end as `status`. */
+  async ran(index: number, code: string, status: "done" | "failed" = "done"): Promise<Locator> {
+    await this.run(index, code);
+    return this.finished(index, status);
+  }
+
   /** Waits for cell `index`'s run to end (done or failed), and gives the cell. */
   async finished(index: number, status: "done" | "failed" = "done"): Promise<Locator> {
     const cell = this.cell(index);

@@ -20,8 +20,7 @@ test("opened on this machine, the page signs in with the development token and r
   const token = await tab.evaluate<string | null>("sessionStorage.getItem('wasm-repl.token')");
   assert.match(token ?? "", /^eyJ/, "the development token, kept in the tab");
   assert.ok(!tab.page.url().includes("eyJ"));
-  await tab.run(0, "6 * 7");
-  await tab.shows((await tab.finished(0)).locator(".outputs"), "42");
+  await tab.shows((await tab.ran(0, "6 * 7")).locator(".outputs"), "42");
   await tab.page.locator("#sign-out").click();
   await tab.state("signed-out");
   await tab.shows(tab.page.locator("#status"), "Signed out.");

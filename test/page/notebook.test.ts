@@ -50,8 +50,7 @@ test("a refused token is told why; a good one, typed and entered from the keyboa
 
 test("cells keep their variables; a stream shows while its cell still runs; input() asks on the page", async () => {
   const tab = await signedIn();
-  await tab.run(0, "x = 20");
-  await tab.finished(0);
+  await tab.ran(0, "x = 20");
   const asking = await tab.run(1, 'print(f"started with {x}")\nanswer = input("how many more? ")\nx * 2 + int(answer)');
   // The cell waits in input(): its stream is on the page before it ends.
   await tab.shows(asking.locator(".outputs"), "started with 20");
@@ -68,20 +67,17 @@ test("cells keep their variables; a stream shows while its cell still runs; inpu
 
 test("Interrupt stops a long cell and keeps the variables; Restart drops them and says so", async () => {
   const tab = await signedIn();
-  await tab.run(0, "kept = 'still here'");
-  await tab.finished(0);
+  await tab.ran(0, "kept = 'still here'");
   const sleeping = await tab.run(1, "import time\nprint('sleeping', flush=True)\ntime.sleep(600)");
   await tab.shows(sleeping.locator(".outputs"), "sleeping");
   await tab.page.locator("#interrupt").click();
   await tab.finished(1, "failed");
   await tab.shows(sleeping.locator(".outputs .error"), "KeyboardInterrupt");
   await tab.shows(sleeping.locator(".note"), "Interrupted.");
-  await tab.run(2, "kept");
-  await tab.shows((await tab.finished(2)).locator(".outputs"), "'still here'");
+  await tab.shows((await tab.ran(2, "kept")).locator(".outputs"), "'still here'");
   await tab.page.locator("#restart").click();
   await tab.shows(tab.page.locator("#notebook-notes"), "Restarted: a fresh interpreter, every variable dropped (state_preserved: false).");
-  await tab.run(3, "kept");
-  await tab.shows((await tab.finished(3, "failed")).locator(".outputs .error"), "NameError");
+  await tab.shows((await tab.ran(3, "kept", "failed")).locator(".outputs .error"), "NameError");
   await tab.close();
 });
 
@@ -94,8 +90,7 @@ def png(width, height):
 
 test("rich output: HTML, SVG and Markdown in sandboxed frames sized to their content, a PNG, JSON; a screenshot of it", async () => {
   const tab = await signedIn();
-  await tab.run(0, "import math\nradii = [1, 2, 3]\nprint('areas:', [round(math.pi * r * r, 2) for r in radii])");
-  await tab.finished(0);
+  await tab.ran(0, "import math\nradii = [1, 2, 3]\nprint('areas:', [round(math.pi * r * r, 2) for r in radii])");
   await tab.run(
     1,
     [
@@ -187,8 +182,7 @@ test("HTML a cell displays cannot reach the page, its token, its origin or the n
 
 test("a reload finds the session and the notebook, and output made while the page was away arrives by replay", async () => {
   const tab = await signedIn();
-  await tab.run(0, "total = 40");
-  await tab.finished(0);
+  await tab.ran(0, "total = 40");
   const waiting = await tab.run(1, "print('before', flush=True)\nextra = input('extra? ')\nprint('after', extra)\ntotal + int(extra)");
   await tab.shows(waiting.locator(".outputs"), "before");
   const session = (await tab.evaluate<string>(SESSION_STORAGE("wasm-repl.session")))!;
@@ -211,8 +205,7 @@ test("a reload finds the session and the notebook, and output made while the pag
   assert.equal((await back.locator(".outputs").textContent())!.match(/before/g)?.length, 1, "nothing replayed twice");
   await tab.shows(tab.page.locator(`#sessions li[data-session="${session}"]`), "this notebook");
   // The session goes on where it was.
-  await tab.run(2, "total");
-  await tab.shows((await tab.finished(2)).locator(".outputs"), "40");
+  await tab.shows((await tab.ran(2, "total")).locator(".outputs"), "40");
   await tab.close();
 });
 
@@ -220,8 +213,7 @@ test("files: one uploaded is read by Python, one Python wrote is listed and down
   const tab = await signedIn();
   await tab.page.locator("#upload").setInputFiles({ name: "numbers.txt", mimeType: "text/plain", buffer: Buffer.from("3\n4\n5\n") });
   await tab.shows(tab.page.locator('#files li[data-path="numbers.txt"]'), "6 B");
-  await tab.run(0, "nums = [int(line) for line in open('numbers.txt')]\nwith open('squares.csv', 'w') as out:\n    out.write('\\n'.join(f'{n},{n * n}' for n in nums))\nsum(nums)");
-  await tab.shows((await tab.finished(0)).locator(".outputs"), "12");
+  await tab.shows((await tab.ran(0, "nums = [int(line) for line in open('numbers.txt')]\nwith open('squares.csv', 'w') as out:\n    out.write('\\n'.join(f'{n},{n * n}' for n in nums))\nsum(nums)")).locator(".outputs"), "12");
   const written = tab.page.locator('#files li[data-path="squares.csv"]');
   await written.waitFor();
   const { download, text } = await tab.download(() => written.getByRole("button", { name: "Download squares.csv" }).click());
@@ -232,8 +224,7 @@ test("files: one uploaded is read by Python, one Python wrote is listed and down
 
 test(".ipynb: the notebook is saved as nbformat 4.5 with its outputs, and loads into another tab", async () => {
   const tab = await signedIn();
-  await tab.run(0, "print('saved output')\n21 * 2");
-  await tab.finished(0);
+  await tab.ran(0, "print('saved output')\n21 * 2");
   const { download, text } = await tab.download(() => tab.page.locator("#save").click());
   assert.equal(download.suggestedFilename(), "notebook.ipynb");
   const file = JSON.parse(text) as { nbformat: number; nbformat_minor: number; metadata: { kernelspec: { name: string } }; cells: { id: string; cell_type: string; source: string[]; execution_count: number | null; outputs: { output_type: string }[] }[] };
@@ -262,8 +253,7 @@ test(".ipynb: the notebook is saved as nbformat 4.5 with its outputs, and loads 
 test("a narrow window in the dark theme: one column, nothing wider than the window; the Theme button switches to light", async () => {
   const tab = await signedIn({ viewport: { width: 380, height: 800 }, colorScheme: "dark" });
   assert.equal(await tab.evaluate("document.documentElement.dataset.theme"), "dark");
-  await tab.run(0, "print('a fairly long line of output that has to wrap on a narrow window ' * 3)\n{'key': list(range(30))}");
-  await tab.finished(0);
+  await tab.ran(0, "print('a fairly long line of output that has to wrap on a narrow window ' * 3)\n{'key': list(range(30))}");
   assert.equal(await tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), true, "no sideways scrolling");
   const background = () => tab.evaluate<string>("getComputedStyle(document.body).backgroundColor");
   const dark = await background();

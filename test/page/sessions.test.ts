@@ -30,8 +30,7 @@ async function hibernated(id: string): Promise<void> {
 
 test("another tab opens a session from the list: hibernated, it says so; its output is replayed, and it wakes with its variables", async () => {
   const first = await signedIn(await NotebookPage.open(browser, page));
-  await first.run(0, "x = 5\nprint('from the first tab')");
-  await first.finished(0);
+  await first.ran(0, "x = 5\nprint('from the first tab')");
   const id = (await first.evaluate<string>("sessionStorage.getItem('wasm-repl.session')"))!;
   await hibernated(id);
   const second = await signedIn(await first.sibling(page));
@@ -42,8 +41,7 @@ test("another tab opens a session from the list: hibernated, it says so; its out
   // The second tab has no notebook for it: the run comes back from the session's history, without its code.
   await second.shows(second.cell(0).locator(".outputs"), "from the first tab");
   await second.shows(second.cell(0).locator(".note"), "Run by another client of this session");
-  await second.run(1, "x * 2");
-  await second.shows((await second.finished(1)).locator(".outputs"), "10");
+  await second.shows((await second.ran(1, "x * 2")).locator(".outputs"), "10");
   // The first tab, still attached, sees the second tab's run arrive.
   await first.shows(first.page.locator("#cells"), "10");
   await first.close();
@@ -51,13 +49,11 @@ test("another tab opens a session from the list: hibernated, it says so; its out
 
 test("an ended session says so, on the attached page and on a page that comes back to it; the next cell opens a new session", async () => {
   const tab = await signedIn(await NotebookPage.open(browser, page));
-  await tab.run(0, "1 + 1");
-  await tab.finished(0);
+  await tab.ran(0, "1 + 1");
   const id = (await tab.evaluate<string>("sessionStorage.getItem('wasm-repl.session')"))!;
   await (await fetch(`${server.url}/v1/sessions/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
-  await tab.shows(tab.page.locator("#notebook-notes"), "The session was ended (closed).");
-  await tab.run(1, "2 + 2");
-  await tab.shows((await tab.finished(1)).locator(".outputs"), "4");
+  await tab.shows(tab.page.locator("#notebook-notes"), `Gone: session ${id} was ended (closed).`);
+  await tab.shows((await tab.ran(1, "2 + 2")).locator(".outputs"), "4");
   const next = (await tab.evaluate<string>("sessionStorage.getItem('wasm-repl.session')"))!;
   assert.notEqual(next, id);
   // Away while its session ends: coming back, the page is told why it cannot attach.
@@ -67,7 +63,6 @@ test("an ended session says so, on the attached page and on a page that comes ba
   await tab.state("ready");
   await tab.shows(tab.page.locator("#notebook-notes"), `session ${next} ended (closed)`);
   await tab.shows(tab.cell(1).locator(".outputs"), "4");
-  await tab.run(2, "'fresh'");
-  await tab.shows((await tab.finished(2)).locator(".outputs"), "'fresh'");
+  await tab.shows((await tab.ran(2, "'fresh'")).locator(".outputs"), "'fresh'");
   await tab.close();
 });
