@@ -87,6 +87,7 @@ export class NotebookApp {
   }
 
   private async execute(cell: Cell): Promise<void> {
+    // The run's id names its cell: frames of a run the cell has since been run again past are known as such.
     startRun(cell, `${cell.id}-${newId().slice(0, 6)}`);
     this.view.update(cell);
     this.scheduleSave();
@@ -259,6 +260,8 @@ export class NotebookApp {
 
   private cellFrame(frame: RunFrame): void {
     let cell = this.notebook.cells.find((candidate) => candidate.run === frame.id);
+    // A run of a cell that was run again since (its id names the cell): the new run's outputs stand.
+    if (!cell && this.notebook.cells.some((candidate) => frame.id!.startsWith(`${candidate.id}-`))) return;
     if (!cell) {
       // A run this notebook did not send: another tab or client of the same session, or one whose cell is gone.
       cell = newCell("");
@@ -392,7 +395,9 @@ export class NotebookApp {
 
   // ---- drawing and keeping ----
 
+  /** Draws the notebook after a change of its cells or notes, and keeps it. */
   private render(): void {
+    this.scheduleSave();
     this.view.render(this.notebook);
     this.parts.notes.replaceChildren(...this.notes.map((note) => element("p", `note ${note.level}`, note.text)));
   }

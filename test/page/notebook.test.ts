@@ -190,9 +190,9 @@ test("a reload finds the session and the notebook, and output made while the pag
   await tab.page.goto("about:blank");
   // While no page is there, another client of the session answers the cell's input(): it finishes unseen.
   const other = await RawSocket.connect(server.url, `/v1/sessions/${session}?since=0`, token);
-  const asked = (await other.next("input_request")) as InputRequestFrame;
+  const asked = (await other.next("input_request", 60_000)) as InputRequestFrame;
   other.send({ type: "input_reply", id: asked.id, value: "2" });
-  await other.next((frame) => frame.type === "result" && frame.id === asked.id);
+  await other.next((frame) => frame.type === "result" && frame.id === asked.id, 60_000);
   other.socket.close();
   await tab.page.goto(page);
   await tab.state("ready");
