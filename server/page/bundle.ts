@@ -18,6 +18,8 @@ const SHARED_SOURCES = ["protocol/frames.ts", "package-lock.json"].map((path) =>
 const STATIC_FILES = ["index.html", "frame.html"];
 /** How index.html names the directory of its assets, replaced by /page/<version>/. */
 const VERSION_PLACEHOLDER = "/page/@version/";
+/** A bundle's directory in the cache: page-<version>. */
+const BUNDLE_DIR = /^page-[0-9a-f]{16}$/;
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -48,7 +50,14 @@ export async function loadPage(cacheDir: string, log: Logger): Promise<PageBundl
   const started = performance.now();
   await buildBundle(dir, version);
   log.info("page_built", { dir, duration_ms: Math.round(performance.now() - started) });
+  await removeOlderBundles(cacheDir, version);
   return readBundle(dir, version);
+}
+
+/** Bundles of other versions: a server holds the bundle it serves in memory, so none is still read. */
+async function removeOlderBundles(cacheDir: string, version: string): Promise<void> {
+  const older = (await readdir(cacheDir)).filter((name) => BUNDLE_DIR.test(name) && name !== `page-${version}`);
+  await Promise.all(older.map((name) => rm(join(cacheDir, name), { recursive: true, force: true })));
 }
 
 /** A hash of every file the bundle is made of, and of the bundler. */

@@ -2,7 +2,7 @@
 // its shell at /, its assets under their version, the policies and caching each answer carries,
 // a bundle built once per version of the sources, and no page at all with PAGE=false.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -67,15 +67,17 @@ test("the API's answers are as they were: an unknown path is JSON naming every r
   assert.match(message, /GET \/ and GET \/page\/\{asset\}$/);
 });
 
-test("the bundle is built once per version of the sources, into the cache, then read from it", async () => {
+test("the bundle is built once per version of the sources, into the cache, then read from it; older versions' are removed", async () => {
   const cache = await mkdtemp(join(tmpdir(), "wasm-repl-page-"));
   try {
+    await mkdir(join(cache, "page-0123456789abcdef"));
+    await writeFile(join(cache, "base-keep.snapshot"), "");
     const events: string[] = [];
     const log = createLogger("info", (line) => events.push((JSON.parse(line) as { event: string }).event));
     const first = await loadPage(cache, log);
     const second = await loadPage(cache, log);
     assert.deepEqual(events, ["page_built"], "the second start found it");
-    assert.deepEqual(await readdir(cache), [`page-${first.version}`], "one directory, named by the version; nothing left of the build");
+    assert.deepEqual((await readdir(cache)).sort(), ["base-keep.snapshot", `page-${first.version}`], "one directory, named by the version; nothing left of the build or of older bundles, nothing else touched");
     assert.equal(second.version, await pageVersion());
     assert.deepEqual([...second.assets.keys()].sort(), ["frame.html", "main.js", "style.css"]);
     assert.ok(second.index.body.equals(first.index.body));
