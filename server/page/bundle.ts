@@ -48,10 +48,10 @@ export async function loadPage(cacheDir: string, log: Logger): Promise<PageBundl
   const built = await readBundle(dir, version).catch(() => null);
   if (built) return built;
   const started = performance.now();
-  await buildBundle(dir, version);
+  const bundle = await buildBundle(dir, version);
   log.info("page_built", { dir, duration_ms: Math.round(performance.now() - started) });
   await removeOlderBundles(cacheDir, version);
-  return readBundle(dir, version);
+  return bundle;
 }
 
 /** Bundles of other versions: a server holds the bundle it serves in memory, so none is still read. */
@@ -76,10 +76,11 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /**
- * Builds into a directory of its own, then renames it into place: another server starting from
- * the same cache at the same time builds the same bytes, and whichever rename comes second is dropped.
+ * Builds into a directory of its own, reads it, then renames it into place: another server starting
+ * from the same cache at the same time builds the same bytes, and whichever rename comes second is
+ * dropped (one of another version may remove this one as soon as it is in place: it is read already).
  */
-async function buildBundle(dir: string, version: string): Promise<void> {
+async function buildBundle(dir: string, version: string): Promise<PageBundle> {
   const building = `${dir}.${randomBytes(6).toString("hex")}.tmp`;
   await mkdir(building, { recursive: true });
   try {
@@ -98,9 +99,11 @@ async function buildBundle(dir: string, version: string): Promise<void> {
       const text = await readFile(join(PAGE_DIR, name), "utf8");
       await writeFile(join(building, name), text.replaceAll(VERSION_PLACEHOLDER, `/page/${version}/`));
     }
-    await rename(building, dir).catch(async (error: NodeJS.ErrnoException) => {
+    const bundle = await readBundle(building, version);
+    await rename(building, dir).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
     });
+    return bundle;
   } finally {
     await rm(building, { recursive: true, force: true });
   }
