@@ -27,6 +27,8 @@ const pagePolicy = (styleNonce: string | null) => [
 const NONCE_PLACEHOLDER = "@style-nonce";
 
 const OUTPUT_FRAME_POLICY = [
+  // An opaque origin however the document is loaded (opened on its own, or framed without the page's sandbox attribute).
+  "sandbox allow-scripts",
   "default-src 'none'",
   "script-src 'unsafe-inline' 'unsafe-eval' data: blob: https:",
   "style-src 'unsafe-inline' data: https:",

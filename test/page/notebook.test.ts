@@ -177,6 +177,10 @@ test("HTML a cell displays cannot reach the page, its token, its origin or the n
   const probe = await fetch(`${leak}/probe`);
   await probe.arrayBuffer();
   assert.deepEqual(heard, ["/probe"], "the listener heard nothing from the frame");
+  // The frame's document is sandboxed by its own policy too: opened on its own, its origin is still opaque.
+  const alone = await tab.context.newPage();
+  await alone.goto(await tab.evaluate<string>("document.querySelector('iframe.output-frame').src"));
+  assert.equal(await alone.evaluate("self.origin"), "null");
   await tab.close();
 });
 

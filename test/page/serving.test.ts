@@ -45,6 +45,7 @@ test("assets are served under their version for good; the output frame's documen
   assert.equal(frame.headers.get("content-type"), "text/html; charset=utf-8");
   const policy = frame.headers.get("content-security-policy") ?? "";
   assert.ok(policy.includes("connect-src 'none'"), "what a cell displays sends nothing anywhere");
+  assert.ok(policy.includes("sandbox allow-scripts"), "an opaque origin even when opened on its own");
   assert.ok(policy.includes("script-src 'unsafe-inline'"), "its own scripts run (in an opaque origin: the page loads it sandboxed)");
 });
 
