@@ -194,18 +194,22 @@ export class NotebookApp {
   /** The connection to this notebook's session, opening a session first when it has none. */
   private connected(): Promise<SessionConnection> {
     if (this.connection) return Promise.resolve(this.connection);
-    this.opening ??= this.api.openSession().then(
+    if (this.opening) return this.opening;
+    const opening: Promise<SessionConnection> = this.api.openSession().then(
       (summary) => {
+        // The notebook went to another session meanwhile (New session, Open): this one stays unused and idles out.
+        if (this.opening !== opening) throw new Error("the notebook moved to another session");
         this.opening = null;
         void this.refreshSessions();
         return this.attach(summary.session_id, 0);
       },
       (error: Error) => {
-        this.opening = null;
+        if (this.opening === opening) this.opening = null;
         throw error;
       },
     );
-    return this.opening;
+    this.opening = opening;
+    return opening;
   }
 
   private attach(session: string, since: number | null): SessionConnection {
