@@ -25,6 +25,16 @@ async function signedIn(options: Parameters<typeof NotebookPage.open>[2] = {}): 
   return tab;
 }
 
+/** `steps` in a tab signed in through the form, closed after them whatever happened. */
+async function inTab(steps: (tab: NotebookPage) => Promise<void>, options: Parameters<typeof NotebookPage.open>[2] = {}): Promise<void> {
+  const tab = await signedIn(options);
+  try {
+    await steps(tab);
+  } finally {
+    await tab.close();
+  }
+}
+
 const SESSION_STORAGE = (key: string) => `sessionStorage.getItem(${JSON.stringify(key)})`;
 
 test("a refused token is told why; a good one, typed and entered from the keyboard, opens the notebook and stays in the tab, never in a URL", async () => {
@@ -48,38 +58,36 @@ test("a refused token is told why; a good one, typed and entered from the keyboa
   await tab.close();
 });
 
-test("cells keep their variables; a stream shows while its cell still runs; input() asks on the page", async () => {
-  const tab = await signedIn();
-  await tab.ran(0, "x = 20");
-  const asking = await tab.run(1, 'print(f"started with {x}")\nanswer = input("how many more? ")\nx * 2 + int(answer)');
-  // The cell waits in input(): its stream is on the page before it ends.
-  await tab.shows(asking.locator(".outputs"), "started with 20");
-  assert.equal(await asking.getAttribute("data-status"), "running");
-  assert.equal(await asking.locator(".count").textContent(), "[*]");
-  await tab.shows(asking.locator(".input-request label"), "how many more?");
-  await asking.locator(".input-request input").fill("2");
-  await asking.locator(".input-request input").press("Enter");
-  await tab.shows((await tab.finished(1)).locator(".outputs"), "42");
-  assert.equal(await asking.locator(".count").textContent(), "[2]");
-  assert.ok(await asking.locator(".input-request").isHidden());
-  await tab.close();
-});
+test("cells keep their variables; a stream shows while its cell still runs; input() asks on the page", () =>
+  inTab(async (tab) => {
+    await tab.ran(0, "x = 20");
+    const asking = await tab.run(1, 'print(f"started with {x}")\nanswer = input("how many more? ")\nx * 2 + int(answer)');
+    // The cell waits in input(): its stream is on the page before it ends.
+    await tab.shows(asking.locator(".outputs"), "started with 20");
+    assert.equal(await asking.getAttribute("data-status"), "running");
+    assert.equal(await asking.locator(".count").textContent(), "[*]");
+    await tab.shows(asking.locator(".input-request label"), "how many more?");
+    await asking.locator(".input-request input").fill("2");
+    await asking.locator(".input-request input").press("Enter");
+    await tab.shows((await tab.finished(1)).locator(".outputs"), "42");
+    assert.equal(await asking.locator(".count").textContent(), "[2]");
+    assert.ok(await asking.locator(".input-request").isHidden());
+  }));
 
-test("Interrupt stops a long cell and keeps the variables; Restart drops them and says so", async () => {
-  const tab = await signedIn();
-  await tab.ran(0, "kept = 'still here'");
-  const sleeping = await tab.run(1, "import time\nprint('sleeping', flush=True)\ntime.sleep(600)");
-  await tab.shows(sleeping.locator(".outputs"), "sleeping");
-  await tab.page.locator("#interrupt").click();
-  await tab.finished(1, "failed");
-  await tab.shows(sleeping.locator(".outputs .error"), "KeyboardInterrupt");
-  await tab.shows(sleeping.locator(".note"), "Interrupted.");
-  await tab.shows((await tab.ran(2, "kept")).locator(".outputs"), "'still here'");
-  await tab.page.locator("#restart").click();
-  await tab.shows(tab.page.locator("#notebook-notes"), "Restarted: a fresh interpreter, every variable dropped (state_preserved: false).");
-  await tab.shows((await tab.ran(3, "kept", "failed")).locator(".outputs .error"), "NameError");
-  await tab.close();
-});
+test("Interrupt stops a long cell and keeps the variables; Restart drops them and says so", () =>
+  inTab(async (tab) => {
+    await tab.ran(0, "kept = 'still here'");
+    const sleeping = await tab.run(1, "import time\nprint('sleeping', flush=True)\ntime.sleep(600)");
+    await tab.shows(sleeping.locator(".outputs"), "sleeping");
+    await tab.page.locator("#interrupt").click();
+    await tab.finished(1, "failed");
+    await tab.shows(sleeping.locator(".outputs .error"), "KeyboardInterrupt");
+    await tab.shows(sleeping.locator(".note"), "Interrupted.");
+    await tab.shows((await tab.ran(2, "kept")).locator(".outputs"), "'still here'");
+    await tab.page.locator("#restart").click();
+    await tab.shows(tab.page.locator("#notebook-notes"), "Restarted: a fresh interpreter, every variable dropped (state_preserved: false).");
+    await tab.shows((await tab.ran(3, "kept", "failed")).locator(".outputs .error"), "NameError");
+  }));
 
 /** A PNG of `width` × `height` made with the standard library (Pyodide has no PIL). */
 const PNG_MAKER = `import struct, zlib
@@ -88,143 +96,139 @@ def png(width, height):
     chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     return b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")`;
 
-test("rich output: HTML, SVG and Markdown in sandboxed frames sized to their content, a PNG, JSON; a screenshot of it", async () => {
-  const tab = await signedIn();
-  await tab.ran(0, "import math\nradii = [1, 2, 3]\nprint('areas:', [round(math.pi * r * r, 2) for r in radii])");
-  await tab.run(
-    1,
-    [
-      "from IPython.display import HTML, SVG, Markdown, JSON, Image, display",
-      "display(HTML('<table><tr><th>planet</th><th>moons</th></tr><tr><td>Earth</td><td>1</td></tr><tr><td>Mars</td><td>2</td></tr></table>'))",
-      "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"60\"><circle cx=\"30\" cy=\"30\" r=\"25\" fill=\"#1f5fbf\"/><rect x=\"65\" y=\"10\" width=\"45\" height=\"40\" fill=\"#d9a400\"/></svg>'))",
-      "display(Markdown('## Results\\n\\nThe *mean* is **4.2**.'))",
-      "display(JSON({'moons': {'Earth': 1, 'Mars': 2}}))",
-      `${PNG_MAKER}\ndisplay(Image(data=png(160, 48)))`,
-      "print('done')",
-    ].join("\n"),
-  );
-  const cell = await tab.finished(1);
-  const frames = cell.locator("iframe.output-frame");
-  await tab.page.waitForFunction("document.querySelectorAll('#cells > .cell')[1].querySelectorAll('iframe.output-frame').length === 3");
-  for (const frame of await frames.all()) {
-    assert.equal(await frame.getAttribute("sandbox"), "allow-scripts", "scripts run, in an opaque origin of their own");
-    await frame.elementHandle().then((handle) => handle!.waitForElementState("visible"));
-  }
-  // Each frame takes the height its content reported.
-  await tab.page.waitForFunction("[...document.querySelectorAll('#cells > .cell')[1].querySelectorAll('iframe.output-frame')].every((frame) => frame.getBoundingClientRect().height > 20)");
-  const html = tab.page.frameLocator("#cells > .cell:nth-child(2) iframe.output-frame >> nth=0");
-  await tab.shows(html.locator("td"), "Mars");
-  await tab.shows(tab.page.frameLocator("#cells > .cell:nth-child(2) iframe.output-frame >> nth=2").locator("h2"), "Results");
-  const image = cell.locator("img.output.image");
-  assert.match((await image.getAttribute("src")) ?? "", /^data:image\/png;base64,iVBORw0KGgo/);
-  await tab.page.waitForFunction("document.querySelector('#cells img.output.image').naturalWidth === 160");
-  await tab.shows(cell.locator("pre.json"), '"Mars": 2');
-  await tab.shows(cell.locator(".outputs"), "done");
-  // The README's picture (docs/notebook.png) is this artifact.
-  await tab.screenshot("notebook.png");
-  assert.deepEqual(tab.errors, []);
-  await tab.close();
-});
+test("rich output: HTML, SVG and Markdown in sandboxed frames sized to their content, a PNG, JSON; a screenshot of it", () =>
+  inTab(async (tab) => {
+    await tab.ran(0, "import math\nradii = [1, 2, 3]\nprint('areas:', [round(math.pi * r * r, 2) for r in radii])");
+    await tab.run(
+      1,
+      [
+        "from IPython.display import HTML, SVG, Markdown, JSON, Image, display",
+        "display(HTML('<table><tr><th>planet</th><th>moons</th></tr><tr><td>Earth</td><td>1</td></tr><tr><td>Mars</td><td>2</td></tr></table>'))",
+        "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"60\"><circle cx=\"30\" cy=\"30\" r=\"25\" fill=\"#1f5fbf\"/><rect x=\"65\" y=\"10\" width=\"45\" height=\"40\" fill=\"#d9a400\"/></svg>'))",
+        "display(Markdown('## Results\\n\\nThe *mean* is **4.2**.'))",
+        "display(JSON({'moons': {'Earth': 1, 'Mars': 2}}))",
+        `${PNG_MAKER}\ndisplay(Image(data=png(160, 48)))`,
+        "print('done')",
+      ].join("\n"),
+    );
+    const cell = await tab.finished(1);
+    const frames = cell.locator("iframe.output-frame");
+    await tab.page.waitForFunction("document.querySelectorAll('#cells > .cell')[1].querySelectorAll('iframe.output-frame').length === 3");
+    for (const frame of await frames.all()) {
+      assert.equal(await frame.getAttribute("sandbox"), "allow-scripts", "scripts run, in an opaque origin of their own");
+      await frame.elementHandle().then((handle) => handle!.waitForElementState("visible"));
+    }
+    // Each frame takes the height its content reported.
+    await tab.page.waitForFunction("[...document.querySelectorAll('#cells > .cell')[1].querySelectorAll('iframe.output-frame')].every((frame) => frame.getBoundingClientRect().height > 20)");
+    const html = tab.page.frameLocator("#cells > .cell:nth-child(2) iframe.output-frame >> nth=0");
+    await tab.shows(html.locator("td"), "Mars");
+    await tab.shows(tab.page.frameLocator("#cells > .cell:nth-child(2) iframe.output-frame >> nth=2").locator("h2"), "Results");
+    const image = cell.locator("img.output.image");
+    assert.match((await image.getAttribute("src")) ?? "", /^data:image\/png;base64,iVBORw0KGgo/);
+    await tab.page.waitForFunction("document.querySelector('#cells img.output.image').naturalWidth === 160");
+    await tab.shows(cell.locator("pre.json"), '"Mars": 2');
+    await tab.shows(cell.locator(".outputs"), "done");
+    // The README's picture (docs/notebook.png) is this artifact.
+    await tab.screenshot("notebook.png");
+    assert.deepEqual(tab.errors, []);
+  }));
 
-test("HTML a cell displays cannot reach the page, its token, its origin or the network: its script runs and finds every door shut", async () => {
-  const tab = await signedIn();
-  // A listener the hostile script tries to send what it found to: it must hear nothing.
-  const heard: string[] = [];
-  const listener = createServer((request: IncomingMessage, response) => {
-    heard.push(request.url ?? "");
-    response.end();
-  });
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  after(() => listener.close());
-  const leak = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
-  const hostile = `<p id="hostile">hostile output</p><script>
-(async () => {
-  const results = {};
-  const attempt = async (name, steal) => { try { results[name] = "GOT " + String(await steal()); } catch (error) { results[name] = "blocked: " + error.name; } };
-  await attempt("parent.sessionStorage", () => JSON.stringify(parent.sessionStorage));
-  await attempt("top.sessionStorage", () => top.sessionStorage.getItem("wasm-repl.token"));
-  await attempt("parent.document", () => parent.document.body.innerHTML.length);
-  await attempt("parent.localStorage", () => JSON.stringify(parent.localStorage));
-  await attempt("own sessionStorage", () => JSON.stringify(sessionStorage));
-  await attempt("cookie", () => document.cookie);
-  await attempt("fetch /v1/sessions", async () => (await fetch("/v1/sessions")).status);
-  await attempt("fetch the listener", async () => (await fetch("${leak}/fetch")).status);
-  await attempt("WebSocket", () => new Promise((resolve, reject) => { const socket = new WebSocket("ws://" + location.host + "/v1/sessions"); socket.onopen = () => resolve("open"); socket.onerror = () => reject(new TypeError("refused")); }));
-  await attempt("top.location", () => { top.location.href = "${leak}/navigated"; return top.location.href; });
-  new Image().src = "${leak}/image";
-  try { parent.postMessage({ height: 1e9 }, "*"); } catch {}
-  const shown = document.createElement("pre");
-  shown.id = "results";
-  shown.textContent = JSON.stringify(results);
-  document.body.append(shown);
-})();
-</script>`;
-  await tab.run(0, `from IPython.display import HTML, display\ndisplay(HTML(${JSON.stringify(hostile)}))`);
-  await tab.finished(0);
-  const frame = tab.page.frameLocator("#cells > .cell:nth-child(1) iframe.output-frame");
-  await tab.shows(frame.locator("#hostile"), "hostile output");
-  const text = (await frame.locator("#results").textContent({ timeout: 60_000 }))!;
-  const results = JSON.parse(text) as Record<string, string>;
-  assert.equal(Object.keys(results).length, 10);
-  for (const [attempt, outcome] of Object.entries(results)) assert.match(outcome, /^blocked: /, `${attempt}: ${outcome}`);
-  assert.ok(!text.includes(token.slice(-20)), "the token never reached it");
-  // The page is as it was: not navigated, its token in place, its DOM untouched, the frame no taller than allowed.
-  assert.equal(tab.page.url(), page);
-  assert.equal(await tab.evaluate(SESSION_STORAGE("wasm-repl.token")), token);
-  assert.equal(await tab.evaluate("document.querySelectorAll('#hostile, #results').length"), 0);
-  assert.ok(await tab.evaluate<boolean>("document.querySelector('iframe.output-frame').getBoundingClientRect().height <= 4000"));
-  // Anything it sent would have come before it wrote its results (the image is asked at once).
-  const probe = await fetch(`${leak}/probe`);
-  await probe.arrayBuffer();
-  assert.deepEqual(heard, ["/probe"], "the listener heard nothing from the frame");
-  // The frame's document is sandboxed by its own policy too: opened on its own, its origin is still opaque.
-  const alone = await tab.context.newPage();
-  await alone.goto(await tab.evaluate<string>("document.querySelector('iframe.output-frame').src"));
-  assert.equal(await alone.evaluate("self.origin"), "null");
-  await tab.close();
-});
+test("HTML a cell displays cannot reach the page, its token, its origin or the network: its script runs and finds every door shut", () =>
+  inTab(async (tab) => {
+    // A listener the hostile script tries to send what it found to: it must hear nothing.
+    const heard: string[] = [];
+    const listener = createServer((request: IncomingMessage, response) => {
+      heard.push(request.url ?? "");
+      response.end();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    after(() => listener.close());
+    const leak = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
+    const hostile = `<p id="hostile">hostile output</p><script>
+  (async () => {
+    const results = {};
+    const attempt = async (name, steal) => { try { results[name] = "GOT " + String(await steal()); } catch (error) { results[name] = "blocked: " + error.name; } };
+    await attempt("parent.sessionStorage", () => JSON.stringify(parent.sessionStorage));
+    await attempt("top.sessionStorage", () => top.sessionStorage.getItem("wasm-repl.token"));
+    await attempt("parent.document", () => parent.document.body.innerHTML.length);
+    await attempt("parent.localStorage", () => JSON.stringify(parent.localStorage));
+    await attempt("own sessionStorage", () => JSON.stringify(sessionStorage));
+    await attempt("cookie", () => document.cookie);
+    await attempt("fetch /v1/sessions", async () => (await fetch("/v1/sessions")).status);
+    await attempt("fetch the listener", async () => (await fetch("${leak}/fetch")).status);
+    await attempt("WebSocket", () => new Promise((resolve, reject) => { const socket = new WebSocket("ws://" + location.host + "/v1/sessions"); socket.onopen = () => resolve("open"); socket.onerror = () => reject(new TypeError("refused")); }));
+    await attempt("top.location", () => { top.location.href = "${leak}/navigated"; return top.location.href; });
+    new Image().src = "${leak}/image";
+    try { parent.postMessage({ height: 1e9 }, "*"); } catch {}
+    const shown = document.createElement("pre");
+    shown.id = "results";
+    shown.textContent = JSON.stringify(results);
+    document.body.append(shown);
+  })();
+  </script>`;
+    await tab.run(0, `from IPython.display import HTML, display\ndisplay(HTML(${JSON.stringify(hostile)}))`);
+    await tab.finished(0);
+    const frame = tab.page.frameLocator("#cells > .cell:nth-child(1) iframe.output-frame");
+    await tab.shows(frame.locator("#hostile"), "hostile output");
+    const text = (await frame.locator("#results").textContent({ timeout: 60_000 }))!;
+    const results = JSON.parse(text) as Record<string, string>;
+    assert.equal(Object.keys(results).length, 10);
+    for (const [attempt, outcome] of Object.entries(results)) assert.match(outcome, /^blocked: /, `${attempt}: ${outcome}`);
+    assert.ok(!text.includes(token.slice(-20)), "the token never reached it");
+    // The page is as it was: not navigated, its token in place, its DOM untouched, the frame no taller than allowed.
+    assert.equal(tab.page.url(), page);
+    assert.equal(await tab.evaluate(SESSION_STORAGE("wasm-repl.token")), token);
+    assert.equal(await tab.evaluate("document.querySelectorAll('#hostile, #results').length"), 0);
+    assert.ok(await tab.evaluate<boolean>("document.querySelector('iframe.output-frame').getBoundingClientRect().height <= 4000"));
+    // Anything it sent would have come before it wrote its results (the image is asked at once).
+    const probe = await fetch(`${leak}/probe`);
+    await probe.arrayBuffer();
+    assert.deepEqual(heard, ["/probe"], "the listener heard nothing from the frame");
+    // The frame's document is sandboxed by its own policy too: opened on its own, its origin is still opaque.
+    const alone = await tab.context.newPage();
+    await alone.goto(await tab.evaluate<string>("document.querySelector('iframe.output-frame').src"));
+    assert.equal(await alone.evaluate("self.origin"), "null");
+  }));
 
-test("a reload finds the session and the notebook, and output made while the page was away arrives by replay", async () => {
-  const tab = await signedIn();
-  await tab.ran(0, "total = 40");
-  const waiting = await tab.run(1, "print('before', flush=True)\nextra = input('extra? ')\nprint('after', extra)\ntotal + int(extra)");
-  await tab.shows(waiting.locator(".outputs"), "before");
-  const session = (await tab.evaluate<string>(SESSION_STORAGE("wasm-repl.session")))!;
-  assert.match(session, /^[A-Za-z0-9_-]+$/);
-  await tab.page.goto("about:blank");
-  // While no page is there, another client of the session answers the cell's input(): it finishes unseen.
-  const other = await RawSocket.connect(server.url, `/v1/sessions/${session}?since=0`, token);
-  const asked = (await other.next("input_request", 60_000)) as InputRequestFrame;
-  other.send({ type: "input_reply", id: asked.id, value: "2" });
-  await other.next((frame) => frame.type === "result" && frame.id === asked.id, 60_000);
-  other.socket.close();
-  await tab.page.goto(page);
-  await tab.state("ready");
-  assert.equal(await tab.cell(0).locator(".count").textContent(), "[1]", "the notebook came back from the tab's storage");
-  await tab.shows(tab.cell(0).locator(".cm-content"), "total = 40");
-  const back = await tab.finished(1);
-  await tab.shows(back.locator(".outputs"), "after 2");
-  await tab.shows(back.locator(".outputs"), "42");
-  assert.equal(await back.locator(".count").textContent(), "[2]");
-  assert.equal((await back.locator(".outputs").textContent())!.match(/before/g)?.length, 1, "nothing replayed twice");
-  await tab.shows(tab.page.locator(`#sessions li[data-session="${session}"]`), "this notebook");
-  // The session goes on where it was.
-  await tab.shows((await tab.ran(2, "total")).locator(".outputs"), "40");
-  await tab.close();
-});
+test("a reload finds the session and the notebook, and output made while the page was away arrives by replay", () =>
+  inTab(async (tab) => {
+    await tab.ran(0, "total = 40");
+    const waiting = await tab.run(1, "print('before', flush=True)\nextra = input('extra? ')\nprint('after', extra)\ntotal + int(extra)");
+    await tab.shows(waiting.locator(".outputs"), "before");
+    const session = (await tab.evaluate<string>(SESSION_STORAGE("wasm-repl.session")))!;
+    assert.match(session, /^[A-Za-z0-9_-]+$/);
+    await tab.page.goto("about:blank");
+    // While no page is there, another client of the session answers the cell's input(): it finishes unseen.
+    const other = await RawSocket.connect(server.url, `/v1/sessions/${session}?since=0`, token);
+    const asked = (await other.next("input_request", 60_000)) as InputRequestFrame;
+    other.send({ type: "input_reply", id: asked.id, value: "2" });
+    await other.next((frame) => frame.type === "result" && frame.id === asked.id, 60_000);
+    other.socket.close();
+    await tab.page.goto(page);
+    await tab.state("ready");
+    assert.equal(await tab.cell(0).locator(".count").textContent(), "[1]", "the notebook came back from the tab's storage");
+    await tab.shows(tab.cell(0).locator(".cm-content"), "total = 40");
+    const back = await tab.finished(1);
+    await tab.shows(back.locator(".outputs"), "after 2");
+    await tab.shows(back.locator(".outputs"), "42");
+    assert.equal(await back.locator(".count").textContent(), "[2]");
+    assert.equal((await back.locator(".outputs").textContent())!.match(/before/g)?.length, 1, "nothing replayed twice");
+    await tab.shows(tab.page.locator(`#sessions li[data-session="${session}"]`), "this notebook");
+    // The session goes on where it was.
+    await tab.shows((await tab.ran(2, "total")).locator(".outputs"), "40");
+  }));
 
-test("files: one uploaded is read by Python, one Python wrote is listed and downloaded", async () => {
-  const tab = await signedIn();
-  await tab.page.locator("#upload").setInputFiles({ name: "numbers.txt", mimeType: "text/plain", buffer: Buffer.from("3\n4\n5\n") });
-  await tab.shows(tab.page.locator('#files li[data-path="numbers.txt"]'), "6 B");
-  await tab.shows((await tab.ran(0, "nums = [int(line) for line in open('numbers.txt')]\nwith open('squares.csv', 'w') as out:\n    out.write('\\n'.join(f'{n},{n * n}' for n in nums))\nsum(nums)")).locator(".outputs"), "12");
-  const written = tab.page.locator('#files li[data-path="squares.csv"]');
-  await written.waitFor();
-  const { download, text } = await tab.download(() => written.getByRole("button", { name: "Download squares.csv" }).click());
-  assert.equal(download.suggestedFilename(), "squares.csv");
-  assert.equal(text, "3,9\n4,16\n5,25");
-  await tab.close();
-});
+test("files: one uploaded is read by Python, one Python wrote is listed and downloaded", () =>
+  inTab(async (tab) => {
+    await tab.page.locator("#upload").setInputFiles({ name: "numbers.txt", mimeType: "text/plain", buffer: Buffer.from("3\n4\n5\n") });
+    await tab.shows(tab.page.locator('#files li[data-path="numbers.txt"]'), "6 B");
+    await tab.shows((await tab.ran(0, "nums = [int(line) for line in open('numbers.txt')]\nwith open('squares.csv', 'w') as out:\n    out.write('\\n'.join(f'{n},{n * n}' for n in nums))\nsum(nums)")).locator(".outputs"), "12");
+    const written = tab.page.locator('#files li[data-path="squares.csv"]');
+    await written.waitFor();
+    const { download, text } = await tab.download(() => written.getByRole("button", { name: "Download squares.csv" }).click());
+    assert.equal(download.suggestedFilename(), "squares.csv");
+    assert.equal(text, "3,9\n4,16\n5,25");
+  }));
 
 test(".ipynb: the notebook is saved as nbformat 4.5 with its outputs, and loads into another tab", async () => {
   const tab = await signedIn();
@@ -254,18 +258,17 @@ test(".ipynb: the notebook is saved as nbformat 4.5 with its outputs, and loads 
   await other.close();
 });
 
-test("a narrow window in the dark theme: one column, nothing wider than the window; the Theme button switches to light", async () => {
-  const tab = await signedIn({ viewport: { width: 380, height: 800 }, colorScheme: "dark" });
-  assert.equal(await tab.evaluate("document.documentElement.dataset.theme"), "dark");
-  await tab.ran(0, "print('a fairly long line of output that has to wrap on a narrow window ' * 3)\n{'key': list(range(30))}");
-  assert.equal(await tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), true, "no sideways scrolling");
-  const background = () => tab.evaluate<string>("getComputedStyle(document.body).backgroundColor");
-  const dark = await background();
-  await tab.screenshot("notebook-narrow-dark.png");
-  await tab.page.locator("#theme").click();
-  assert.equal(await tab.evaluate("document.documentElement.dataset.theme"), "light");
-  const light = await background();
-  const brightness = (rgb: string) => (rgb.match(/\d+/g) ?? []).slice(0, 3).reduce((sum, value) => sum + Number(value), 0);
-  assert.ok(brightness(dark) < 150 && brightness(light) > 600, `${dark} then ${light}`);
-  await tab.close();
-});
+test("a narrow window in the dark theme: one column, nothing wider than the window; the Theme button switches to light", () =>
+  inTab(async (tab) => {
+    assert.equal(await tab.evaluate("document.documentElement.dataset.theme"), "dark");
+    await tab.ran(0, "print('a fairly long line of output that has to wrap on a narrow window ' * 3)\n{'key': list(range(30))}");
+    assert.equal(await tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), true, "no sideways scrolling");
+    const background = () => tab.evaluate<string>("getComputedStyle(document.body).backgroundColor");
+    const dark = await background();
+    await tab.screenshot("notebook-narrow-dark.png");
+    await tab.page.locator("#theme").click();
+    assert.equal(await tab.evaluate("document.documentElement.dataset.theme"), "light");
+    const light = await background();
+    const brightness = (rgb: string) => (rgb.match(/\d+/g) ?? []).slice(0, 3).reduce((sum, value) => sum + Number(value), 0);
+    assert.ok(brightness(dark) < 150 && brightness(light) > 600, `${dark} then ${light}`);
+  }, { viewport: { width: 380, height: 800 }, colorScheme: "dark" }));
