@@ -1,6 +1,7 @@
 // The notebook's cells on the page, in order. Drawing a notebook keeps the views of cells still in
 // it (their editors, and output frames that would reload if made again) and makes the others.
 import { CellView, type CellActions } from "./cell-view.ts";
+import { arrange } from "./dom.ts";
 import type { Cell, Notebook } from "./notebook.ts";
 
 export class NotebookView {
@@ -12,23 +13,20 @@ export class NotebookView {
   ) {}
 
   render(notebook: Notebook): void {
-    const wanted = new Set(notebook.cells.map((cell) => cell.id));
     for (const [id, view] of this.views) {
-      if (!wanted.has(id) || !notebook.cells.includes(view.cell)) {
-        view.element.remove();
-        this.views.delete(id);
-      }
+      if (!notebook.cells.includes(view.cell)) this.views.delete(id);
     }
-    let next = this.container.firstElementChild;
-    for (const cell of notebook.cells) {
-      let view = this.views.get(cell.id);
-      if (!view) {
-        view = new CellView(cell, this.actions);
-        this.views.set(cell.id, view);
-      }
-      if (view.element === next) next = next.nextElementSibling;
-      else this.container.insertBefore(view.element, next);
-    }
+    arrange(
+      this.container,
+      notebook.cells.map((cell) => {
+        let view = this.views.get(cell.id);
+        if (!view) {
+          view = new CellView(cell, this.actions);
+          this.views.set(cell.id, view);
+        }
+        return view.element;
+      }),
+    );
   }
 
   update(cell: Cell): void {

@@ -4,29 +4,27 @@
 // as in Jupyter.
 import { marked } from "marked";
 import type { MimeBundle } from "../../protocol/frames.ts";
-import { element } from "./dom.ts";
+import { arrange, element } from "./dom.ts";
 import type { Output } from "./notebook.ts";
 import { outputFrame } from "./output-frame.ts";
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-/** Draws `outputs` into `container`, keeping the elements of outputs already drawn (a frame moved would reload). */
+/** Draws `outputs` into `container`, keeping the elements of outputs already drawn. */
 export function syncOutputs(container: HTMLElement, outputs: readonly Output[], drawn: WeakMap<Output, HTMLElement>): void {
-  let next = container.firstElementChild;
-  const wanted = new Set<Element>();
-  for (const output of outputs) {
-    let element = drawn.get(output);
-    if (!element) {
-      element = outputElement(output);
-      drawn.set(output, element);
-    } else if (output.output_type === "stream" && element.textContent !== output.text) {
-      element.textContent = output.text; // a stream grows in place
-    }
-    wanted.add(element);
-    if (element === next) next = next.nextElementSibling;
-    else container.insertBefore(element, next);
-  }
-  for (const child of [...container.children]) if (!wanted.has(child)) child.remove();
+  arrange(
+    container,
+    outputs.map((output) => {
+      const element = drawn.get(output);
+      if (!element) {
+        const made = outputElement(output);
+        drawn.set(output, made);
+        return made;
+      }
+      if (output.output_type === "stream" && element.textContent !== output.text) element.textContent = output.text; // a stream grows in place
+      return element;
+    }),
+  );
 }
 
 export function outputElement(output: Output): HTMLElement {
