@@ -15,7 +15,7 @@ import { renderSessions } from "./sessions-panel.ts";
 import { tabStorage } from "./storage.ts";
 
 /** The page's elements the notebook works with (index.html). */
-export interface PageParts {
+interface PageParts {
   status: HTMLElement;
   cells: HTMLElement;
   notes: HTMLElement;

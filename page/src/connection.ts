@@ -5,7 +5,7 @@
 // `whyGone` (the REST routes say) whether the session is still there to attach to.
 import { BEARER_SUBPROTOCOL_PREFIX, CLOSE, PROTOCOL, type ClientFrame, type ServerFrame, type SessionFrame } from "../../protocol/frames.ts";
 
-export interface ConnectionEvents {
+interface ConnectionEvents {
   welcome(frame: SessionFrame): void;
   /** Every frame after the welcome, lastSeq already moved on. */
   frame(frame: ServerFrame): void;

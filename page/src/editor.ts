@@ -21,7 +21,7 @@ const highlighting = HighlightStyle.define([
 /** The editor's style elements need the nonce the page's policy was served with (see http/page-endpoint.ts). */
 const styleNonce = document.querySelector<HTMLMetaElement>('meta[name="style-nonce"]')?.content ?? "";
 
-export interface EditorHandlers {
+interface EditorHandlers {
   /** Shift+Enter: run, then go to the next cell. */
   runAndAdvance(): void;
   /** Ctrl+Enter (Cmd+Enter): run and stay. */

@@ -3,25 +3,25 @@
 // data only (no DOM): it is kept in the tab's session storage, and tests read it in Node.
 import type { MimeBundle } from "../../protocol/frames.ts";
 
-export interface StreamOutput {
+interface StreamOutput {
   output_type: "stream";
   name: "stdout" | "stderr";
   text: string;
 }
-export interface DisplayOutput {
+interface DisplayOutput {
   output_type: "display_data";
   data: MimeBundle;
   metadata: Record<string, unknown>;
   /** Present when a later display may replace it (display(..., display_id=...), update_display). */
   display_id?: string;
 }
-export interface ResultOutput {
+interface ResultOutput {
   output_type: "execute_result";
   data: MimeBundle;
   metadata: Record<string, unknown>;
   execution_count: number | null;
 }
-export interface ErrorOutput {
+interface ErrorOutput {
   output_type: "error";
   ename: string;
   evalue: string;
@@ -31,7 +31,7 @@ export type Output = StreamOutput | DisplayOutput | ResultOutput | ErrorOutput;
 
 export type CellType = "code" | "markdown" | "raw";
 /** idle: never run here; running: sent, no result yet; done / failed: its last run's outcome. */
-export type CellStatus = "idle" | "running" | "done" | "failed";
+type CellStatus = "idle" | "running" | "done" | "failed";
 
 /** What a run says beside its outputs: a limit it hit, variables lost, an error of the server. */
 export interface Note {

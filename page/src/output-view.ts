@@ -27,7 +27,7 @@ export function syncOutputs(container: HTMLElement, outputs: readonly Output[], 
   );
 }
 
-export function outputElement(output: Output): HTMLElement {
+function outputElement(output: Output): HTMLElement {
   switch (output.output_type) {
     case "stream":
       return text(output.text, `output stream ${output.name}`);

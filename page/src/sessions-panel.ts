@@ -4,7 +4,7 @@
 import type { SessionSummary } from "../../protocol/frames.ts";
 import { button, element } from "./dom.ts";
 
-export interface SessionActions {
+interface SessionActions {
   open(id: string): void;
   end(id: string): void;
 }

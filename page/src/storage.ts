@@ -10,7 +10,7 @@ const SIGNED_OUT = "wasm-repl.signed-out";
 /** The notebook of a session, or of none yet ("draft": nothing was run). */
 const notebookKey = (session: string | null) => `wasm-repl.notebook.${session ?? "draft"}`;
 
-export interface KeptNotebook {
+interface KeptNotebook {
   notebook: Notebook;
   /** The newest seq the notebook holds: attach with ?since= this. */
   lastSeq: number | null;

@@ -8,9 +8,9 @@ import { fileURLToPath } from "node:url";
 import { after } from "node:test";
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Download, type Locator, type Page } from "playwright-core";
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 /** Where tests leave what a person would look at (screenshots): in the cache, never committed. */
-export const ARTIFACTS = fileURLToPath(new URL("../../.cache/test-artifacts/", import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL("../../.cache/test-artifacts/", import.meta.url));
 /** A loaded two-core machine may take its time: every wait has this long. */
 const WAIT_MS = 60_000;
 
