@@ -54,6 +54,9 @@ test("a refused token is told why; a good one, typed and entered from the keyboa
   assert.equal(await tab.cell(0).locator(".count").textContent(), "[1]");
   await tab.shows(tab.cell(0).locator(".time"), /^\d+ ms$|^\d+\.\d\d s$/);
   assert.equal(await tab.evaluate("document.activeElement.closest('.cell') === document.querySelectorAll('#cells > .cell')[1]"), true, "Shift+Enter moved on to a new cell");
+  // Tab leaves the editor (it is no keyboard trap) for the cell's buttons and the page's.
+  await tab.page.keyboard.press("Tab");
+  assert.equal(await tab.evaluate("document.activeElement.tagName === 'BUTTON' && !document.activeElement.closest('.cm-content')"), true);
   assert.deepEqual(tab.errors, []);
   await tab.close();
 });
