@@ -100,6 +100,9 @@ COPY package.json package-lock.json ./
 COPY server/ server/
 COPY protocol/ protocol/
 COPY rlm/ rlm/
+# The notebook page's sources: the server bundles them at start-up into CACHE_DIR (esbuild is a
+# runtime dependency) unless PAGE=false.
+COPY page/ page/
 # The base snapshot and Deno's cache of the guest code, writable by the server (a missing or stale
 # snapshot is rebuilt there). In Kubernetes an emptyDir covers this directory and an init container
 # copies these files into it first.

@@ -249,6 +249,7 @@ async function main(): Promise<void> {
   await (await import("./doors.ts")).runDoorsBench(); // a trivial cell through each door, beside jupyter-server + ipykernel
   await (await import("./python-client.ts")).runPythonClientBench(); // the Python client's round trip beside the TypeScript SDK's
   await (await import("./packages.ts")).runPackagesBench(); // PRELOAD_PACKAGES' cost and savings, a first import on demand
+  await (await import("./page.ts")).runPageBench(); // the notebook page in chromium: load, and a cell's round trip
 }
 
 runBench(main, WATCHDOG_MS, progress);

@@ -365,6 +365,8 @@ export interface SessionSummary {
   last_active_at: string;
   cell_count: number;
   running: boolean;
+  /** Saved to the store with its interpreter freed; the next cell or attach wakes it with every variable. */
+  hibernated: boolean;
   attached_clients: number;
 }
 

@@ -20,7 +20,9 @@ import { deleteFile, listFiles, readFile, writeFile, type FilesParts } from "./h
 import type { FrameParser } from "./v1/frame-parser.ts";
 import type { OwnerForwarding } from "./http/forwarding.ts";
 import { metricsElsewhere, serveMetrics } from "./http/metrics-endpoint.ts";
+import { servePage, servePageAsset } from "./http/page-endpoint.ts";
 import { health, ready } from "./http/probes.ts";
+import type { PageBundle } from "./page/bundle.ts";
 import type { RateLimiter } from "./http/rate-limit.ts";
 import { RouteTable } from "./http/routes.ts";
 import { createSession, endSession, listSessions } from "./http/sessions-endpoint.ts";
@@ -42,11 +44,13 @@ export interface ApiParts {
   forwarding: OwnerForwarding;
   /** A development server's token for clients on this machine (see http/development-token.ts); null otherwise. */
   developmentToken: (() => Promise<string>) | null;
+  /** The notebook page served at / (page/bundle.ts); null with PAGE=false. */
+  page: PageBundle | null;
 }
 
 /** The main port's routes. `draining`: the server is shutting down (it turns not-ready). */
 export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<Endpoint> {
-  const { config, log, metrics, clock, verifier, sandboxes, store, registry, quotas, llm, rates, parser, forwarding, developmentToken: issueDevelopmentToken } = parts;
+  const { config, log, metrics, clock, verifier, sandboxes, store, registry, quotas, llm, rates, parser, forwarding, developmentToken: issueDevelopmentToken, page } = parts;
   const { server } = config;
   const connecting: ConnectParts = { registry, rates, forwarding, maxConnectionsPerSession: server.maxConnectionsPerSession, verifier, clock, log, metrics, parser, uploadIdleMs: server.uploadIdleTimeout * 1000 };
   const executing: ExecuteParts = {
@@ -90,6 +94,7 @@ export function apiRoutes(parts: ApiParts, draining: () => boolean): RouteTable<
     { method: "GET", path: "/ready", scope: null, handle: ready({ draining, sandboxes, store }) },
     { method: "GET", path: "/metrics", scope: null, handle: metricsPort === null ? serveMetrics(metrics, log) : metricsElsewhere(metricsPort) },
     ...jupyterRoutes(jupyter),
+    ...(page ? [{ method: "GET" as const, path: "/", scope: null, handle: servePage(page) }, { method: "GET" as const, path: "/page/*asset", scope: null, handle: servePageAsset(page) }] : []),
   ]);
 }
 

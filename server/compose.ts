@@ -15,6 +15,7 @@ import { RateLimiter } from "./http/rate-limit.ts";
 import { LlmService } from "./llm/service.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { loadPage } from "./page/bundle.ts";
 import { Forwarder } from "./routing/forwarder.ts";
 import { startSandboxRuntime } from "./sandbox/runtime.ts";
 import { BufferBudget } from "./sessions/buffers.ts";
@@ -74,6 +75,7 @@ export async function composeServer(config: Config, log: Logger, clock: Clock): 
     log,
     metrics,
   });
+  const page = config.page ? await loadPage(config.cacheDir, log) : null;
   const app = new App({
     config,
     log,
@@ -81,6 +83,7 @@ export async function composeServer(config: Config, log: Logger, clock: Clock): 
     clock,
     verifier: auth.verifier,
     developmentToken: auth.developmentToken,
+    page,
     authenticate: authenticator({ verifier: auth.verifier, allowQueryToken: config.auth.allowQueryToken, log, metrics }),
     sandboxes,
     store: stores.sessions,

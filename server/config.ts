@@ -80,6 +80,8 @@ export interface Config {
   sandbox: SandboxLimits;
   /** The package repository sessions load packages from, and what the base snapshot holds. */
   packages: PackageSettings;
+  /** Whether GET / serves the notebook page (page/, bundled at start-up into cacheDir). */
+  page: boolean;
 }
 
 export class ConfigError extends Error {
@@ -186,6 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxWheelBytes: read.integer("PACKAGE_MAX_WHEEL_MB", 32, 1, 1024) * MIB,
     },
     packages: readPackages(read),
+    page: read.boolean("PAGE", true),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

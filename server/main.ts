@@ -31,6 +31,7 @@ log.info("server_started", {
 });
 // People read these lines on stderr; stdout carries only the JSON log lines.
 process.stderr.write(`wasm-repl listening on http://${host}:${address.port} (sessions at ws://${host}:${address.port}/v1/sessions)\n`);
+if (config.page) process.stderr.write(`the notebook: open http://${host}:${address.port} in a browser\n`);
 if (auth.developmentToken) {
   const token = await auth.developmentToken();
   process.stderr.write(

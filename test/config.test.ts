@@ -33,6 +33,12 @@ test("MAX_FILE_BYTES is 16 MiB unless set; a bad value is reported by name", () 
   assert.throws(() => loadConfig({ MAX_FILE_BYTES: "16MB" }), /MAX_FILE_BYTES="16MB": expected a whole number/);
 });
 
+test("PAGE serves the notebook page unless false; a bad value is reported by name", () => {
+  assert.equal(loadConfig({}).page, true);
+  assert.equal(loadConfig({ PAGE: "false" }).page, false);
+  assert.throws(() => loadConfig({ PAGE: "off" }), /PAGE="off": expected true or false/);
+});
+
 test("a JWT_SECRET shorter than 32 bytes is refused, and so is more than one key source", () => {
   assert.throws(() => loadConfig({ JWT_SECRET: "short" }), /JWT_SECRET is 5 bytes: an HS256 secret needs at least 32/);
   assert.throws(() => loadConfig({ JWT_SECRET: "x".repeat(32), JWT_JWKS_URL: "https://idp.example/jwks" }), /JWT_SECRET and JWT_JWKS_URL are all set: set exactly one/);

@@ -251,6 +251,7 @@ function summaryOf(record: SessionRecord): SessionSummary {
     last_active_at: new Date(record.lastActiveAt).toISOString(),
     cell_count: record.cellCount,
     running: false,
+    hibernated: record.state === "hibernated",
     attached_clients: 0,
   };
 }

@@ -215,6 +215,7 @@ export class Session {
       last_active_at: new Date(this.lastActive).toISOString(),
       cell_count: this.cellCount,
       running: this.running !== null,
+      hibernated: this.hibernated,
       attached_clients: this.attachments.size,
     };
   }

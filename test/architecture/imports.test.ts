@@ -1,13 +1,13 @@
 // The shape of the source tree: no file imports itself round a cycle, and dependencies between the
-// top-level folders point one way only (protocol/ and rlm/ at the bottom, server/ and client/ on
-// top of them, never of each other).
+// top-level folders point one way only (protocol/ and rlm/ at the bottom, server/, client/ and the
+// browser's page/ on top of them, never of each other).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { cyclePath, importCycles, importGraph, partGraph, type ImportGraph } from "./import-graph.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const graph = importGraph(REPO, ["server", "protocol", "rlm", "client"]);
+const graph = importGraph(REPO, ["server", "protocol", "rlm", "client", "page"]);
 
 /** Imports one folder must not make of another, and why. */
 const FORBIDDEN: { from: string; to: string; why: string }[] = [
@@ -16,9 +16,16 @@ const FORBIDDEN: { from: string; to: string; why: string }[] = [
   { from: "protocol/", to: "client/", why: "the wire types are shared by server, client and tests" },
   { from: "rlm/", to: "server/", why: "the RLM loop runs on both sides" },
   { from: "rlm/", to: "client/", why: "the RLM loop runs on both sides" },
+  { from: "server/", to: "page/", why: "the server bundles the page for browsers (server/page/bundle.ts), it never runs it" },
+  { from: "page/", to: "server/", why: "the browser never runs the server's code" },
+  { from: "page/", to: "client/", why: "the SDK is Node's; the page has a connection of its own" },
+  { from: "page/", to: "rlm/", why: "the browser runs no RLM loop" },
 ];
 
-describe("the import graph of server/, protocol/, rlm/ and client/", () => {
+/** What the page may take of protocol/: the wire types and constants, nothing that checks or parses. */
+const PAGE_PROTOCOL = ["protocol/frames.ts"];
+
+describe("the import graph of server/, protocol/, rlm/, client/ and page/", () => {
   test("has no cycles", () => {
     assert.ok(graph.size > 50, "the graph holds the source files");
     assert.deepEqual(
@@ -42,6 +49,12 @@ describe("the import graph of server/, protocol/, rlm/ and client/", () => {
       assert.deepEqual(edges, []);
     });
   }
+
+  test(`has page/ take of protocol/ only ${PAGE_PROTOCOL.join(", ")} (types and constants)`, () => {
+    assert.ok([...graph.keys()].some((file) => file.startsWith("page/")), "the graph holds the page's sources");
+    const edges = [...graph].flatMap(([file, imports]) => (file.startsWith("page/") ? imports.filter((imported) => imported.startsWith("protocol/") && !PAGE_PROTOCOL.includes(imported)).map((imported) => `${file} -> ${imported}`) : []));
+    assert.deepEqual(edges, []);
+  });
 });
 
 describe("reading imports and finding cycles", () => {

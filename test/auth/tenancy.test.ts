@@ -46,7 +46,7 @@ test("within a tenant only the owner attaches; a tenant admin sees and ends ever
   assert.deepEqual(await list(bob), []);
   const [summary] = await list(alice);
   assert.equal(summary!.session_id, session.id);
-  assert.deepEqual(Object.keys(summary!).sort(), ["attached_clients", "cell_count", "created_at", "last_active_at", "running", "session_id", "tenant", "user"]);
+  assert.deepEqual(Object.keys(summary!).sort(), ["attached_clients", "cell_count", "created_at", "hibernated", "last_active_at", "running", "session_id", "tenant", "user"]);
   const watching = await ReplSession.attach(server.url, session.id, { token: admin });
   assert.equal((await watching.execute("1 + 1")).value, "2");
   assert.deepEqual((await list(admin)).map((item) => item.user), ["alice"]);
