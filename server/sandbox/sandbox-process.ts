@@ -27,6 +27,8 @@ export interface ProcessEnvironment {
   limits: ProcessLimits;
   /** "build" hosts one interpreter that makes the base snapshot. */
   mode?: ProcessSettings["mode"];
+  /** How long the process may stay silent with a worker's kill unconfirmed (see SandboxProcess.kill); KILL_CONFIRM_MS unless a test shortens it. */
+  killConfirmMs?: number;
 }
 
 /** How an interpreter's channel ended. */
@@ -53,7 +55,10 @@ export interface InterpreterChannel {
 type FrameHandler = (message: GuestMessage, body: Uint8Array | null) => void;
 
 const WATCHDOG_INTERVAL_MS = 250;
-/** A worker not gone this long after its kill (terminating one takes milliseconds) means the process does not answer: it is killed whole. */
+/**
+ * A worker whose kill is unconfirmed while its process sends and reads nothing for this long
+ * (terminating one takes milliseconds) means the process does not answer: it is killed whole.
+ */
 const KILL_CONFIRM_MS = 1000;
 const PAGE_BYTES = 4096;
 // What the watchdog allows besides the interpreters' heap caps and the headroom, measured: a
@@ -64,6 +69,10 @@ const INTERPRETER_OVERHEAD_MB = 96;
 
 class Channel implements InterpreterChannel {
   snapshotting = false;
+  /** Its kill was sent: it is waiting for the process to confirm it. */
+  killed = false;
+  /** The process said it has ended (or the process itself has). */
+  done = false;
   readonly ended: Promise<ChannelEnd>;
   private finish!: (end: ChannelEnd) => void;
   violation: string | null = null;
@@ -89,6 +98,7 @@ class Channel implements InterpreterChannel {
   }
 
   end(end: Omit<ChannelEnd, "protocolViolation">): void {
+    this.done = true;
     this.finish({ ...end, protocolViolation: this.violation });
   }
 }
@@ -104,9 +114,11 @@ export class SandboxProcess {
   /** Bytes on its pipe that were no frame of its own: which interpreter wrote them cannot be known. */
   private violation: string | null = null;
   private ended = false;
+  private readonly killConfirmMs: number;
 
   constructor(private readonly env: ProcessEnvironment) {
     const { limits } = env;
+    this.killConfirmMs = env.killConfirmMs ?? KILL_CONFIRM_MS;
     this.guest = new GuestProcess(
       launchCommand(env.files, limits.jsHeapMb, {
         mode: env.mode ?? "serve",
@@ -144,6 +156,11 @@ export class SandboxProcess {
 
   get alive(): boolean {
     return !this.ended;
+  }
+
+  /** Grows while the process shows it is working: as bytes arrive from it, as it reads what waited for it (see GuestProcess.activity). */
+  get activity(): number {
+    return this.guest.activity;
   }
 
   /** Interpreters running (or starting) in it now. */
@@ -199,14 +216,49 @@ export class SandboxProcess {
     if (this.channels.has((frame as { worker: number }).worker)) this.guest.send(frame, body);
   }
 
-  /** @internal Channel.kill. */
+  /**
+   * @internal Channel.kill. The process's main thread ends the worker and confirms it with an
+   * `exited` frame; a worker stuck in Python ends all the same (terminating a worker does not
+   * wait for it). Unconfirmed, the process itself does not answer, and is killed whole; but how
+   * long the confirmation takes is no sign of that: the kill is read after whatever the host sent
+   * before it, and `exited` is written after whatever the main thread was writing, such as
+   * another interpreter's snapshot (45 MB for a fresh one, up to the heap cap), which a loaded
+   * machine moves in seconds, the host reading it in 64 KiB pieces between its other work. A
+   * clock started at the kill killed such a busy process, with every interpreter in it. What
+   * says a process hangs is silence: it is killed once it has neither sent nor read anything
+   * for killConfirmMs while the kill waits (see GuestProcess.activity). A main thread that
+   * relays frames also reads the host's between them, so one that keeps sending gets to the kill.
+   */
   kill(worker: number): void {
     const channel = this.channels.get(worker);
-    if (!channel) return;
+    if (!channel || channel.killed) return;
+    channel.killed = true;
     this.guest.send({ type: "kill", worker });
-    const unanswered = setTimeout(() => this.guest.kill(), KILL_CONFIRM_MS);
-    unanswered.unref();
-    void channel.ended.then(() => clearTimeout(unanswered));
+    let seen = this.guest.activity;
+    let timer: NodeJS.Timeout | null = null;
+    let again: NodeJS.Immediate | null = null;
+    const wait = () => (timer = setTimeout(check, this.killConfirmMs).unref());
+    const active = (): boolean => {
+      if (this.guest.activity === seen) return false;
+      seen = this.guest.activity;
+      return true;
+    };
+    const check = () => {
+      if (channel.done) return;
+      if (active()) return void wait();
+      // The silence may be the host's own: a timer due while its event loop was busy fires
+      // before that loop reads what came meanwhile. Look again once it has.
+      again = setImmediate(() => {
+        if (channel.done) return;
+        if (active()) return void wait();
+        this.guest.kill();
+      }).unref();
+    };
+    wait();
+    void channel.ended.then(() => {
+      if (timer) clearTimeout(timer);
+      if (again) clearImmediate(again);
+    });
   }
 
   private receive(worker: number, message: GuestMessage, body: Uint8Array | null): void {
