@@ -31,12 +31,21 @@ export interface ProcessEnvironment {
   killConfirmMs?: number;
 }
 
+/** Why the host killed a whole process: what every interpreter in it is told. */
+export interface ProcessKill {
+  cause: "memory_limit" | "unresponsive" | "closed";
+  detail: string;
+}
+
 /** How an interpreter's channel ended. */
 export interface ChannelEnd {
   /** The whole process ended (with every interpreter in it); null when this worker alone did. */
   process: ProcessExit | null;
-  /** Set when the host killed the process for its memory (the watchdog): what it found. */
-  memoryLimit: string | null;
+  /**
+   * Set when the host killed the process itself (its memory, a kill it did not confirm, a
+   * close): why. A process that ends without it ended on its own.
+   */
+  killed: ProcessKill | null;
   /** Set when this interpreter sent a message that does not fit the protocol. */
   protocolViolation: string | null;
 }
@@ -110,7 +119,8 @@ export class SandboxProcess {
   private readonly watchdog: NodeJS.Timeout;
   private nextWorker = 0;
   private retiring = false;
-  private memoryLimit: string | null = null;
+  /** Set once the host kills the process itself: why (the first reason wins). */
+  private killedFor: ProcessKill | null = null;
   /** Bytes on its pipe that were no frame of its own: which interpreter wrote them cannot be known. */
   private violation: string | null = null;
   private ended = false;
@@ -143,7 +153,7 @@ export class SandboxProcess {
       clearInterval(this.watchdog);
       for (const channel of this.channels.values()) {
         channel.violation ??= this.violation;
-        channel.end({ process: exit, memoryLimit: this.memoryLimit });
+        channel.end({ process: exit, killed: this.killedFor });
       }
       this.channels.clear();
       return exit;
@@ -190,13 +200,13 @@ export class SandboxProcess {
   /** Takes no new interpreters, and ends once the last one has. */
   retire(): void {
     this.retiring = true;
-    if (this.channels.size === 0) this.guest.kill();
+    if (this.channels.size === 0) this.terminate(RETIRED);
   }
 
   /** Ends the process and every interpreter in it; resolves once it has exited. */
   async close(): Promise<ProcessExit> {
     this.retiring = true;
-    this.guest.kill();
+    this.terminate({ cause: "closed", detail: "the server closed its sandbox process, with every interpreter in it" });
     return this.exited;
   }
 
@@ -251,7 +261,7 @@ export class SandboxProcess {
       again = setImmediate(() => {
         if (channel.done) return;
         if (active()) return void wait();
-        this.guest.kill();
+        this.terminate({ cause: "unresponsive", detail: `it did not confirm the end of one of its interpreters, and sent and read nothing for ${this.killConfirmMs} ms; it was killed, with every interpreter in it` });
       }).unref();
     };
     wait();
@@ -266,8 +276,14 @@ export class SandboxProcess {
     if (!channel) return; // a frame the worker sent before its kill reached it
     if (message.type !== "exited") return channel.onFrame(message, body);
     this.channels.delete(worker);
-    channel.end({ process: null, memoryLimit: null });
-    if (this.retiring && this.channels.size === 0) this.guest.kill();
+    channel.end({ process: null, killed: null });
+    if (this.retiring && this.channels.size === 0) this.terminate(RETIRED);
+  }
+
+  /** Kills the process, and says why to every interpreter in it. */
+  private terminate(reason: ProcessKill): void {
+    this.killedFor ??= reason;
+    this.guest.kill();
   }
 
   /** An interpreter whose Python made its worker send what the protocol does not allow. */
@@ -292,12 +308,12 @@ export class SandboxProcess {
     for (const channel of this.channels.values()) allowedMb += INTERPRETER_OVERHEAD_MB + memoryMb * (channel.snapshotting ? 2 : 1);
     const rss = Number(statm.split(" ")[1]) * PAGE_BYTES;
     const limit = allowedMb * 1024 * 1024;
-    if (rss > limit && this.memoryLimit === null) {
-      this.memoryLimit = `resident memory ${mib(rss)} MiB exceeded ${mib(limit)} MiB`;
-      this.guest.kill();
-    }
+    if (rss > limit && this.killedFor === null) this.terminate({ cause: "memory_limit", detail: `resident memory ${mib(rss)} MiB exceeded ${mib(limit)} MiB` });
   }
 }
+
+/** A retired process ends once its last interpreter has: there is none left to tell. */
+const RETIRED: ProcessKill = { cause: "closed", detail: "the server retired its sandbox process" };
 
 function mib(bytes: number): number {
   return Math.round(bytes / 1024 / 1024);

@@ -613,10 +613,11 @@ function lostStateError(exit: SandboxExit): CellError {
   return { type, message: `the sandbox ended (${exit.cause}): ${exit.detail.split("\n")[0]}`, traceback: "" };
 }
 
-/** Why an interpreter ended that the host did not end itself. */
+/** Why an interpreter ended that the host did not end itself (its process may have been ended for another, or for all). */
 function classifyEnd(end: ChannelEnd): SandboxExit {
   if (end.protocolViolation) return { cause: "protocol_violation", detail: end.protocolViolation };
-  if (end.memoryLimit) return { cause: "memory_limit", detail: `its sandbox process was killed: ${end.memoryLimit}` };
+  // Killed by the server: never "ended unexpectedly", whatever the signal.
+  if (end.killed) return { cause: end.killed.cause, detail: `the server killed its sandbox process: ${end.killed.detail}` };
   if (end.process) return classifyExit(end.process);
   return { cause: "crashed", detail: "the interpreter's worker ended unexpectedly" };
 }

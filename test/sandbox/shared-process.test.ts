@@ -1,6 +1,7 @@
 // Interpreters that share a sandbox process: one's kill must not end the others because the
-// process was busy for another of them. Each test has processes of its own
-// (SandboxProcess and Sandbox driven directly), some with a short kill confirmation.
+// process was busy for another of them, and a process that truly hangs is still ended, saying
+// that the server ended it and why. Each test has processes of its own (SandboxProcess and
+// Sandbox driven directly), some with a short kill confirmation.
 //
 // "Busy" is provoked, not waited for: the host's event loop is blocked on purpose (as a
 // server's is while it compresses and stores a snapshot on a loaded machine), or the process
@@ -92,4 +93,26 @@ test("a kill whose confirmation is queued behind another interpreter's snapshot 
   // The snapshot is sound: it wakes, with its variable, in the same process.
   const woken = await Sandbox.start(runtime.environment, host, bytes);
   assert.equal((await run(woken, "kept")).value, "41");
+});
+
+test("a process that does not answer a kill at all is ended with every interpreter, and they are told the server ended it and why", async () => {
+  const host = processWith(50);
+  const [bystander, closing] = await pair(host);
+  process.kill(host.pid!, "SIGSTOP");
+  const closed = closing.close();
+  const exit = await bystander.exited;
+  assert.equal(exit.cause, "unresponsive");
+  assert.match(exit.detail, /^the server killed its sandbox process: it did not confirm the end of one of its interpreters, and sent and read nothing for 50 ms/);
+  assert.doesNotMatch(exit.detail, /unexpectedly/);
+  assert.equal((await closed).cause, "closed");
+  assert.equal(host.alive, false);
+});
+
+test("an interpreter whose process the server closes is told so, not that it crashed", async () => {
+  const host = processWith(1000);
+  const [sandbox] = await pair(host);
+  await host.close();
+  const exit = await sandbox.exited;
+  assert.equal(exit.cause, "closed");
+  assert.match(exit.detail, /^the server killed its sandbox process: the server closed its sandbox process/);
 });
