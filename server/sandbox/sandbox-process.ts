@@ -55,7 +55,15 @@ export interface InterpreterChannel {
   readonly pid: number | undefined;
   readonly ended: Promise<ChannelEnd>;
   /** While set, the interpreter holds a copy of its heap (a snapshot on its way out): the watchdog allows for it. */
-  snapshotting: boolean;
+  readonly snapshotting: boolean;
+  /**
+   * Asks the interpreter for a snapshot once no other interpreter of the process is taking one
+   * (see SandboxProcess.requestSnapshot); `sent` is told when the request goes out, which is
+   * when its deadline may start. The answer comes to the channel's frame handler.
+   */
+  requestSnapshot(sent: () => void): void;
+  /** Its snapshot (or why there is none) arrived: the next interpreter's may go. */
+  snapshotAnswered(): void;
   send(message: HostMessage, body?: Uint8Array): void;
   /** Stops the interpreter's worker; `ended` resolves once it is gone. */
   kill(): void;
@@ -106,6 +114,14 @@ class Channel implements InterpreterChannel {
     this.owner.kill(this.worker);
   }
 
+  requestSnapshot(sent: () => void): void {
+    this.owner.requestSnapshot(this, sent);
+  }
+
+  snapshotAnswered(): void {
+    this.owner.snapshotAnswered(this);
+  }
+
   end(end: Omit<ChannelEnd, "protocolViolation">): void {
     this.done = true;
     this.finish({ ...end, protocolViolation: this.violation });
@@ -121,10 +137,13 @@ export class SandboxProcess {
   private retiring = false;
   /** Set once the host kills the process itself: why (the first reason wins). */
   private killedFor: ProcessKill | null = null;
+  /** The interpreter whose snapshot the process is taking, and those waiting their turn (see requestSnapshot). */
+  private snapshotTaker: Channel | null = null;
+  private readonly snapshotQueue: Array<{ channel: Channel; sent: () => void }> = [];
+  private readonly killConfirmMs: number;
   /** Bytes on its pipe that were no frame of its own: which interpreter wrote them cannot be known. */
   private violation: string | null = null;
   private ended = false;
-  private readonly killConfirmMs: number;
 
   constructor(private readonly env: ProcessEnvironment) {
     const { limits } = env;
@@ -243,6 +262,7 @@ export class SandboxProcess {
     const channel = this.channels.get(worker);
     if (!channel || channel.killed) return;
     channel.killed = true;
+    this.dropSnapshotRequest(channel);
     this.guest.send({ type: "kill", worker });
     let seen = this.guest.activity;
     let timer: NodeJS.Timeout | null = null;
@@ -271,12 +291,57 @@ export class SandboxProcess {
     });
   }
 
+  /**
+   * @internal Channel.requestSnapshot. A process takes one snapshot at a time: the workers
+   * would copy their heaps side by side (twice the memory: see checkMemory), and its main
+   * thread writes one to the host before it starts the next, so the second waited for the
+   * first. A snapshot's deadline (Sandbox.snapshot) is for the interpreter that makes it: one
+   * counted from a request that waited behind others counted their snapshots too, and a
+   * loaded machine took them for hung. So the next request goes out once the one before has
+   * been answered (or its interpreter has ended), and its deadline starts then.
+   */
+  requestSnapshot(channel: Channel, sent: () => void): void {
+    if (!this.channels.has(channel.worker) || channel.killed) return; // its end settles it
+    this.snapshotQueue.push({ channel, sent });
+    this.nextSnapshot();
+  }
+
+  /** @internal Channel.snapshotAnswered. */
+  snapshotAnswered(channel: Channel): void {
+    channel.snapshotting = false;
+    this.dropSnapshotRequest(channel);
+    if (this.snapshotTaker !== channel) return;
+    this.snapshotTaker = null;
+    this.nextSnapshot();
+  }
+
+  private nextSnapshot(): void {
+    if (this.snapshotTaker || this.ended) return;
+    const next = this.snapshotQueue.shift();
+    if (!next) return;
+    this.snapshotTaker = next.channel;
+    next.channel.snapshotting = true;
+    next.sent();
+    this.guest.send({ type: "snapshot", worker: next.channel.worker });
+  }
+
+  private dropSnapshotRequest(channel: Channel): void {
+    const index = this.snapshotQueue.findIndex((request) => request.channel === channel);
+    if (index !== -1) this.snapshotQueue.splice(index, 1);
+  }
+
   private receive(worker: number, message: GuestMessage, body: Uint8Array | null): void {
     const channel = this.channels.get(worker);
     if (!channel) return; // a frame the worker sent before its kill reached it
     if (message.type !== "exited") return channel.onFrame(message, body);
     this.channels.delete(worker);
+    this.dropSnapshotRequest(channel);
     channel.end({ process: null, killed: null });
+    // A killed interpreter may have been taking its snapshot: it is gone now, the next may go.
+    if (this.snapshotTaker === channel) {
+      this.snapshotTaker = null;
+      this.nextSnapshot();
+    }
     if (this.retiring && this.channels.size === 0) this.terminate(RETIRED);
   }
 

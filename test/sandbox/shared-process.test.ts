@@ -1,7 +1,7 @@
-// Interpreters that share a sandbox process: one's kill must not end the others because the
-// process was busy for another of them, and a process that truly hangs is still ended, saying
-// that the server ended it and why. Each test has processes of its own (SandboxProcess and
-// Sandbox driven directly), some with a short kill confirmation.
+// Interpreters that share a sandbox process: neither one's kill nor one's snapshot may end the
+// others because the process was busy for another of them, and a process that truly hangs is
+// still ended, saying that the server ended it and why. Each test has processes of its own
+// (SandboxProcess and Sandbox driven directly), some with a short kill confirmation.
 //
 // "Busy" is provoked, not waited for: the host's event loop is blocked on purpose (as a
 // server's is while it compresses and stores a snapshot on a loaded machine), or the process
@@ -115,4 +115,27 @@ test("an interpreter whose process the server closes is told so, not that it cra
   const exit = await sandbox.exited;
   assert.equal(exit.cause, "closed");
   assert.match(exit.detail, /^the server killed its sandbox process: the server closed its sandbox process/);
+});
+
+test("a snapshot that waits for another interpreter's does not count the wait against its deadline", async () => {
+  // The snapshot deadline here: 100 ms + 20 ms a MiB of a 384 MiB cap, 7.8 s; a snapshot takes
+  // one or a few seconds. The host, blocked past the deadline, has it seem that the first
+  // snapshot took that long; the second, asked for at the same time, was waiting behind it.
+  const memoryMb = 384;
+  const callTimeoutMs = 100;
+  const env = { ...runtime.environment, limits: { ...runtime.environment.limits, memoryMb, callTimeoutMs } };
+  const host = new SandboxProcess({ ...env, killConfirmMs: 60_000 });
+  processes.push(host);
+  const [first, second] = await pair(host, env);
+  const firstSnapshot = first.snapshot();
+  const secondSnapshot = second.snapshot();
+  blockHost(callTimeoutMs + 20 * memoryMb + 500);
+
+  await firstSnapshot.catch(() => {}); // its deadline passed: it may have been taken for hung
+  const bytes = await secondSnapshot.catch((error: Error) => assert.fail(`the waiting snapshot failed: ${error.message}`));
+  assert.ok(bytes.byteLength > 40 * 2 ** 20);
+  assert.equal(second.alive, true, "the waiting snapshot's interpreter was not taken for hung");
+  const result = await run(second, "kept");
+  assert.equal(result.value, "42");
+  assert.equal(result.state_preserved, true);
 });
