@@ -14,12 +14,18 @@ export interface ProcessExit {
 }
 
 const STDERR_TAIL = 8192;
+/**
+ * A body goes to the process in slices this large: each slice written is a sign that the process
+ * reads (see activity), so a large one (a session's snapshot, to restore) shows its progress.
+ */
+const WRITE_SLICE_BYTES = 1024 * 1024;
 
 export class GuestProcess {
   readonly exited: Promise<ProcessExit>;
   private readonly child: ChildProcess;
   private stderrTail = "";
   private alive = true;
+  private activityCount = 0;
 
   /**
    * @param limits what the guest may send: frames past them (see guestFrameLimits) are a broken or
@@ -47,6 +53,7 @@ export class GuestProcess {
     const decoder = new FrameDecoder<Record<string, unknown>>(maxFrameBytes, key, maxHeaderBytes);
     const checkGuestMessage = guestMessageChecker(limits.maxOutputBytes);
     this.child.stdout!.on("data", (chunk: Buffer) => {
+      this.activityCount++;
       if (!this.alive) return;
       try {
         for (const { message, body } of decoder.push(chunk)) {
@@ -85,10 +92,28 @@ export class GuestProcess {
     return this.child.pid;
   }
 
+  /**
+   * A count that grows while the process shows it is working: each time bytes arrive from it,
+   * and each time bytes that had to wait for it to read (its pipe was full) went through. It
+   * does not grow while the process's main thread hangs, however much the host sends it (small
+   * frames fit in the pipe without its reading them).
+   */
+  get activity(): number {
+    return this.activityCount;
+  }
+
   send(message: HostFrame, body?: Uint8Array): void {
     if (!this.alive) return;
-    this.child.stdin!.write(encodeFrameHead(message, body?.byteLength ?? 0));
-    if (body) this.child.stdin!.write(body);
+    this.write(encodeFrameHead(message, body?.byteLength ?? 0));
+    for (let at = 0; body && at < body.byteLength; at += WRITE_SLICE_BYTES) this.write(body.subarray(at, at + WRITE_SLICE_BYTES));
+  }
+
+  private write(bytes: Uint8Array): void {
+    const stdin = this.child.stdin!;
+    let waited = false;
+    stdin.write(bytes, () => waited && this.activityCount++);
+    // Still buffered here once written: the pipe was full, so when it goes, the process has read.
+    waited = stdin.writableLength > 0;
   }
 
   kill(): void {

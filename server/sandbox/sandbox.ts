@@ -197,7 +197,8 @@ export class Sandbox {
   private lastOutput: RunningCell | null = null;
   /** Calls between cells waiting for the guest's answer, by id. */
   private calls = new Map<number, PendingCall>();
-  private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void; timer: NodeJS.Timeout } | null = null;
+  /** A snapshot asked for; its deadline's timer once the request has gone out (see InterpreterChannel.requestSnapshot). */
+  private snapshotting: { resolve(bytes: Uint8Array): void; reject(error: Error): void; timer: NodeJS.Timeout | null } | null = null;
   private readonly channel: InterpreterChannel;
   private readonly booted: Promise<void>;
 
@@ -324,11 +325,14 @@ export class Sandbox {
     // The heap it copies is at most the cap.
     const deadlineMs = this.callDeadlineMs(this.env.limits.memoryMb);
     return new Promise((resolve, reject) => {
-      // Missed: the kill rejects it, in finishRunning.
-      const timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not answer a snapshot within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
-      this.snapshotting = { resolve, reject, timer };
-      this.channel.snapshotting = true;
-      this.channel.send({ type: "snapshot" });
+      const waiting: NonNullable<Sandbox["snapshotting"]> = { resolve, reject, timer: null };
+      this.snapshotting = waiting;
+      // The deadline counts from when the process starts on it, not the time it waited for
+      // other interpreters' snapshots (see SandboxProcess.requestSnapshot). Missed: the kill
+      // rejects it, in finishRunning.
+      this.channel.requestSnapshot(() => {
+        waiting.timer = setTimeout(() => this.stop({ cause: "unresponsive", detail: `the sandbox did not answer a snapshot within ${deadlineMs} ms (SANDBOX_CALL_TIMEOUT_MS); it was killed` }), deadlineMs);
+      });
     });
   }
 
@@ -456,8 +460,10 @@ export class Sandbox {
       case "snapshot_failed": {
         const waiting = this.snapshotting;
         this.snapshotting = null;
-        this.channel.snapshotting = false;
-        if (waiting) clearTimeout(waiting.timer);
+        if (waiting) {
+          if (waiting.timer) clearTimeout(waiting.timer);
+          this.channel.snapshotAnswered();
+        }
         if (message.type === "snapshot" && body?.byteLength === message.bytes) return waiting?.resolve(body);
         return waiting?.reject(new SnapshotFailed(message.type === "snapshot_failed" ? message.message : "the snapshot arrived incomplete"));
       }
@@ -578,7 +584,7 @@ export class Sandbox {
   }
 
   private finishRunning(exit: SandboxExit): void {
-    if (this.snapshotting) clearTimeout(this.snapshotting.timer);
+    if (this.snapshotting?.timer) clearTimeout(this.snapshotting.timer);
     this.snapshotting?.reject(new SandboxGone(`the sandbox ended while taking a snapshot (${exit.cause}: ${exit.detail})`));
     this.snapshotting = null;
     for (const pending of this.calls.values()) pending.lost(exit);
@@ -613,10 +619,11 @@ function lostStateError(exit: SandboxExit): CellError {
   return { type, message: `the sandbox ended (${exit.cause}): ${exit.detail.split("\n")[0]}`, traceback: "" };
 }
 
-/** Why an interpreter ended that the host did not end itself. */
+/** Why an interpreter ended that the host did not end itself (its process may have been ended for another, or for all). */
 function classifyEnd(end: ChannelEnd): SandboxExit {
   if (end.protocolViolation) return { cause: "protocol_violation", detail: end.protocolViolation };
-  if (end.memoryLimit) return { cause: "memory_limit", detail: `its sandbox process was killed: ${end.memoryLimit}` };
+  // Killed by the server: never "ended unexpectedly", whatever the signal.
+  if (end.killed) return { cause: end.killed.cause, detail: `the server killed its sandbox process: ${end.killed.detail}` };
   if (end.process) return classifyExit(end.process);
   return { cause: "crashed", detail: "the interpreter's worker ended unexpectedly" };
 }
