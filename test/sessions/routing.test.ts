@@ -104,8 +104,12 @@ test("a killed server's checkpointed sessions come back from the checkpoint; the
   await checkpointed.execute("kept = 5");
   const never = await ReplSession.open(doomed.url, { token, reconnect: false });
   await new Promise((resolve) => setTimeout(resolve, 2500)); // idle past CHECKPOINT_AFTER: checkpointed
-  await checkpointed.execute("after_checkpoint = 6");
-  await never.execute("unsaved = 1"); // its first cell: it was never idle after one, so never checkpointed
+  // Both at once, and the kill right after: neither is idle for CHECKPOINT_AFTER again (one after
+  // the other, a slow first cell of `never` left `checkpointed` idle long enough for a second checkpoint).
+  await Promise.all([
+    checkpointed.execute("after_checkpoint = 6"),
+    never.execute("unsaved = 1"), // its first cell: it was never idle after one, so never checkpointed
+  ]);
   doomed.process.kill("SIGKILL");
   await once(doomed.process, "exit");
   await new Promise((resolve) => setTimeout(resolve, 1500)); // its heartbeat expires
