@@ -106,7 +106,7 @@ export class Housekeeping {
       }
     }
     // Free in the store before the clients hear of it, so that their reconnect finds it free.
-    await policy.write(session.id, () => store.update(session.id, { pod: null, podAddress: null, checkpointCount: null, ...fresh }, { pod: pod.name }));
+    await policy.write(session.id, () => store.update(session.id, { pod: null, podAddress: null, ...fresh }, { pod: pod.name }));
     session.release();
     this.parts.released(held);
   }
@@ -169,7 +169,7 @@ export class Housekeeping {
           throw error instanceof SnapshotTooLarge ? error : new SnapshotNotStored(`the snapshot could not be stored: ${error.message}`);
         });
         const previous = this.replaceSnapshot(held, saved.key);
-        await policy.write(session.id, () => store.update(session.id, { state: "hibernated", snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: null }, { pod: pod.name }));
+        await policy.write(session.id, () => store.update(session.id, { state: "hibernated", snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: session.executionCount }, { pod: pod.name }));
         await this.deleteSnapshot(previous);
         log.info("session_hibernated", { session_id: session.id, tenant: session.owner.tenant, stored_bytes: saved.bytes, snapshot_bytes: snapshot.byteLength, duration_ms: this.parts.clock.now() - started });
         metrics.hibernated(session.owner.tenant, saved.bytes);

@@ -71,7 +71,9 @@ export class Ownership {
       throw lost(record.id, reason);
     }
     const claimed = await policy.read(() =>
-      store.update(record.id, { pod: pod.name, podAddress: pod.address, checkpointCount: null, ...(fresh && { state: "live" as const }) }, { states: [record.state], pod: record.pod }),
+      // The snapshot and its execution count stay in the record: should this server die too
+      // before it saves a newer one, the next restores the session from it again.
+      store.update(record.id, { pod: pod.name, podAddress: pod.address, ...(fresh && { state: "live" as const }) }, { states: [record.state], pod: record.pod }),
     );
     if (!claimed) throw new SessionError("busy", `session ${record.id} is being woken by another server; retry`);
     if (record.snapshotKey === null) return { record: claimed, wake: null, checkpoint: null };

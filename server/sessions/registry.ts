@@ -219,7 +219,7 @@ export class SessionRegistry {
       log,
       metrics,
       onEnded: (ended, reason) => void this.forget(ended, reason),
-      earlier: { createdAt: record.createdAt, lastActiveAt: record.lastActiveAt, cellCount: record.cellCount },
+      earlier: { createdAt: record.createdAt, lastActiveAt: record.lastActiveAt, cellCount: record.cellCount, executionCount: record.checkpointCount ?? 0 },
       restoredFromCheckpoint,
     });
     this.held.set(id, heldSession(session, { lastActiveAt: record.lastActiveAt, cellCount: record.cellCount }, record.snapshotKey));

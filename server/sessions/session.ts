@@ -99,7 +99,7 @@ export interface SessionParts {
   metrics: SessionMetrics;
   onEnded: (session: Session, reason: EvictionReason) => void;
   /** For a session taken over from the store: when it began and how many cells it ran. */
-  earlier?: { createdAt: number; lastActiveAt: number; cellCount: number };
+  earlier?: { createdAt: number; lastActiveAt: number; cellCount: number; executionCount: number };
   /** Set when the session was restored from a checkpoint after its server died: its execution count. */
   restoredFromCheckpoint?: number | null;
 }
@@ -154,7 +154,8 @@ export class Session {
     { interpreter, gate, llm, settings, clock, log, metrics, onEnded, earlier, restoredFromCheckpoint }: SessionParts,
   ) {
     this.restoredFromCheckpoint = restoredFromCheckpoint ?? null;
-    this.executionCount = restoredFromCheckpoint ?? 0;
+    // A woken session's interpreter counts on from its snapshot's: so do its next snapshots.
+    this.executionCount = restoredFromCheckpoint ?? earlier?.executionCount ?? 0;
     this.interpreter = interpreter;
     this.cells = { tenant: owner.tenant, sessionId: id, gate, llm, metrics, log, logCode: settings.logCode };
     this.settings = settings;
