@@ -407,10 +407,16 @@ export class ReplSession extends EventEmitter<SessionEvents> {
       });
       let opened = false;
       socket.on("unexpected-response", (_request, response) => {
+        // The refusal's connection is ours to close (ws leaves it to this handler): left open (a
+        // proxy keeps it alive), a reset of it later would be an error no one listens for.
+        const connection = response.socket;
         let body = "";
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => (body += chunk));
-        response.on("end", () => reject(errorFromBody(response.statusCode ?? 0, body)));
+        response.on("end", () => {
+          connection.destroy();
+          reject(errorFromBody(response.statusCode ?? 0, body));
+        });
       });
       socket.on("error", (error) => {
         if (!opened) reject(new WasmReplError("internal", `cannot connect to ${this.baseUrl}: ${error.message}`));
