@@ -334,7 +334,6 @@ async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void
   cell = message.cell;
   outputBytes = 0;
   droppedBytes = 0;
-  Atomics.store(interruptWord, 0, 0);
   // What the cell imports (or names to micropip.install) loads first: nothing can be awaited inside it.
   const wanted = packages.requirements(message.code);
   const unloaded = wanted.length > 0 ? await packages.load(wanted) : null;
@@ -376,8 +375,6 @@ function addPayload(message: WithPayload<Extract<HostMessage, { type: "add_conte
 
 /** Completion, inspection or is-complete between cells (bootstrap.py, introspect). */
 function introspect(message: Extract<HostMessage, { type: "introspect" }>): void {
-  // Left set by the cell before (the host repeats an interrupt until its cell ends): not for this.
-  Atomics.store(interruptWord, 0, 0);
   introspecting = true;
   let reply: string;
   try {
@@ -459,6 +456,11 @@ function fatal(error: unknown, booting: boolean): void {
 
 self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage | PackageFileAnswer>) => {
   const message = event.data;
+  // Each piece of work starts with no interrupt: the host repeats one until it hears its cell's
+  // result, so a repeat may land after that cell ended, and it is for no later work. Left set, it
+  // would break off the server's own Python halfway (a snapshot's, leaving the interpreter unable
+  // to be snapshotted again). A package file's answer comes during a cell: its interrupt stands.
+  if (message.type !== "init" && message.type !== "package_file") Atomics.store(interruptWord, 0, 0);
   try {
     if (message.type === "init") await boot(message);
     else if (message.type === "run") await run(message);
