@@ -68,8 +68,17 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<Answer<T>> {
   }
 }
 
+/** How the SDK words a connection that failed (its code is `internal`, but no server said so). */
+const SDK_CONNECTION_FAILURE = /^(cannot connect to|the connection closed|could not reconnect after)/;
+
+/**
+ * The error's protocol code; for a connection that failed before any server answered,
+ * `connection_failed` (the SDK) or `network_error` (fetch): an answer all the same, an error.
+ */
 function codeOf(error: unknown): string {
-  return error instanceof WasmReplError ? error.code : "client_exception";
+  if (error instanceof WasmReplError) return error.code === "internal" && SDK_CONNECTION_FAILURE.test(error.message) ? "connection_failed" : error.code;
+  if (error instanceof TypeError && error.message === "fetch failed") return "network_error";
+  return "client_exception";
 }
 
 function messageOf(error: unknown): string {

@@ -35,7 +35,11 @@ export interface RequestRecord {
   sentAt: number;
   /** null: no answer within the request's deadline. */
   endedAt: number | null;
-  /** An error code (protocol's, or HTTP's for POST /execute) when it ended in an error. */
+  /**
+   * When it ended in an error: the protocol's code (from a frame, or the body of an HTTP answer),
+   * or the client's for a connection that failed (connection_failed, network_error), or
+   * client_exception for anything else the client threw (a bug of the soak's).
+   */
   code: string | null;
   /** A short text of the error, for the report's examples. */
   message?: string;

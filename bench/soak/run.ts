@@ -11,7 +11,9 @@
 // sigstop, redis-restart, redis-unreachable, network), --hours H (the soak: the load runs H hours,
 // without faults unless --faults names some), --users N (the clients' users; default one per
 // eight clients), --max-sessions N (each server's MAX_SESSIONS; default enough for two servers
-// to hold every session), --context-mib M (add_context's payload), --sample-seconds S (default 60).
+// to hold every session), --context-mib M (add_context's payload), --sample-seconds S (default 60),
+// --save FILE (every request, finding, check and sample of the run, as JSON, to look into).
+import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { CLUSTER_POD_ENV, launchCluster } from "../../test/helpers/cluster.ts";
 import { runBench, stopOnTheWayOut } from "../processes.ts";
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
       "max-sessions": { type: "string" },
       "context-mib": { type: "string" },
       "sample-seconds": { type: "string" },
+      save: { type: "string" },
     },
   });
   const hours = values.hours === undefined ? null : positive(values.hours, 1, "hours");
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
     const lengths = hours !== null ? `${hours} h of load` : `${perFault} s of load around each fault`;
     const setup = `3 servers (MAX_SESSIONS ${maxSessions}, HIBERNATE_AFTER ${HIBERNATE_AFTER_S}, CHECKPOINT_AFTER ${CLUSTER_POD_ENV.CHECKPOINT_AFTER}) behind haproxy, one Redis; ${clients} clients of ${users} users in a driver process, through a cutting proxy; ${lengths}; faults: ${faults.join(", ") || "none"}`;
     const { data, report } = await runSoak(cluster, { clients, users, faults, seconds, contextBytes, hibernateAfterS: HIBERNATE_AFTER_S, heartbeatTtlMs, sampleEveryMs, deadlineSlackS: 60, setup, progress });
+    if (values.save) await writeFile(values.save, JSON.stringify(data));
     console.log(formatReport(data, report));
     console.log("");
     console.log(reportJson(report));

@@ -150,14 +150,19 @@ class Driver {
       this.inbox.push(message);
       this.waiting?.();
     });
+    this.child.on("error", (error) => {
+      this.exited = `the driver failed: ${error.message}`;
+      this.waiting?.();
+    });
     this.child.on("exit", (code, signal) => {
       this.exited = `the driver exited (${signal ?? code})`;
       this.waiting?.();
     });
   }
 
+  /** Sends unless the driver has gone (the next wait for its answer says so). */
   send(message: ToDriver): void {
-    this.child.send(message);
+    if (this.child.connected) this.child.send(message);
   }
 
   /** The next message of this type (that `match` takes), within timeoutMs. */
