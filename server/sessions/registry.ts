@@ -68,7 +68,8 @@ export class SessionRegistry {
   private readonly policy: StorePolicy;
   private readonly ownership: Ownership;
   private readonly housekeeping: Housekeeping;
-  private readonly timers: NodeJS.Timeout[];
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly heartbeatTimer: NodeJS.Timeout;
   /** Shutting down: no session is opened or woken here any more. */
   private draining = false;
 
@@ -92,8 +93,9 @@ export class SessionRegistry {
     const shortest = Math.min(options.idleTimeoutMs, options.maxLifetimeMs, options.hibernateAfterMs || Infinity, options.checkpointAfterMs || Infinity);
     const sweep = setInterval(guard(options, "timer", () => this.sweep()), Math.min(5000, Math.max(50, shortest / 4)));
     const heartbeat = setInterval(guard(options, "timer", () => this.ownership.heartbeat()), Math.max(50, options.heartbeatTtlMs / 3));
-    this.timers = [sweep, heartbeat];
-    for (const timer of this.timers) timer.unref();
+    this.sweepTimer = sweep;
+    this.heartbeatTimer = heartbeat;
+    for (const timer of [sweep, heartbeat]) timer.unref();
     void this.ownership.heartbeat();
     metrics.observeSessions(() => [...this.held.values()].map(({ session }) => ({ tenant: session.owner.tenant, hibernated: session.hibernated })));
   }
@@ -191,13 +193,17 @@ export class SessionRegistry {
    */
   async shutdown(): Promise<void> {
     this.draining = true;
-    for (const timer of this.timers) clearInterval(timer);
-    const held = [...this.held.values()];
-    if (!this.options.sharedStore) {
-      await Promise.all(held.map(({ session }) => session.end("shutdown")));
-      return;
+    clearInterval(this.sweepTimer);
+    // The heartbeat goes on until every session is let go of: a server that fell silent while it
+    // drains would be taken for dead, and others would take over (from their last checkpoints)
+    // sessions it still holds and runs, losing what they did since.
+    try {
+      const held = [...this.held.values()];
+      if (!this.options.sharedStore) await Promise.all(held.map(({ session }) => session.end("shutdown")));
+      else await this.housekeeping.drain(held);
+    } finally {
+      clearInterval(this.heartbeatTimer);
     }
-    await this.housekeeping.drain(held);
   }
 
   private hold(record: SessionRecord, limits: TenantLimits, wake: SnapshotLoader | null = null, restoredFromCheckpoint: number | null = null): Session {

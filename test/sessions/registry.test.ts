@@ -106,6 +106,27 @@ test("a live session of a live pod is held elsewhere; once that pod drains, anot
   await b.shutdown();
 });
 
+test("a draining pod keeps its heartbeat until it has let go of its sessions: none is taken over meanwhile", async () => {
+  const { clock, store, pod } = cluster();
+  const [a, b] = [pod("pod-a", { heartbeatTtlMs: 600, drainTimeoutMs: 10_000 }), pod("pod-b")];
+  const alice = identity("acme");
+  const session = await a.open(alice);
+  const running = session.run("import time\ntime.sleep(2)\n'done'", undefined, {});
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the cell runs
+  const draining = a.shutdown();
+  // Longer than the heartbeat's TTL, by the clock and for its timer.
+  clock.advance(1000);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(await store.isPodAlive("pod-a"), true, "the draining pod still beats");
+  const elsewhere = await b.find(session.id, alice).then(() => null, (error: unknown) => error);
+  assert.ok(elsewhere instanceof HeldElsewhere, `the session is still pod-a's while it drains, not taken over: ${String(elsewhere)}`);
+  const outcome = await running;
+  assert.ok("result" in outcome && outcome.result.value === "'done'");
+  await draining;
+  assert.equal((await store.get(session.id))?.pod, null, "let go of once saved");
+  await b.shutdown();
+});
+
 test("a session whose pod died with nothing saved is lost, and says so", async () => {
   const { clock, store, pod } = cluster();
   const [a, b] = [pod("pod-a", { heartbeatTtlMs: 1000 }), pod("pod-b")];
