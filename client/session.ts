@@ -114,6 +114,12 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   lastSeq = 0;
   id = "";
   limits!: SessionLimits;
+  /**
+   * The execution count the session came back from at this client's latest connection (its
+   * server died: later work is gone), or null. Set before open() or attach() returns, where the
+   * "restored" event would come too early for a listener.
+   */
+  restoredFromCheckpoint: number | null = null;
   private socket: WebSocket | null = null;
   private readonly pending = new Map<string, Pending>();
   /** Frames waiting for a connection, with the request they belong to (none for connection frames). */
@@ -455,6 +461,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     // Without `since` nothing is replayed: the history starts now for this client. A server
     // whose history is behind `since` restarted it (the session moved): follow it.
     if (since === null || frame.last_seq < since) this.lastSeq = frame.last_seq;
+    this.restoredFromCheckpoint = frame.restored_from_checkpoint?.execution_count ?? null;
     if (frame.restored_from_checkpoint) this.emit("restored", frame.restored_from_checkpoint.execution_count);
     // First, so that the cells below find them; its result answers no request of the caller's.
     if (this.tools.size > 0) this.socket!.send(JSON.stringify({ type: "set_tools", id: `tools-${++cellCounter}`, tools: this.toolSpecs() }));

@@ -145,6 +145,7 @@ test("a session a killed server had woken from hibernation, and not checkpointed
   assert.deepEqual(raw.welcome.restored_from_checkpoint, { execution_count: 2 }, "it came back from the state it hibernated with, and says so");
   raw.socket.close();
   const back = await ReplSession.attach(other.url, session.id, { token });
+  assert.equal(back.restoredFromCheckpoint, 2, "the SDK says so once attach() returns, too");
   assert.equal((await back.execute("kept, 'after_wake' in globals()")).value, "(6, False)");
   await back.close();
 });
