@@ -212,10 +212,13 @@ export class SoakClient {
   private adopt(session: ReplSession): void {
     this.session = session;
     this.sessionId = session.id;
-    session.on("restored", (count) => {
+    const restored = (count: number) => {
       this.resetTold = true;
       this.recorder.finding(this.index, "restored", session.id, `restored from its checkpoint at execution count ${count}`);
-    });
+    };
+    // Told at this connection (before open or attach returned), or at a reconnect later.
+    if (session.restoredFromCheckpoint !== null) restored(session.restoredFromCheckpoint);
+    session.on("restored", restored);
     // The SDK gave up on the session: gone for good, or its reconnects failed (attach again later).
     session.on("closed", (error) => {
       if (this.session !== session) return;
