@@ -7,8 +7,9 @@
 // says what the counter became. The client knows what it should be: one more than the last value
 // it saw, plus at most one for each counted cell whose outcome it never learnt (an error that
 // came without a result, no answer). A value above that range is a cell that ran twice; one
-// below it is lost work, allowed only when the server said so (the session came back from a
-// checkpoint, or its interpreter was replaced: `state_preserved: false`).
+// below it is lost work. Either is allowed only when the server said the state changed under
+// the client: the session came back from a checkpoint (which may even predate an interpreter
+// replaced since), or its interpreter was replaced (`state_preserved: false`).
 import { createHash, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ReplSession, WasmReplError, type ResultFrame } from "../../client/index.ts";
@@ -242,14 +243,12 @@ export class SoakClient {
 
   private async reopen(): Promise<void> {
     const session = this.session!;
-    const answer = await this.request("close", CONNECT_S, session.close());
-    if ("value" in answer) {
-      this.session = null;
-      this.sessionId = null;
-    } else if ("unanswered" in answer) {
-      session.disconnect();
-      this.session = null;
-    }
+    // Whatever the answer, the client is done with this session: one whose close was cut off may
+    // well be closed, and attaching to it again would take that for a lost session.
+    await this.request("close", CONNECT_S, session.close());
+    session.disconnect();
+    this.session = null;
+    this.sessionId = null;
   }
 
   // ---- requests ----
@@ -331,15 +330,13 @@ export class SoakClient {
     this.unseen = 0;
     // An interpreter replaced during the cell (it counted in the old one) or before it: the next may start again.
     this.resetTold = !result.state_preserved;
-    if (value > high) {
-      this.recorder.finding(this.index, "ran_twice", this.sessionId, where);
-      return false;
+    if (value >= low && value <= high) return true;
+    if (told) {
+      this.recorder.finding(this.index, "counter_reset_told", this.sessionId, where);
+      return true;
     }
-    if (value < low) {
-      this.recorder.finding(this.index, told ? "counter_reset_told" : "counter_lost", this.sessionId, where);
-      return told;
-    }
-    return true;
+    this.recorder.finding(this.index, value > high ? "ran_twice" : "counter_lost", this.sessionId, where);
+    return false;
   }
 
   /** The counter read after a fault. */
@@ -376,12 +373,13 @@ export class SoakClient {
         headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
         body: JSON.stringify({ code: `sum(range(${n}))`, timeout: TIMEOUT_S.cell }),
       });
-      const body = (await response.json()) as { value?: string; code?: string; message?: string };
+      const body = (await response.json()) as { success?: boolean; value?: string; code?: string; message?: string };
       if (response.status !== 200) throw new WasmReplError((body.code ?? "internal") as WasmReplError["code"], body.message ?? `HTTP ${response.status}`, response.status);
       return body;
     })();
     const answer = await this.request("execute", TIMEOUT_S.cell, call);
-    if ("value" in answer && answer.value.value !== String((n * (n - 1)) / 2)) {
+    // A failure (its sandbox crashed, ...) is an answer; a success with another value is wrong.
+    if ("value" in answer && answer.value.success && answer.value.value !== String((n * (n - 1)) / 2)) {
       this.recorder.finding(this.index, "wrong_value", null, `POST /execute of sum(range(${n})) answered ${JSON.stringify(answer.value).slice(0, 200)}`);
     }
   }

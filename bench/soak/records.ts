@@ -51,7 +51,7 @@ export const FINDING_KINDS = [
   "ran_twice",
   /** the counter went back without the server saying why (no restored_from_checkpoint, no state_preserved: false) */
   "counter_lost",
-  /** the counter went back after the server said so: allowed (a checkpoint's later work, an interpreter replaced) */
+  /** the counter moved otherwise than by one after the server said the state changed: allowed (restored from a checkpoint, an interpreter replaced) */
   "counter_reset_told",
   /** the output a client received while a cell ran differs from its result's (a replay lost or repeated output) */
   "stream_mismatch",
