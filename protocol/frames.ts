@@ -164,6 +164,11 @@ export interface SessionFrame {
    * (CHECKPOINT_AFTER): work after that execution count is lost.
    */
   restored_from_checkpoint?: { execution_count: number };
+  /**
+   * The ids of the work the session has queued or running: after a reconnect, a request the
+   * client sent that is neither here nor answered in the replay never reached the server.
+   */
+  work_ids: string[];
 }
 
 export interface StreamFrame {

@@ -37,6 +37,12 @@ export interface Welcome {
   replay: RecordedEvent[];
   /** Why part of what it asked for cannot be replayed, or null. */
   gap: ReplayGap | null;
+  /**
+   * The ids of the work queued or running now (not introspections or file requests, which
+   * answer their caller alone): a client that reconnects learns which of the requests it sent
+   * on the connection that dropped reached the session.
+   */
+  workIds: string[];
 }
 
 export type ReplayGap =
@@ -228,7 +234,8 @@ export class Session {
    */
   attach(attachment: Attachment, since: number | null): Welcome {
     this.attachments.add(attachment);
-    const welcome: Welcome = { lastSeq: this.history.lastSeq, limits: this.settings.limits, restoredFromCheckpoint: this.restoredFromCheckpoint, replay: [], gap: null };
+    const work = [...(this.running ? [this.running] : []), ...this.queue].filter((work) => !answersCaller(work));
+    const welcome: Welcome = { lastSeq: this.history.lastSeq, limits: this.settings.limits, restoredFromCheckpoint: this.restoredFromCheckpoint, replay: [], gap: null, workIds: work.map((work) => work.id) };
     if (since === null) return welcome;
     if (since > this.history.lastSeq) return { ...welcome, gap: { kind: "restarted", since } };
     const { events, missing } = this.history.since(since);
@@ -424,6 +431,23 @@ export class Session {
     if (this.ended) return;
     this.ended = "shutdown";
     this.letGoOfDoors({ type: "evicted", reason: "shutdown", resumable: true });
+  }
+
+  /**
+   * Lets go of a session another server took over while this one could not answer (a stalled
+   * process): its doors are told it moves, as at a drain, so that they follow it there; work
+   * queued here is refused, and its interpreter here closed. The store is not told: its record
+   * is the other server's now.
+   */
+  async handOver(): Promise<void> {
+    if (this.ended) return;
+    const moved: Refusal = { code: "busy", message: "the session moved to another server; send it again (the SDK does)" };
+    for (const work of this.queue) if (answersCaller(work)) work.answer({ error: moved });
+    this.queue.length = 0;
+    this.queuedAt.clear();
+    for (const id of [...this.outcomes.keys()]) this.settle(id, { error: moved });
+    this.release();
+    await this.interpreter.close();
   }
 
   /** Ends the session: attached doors get `evicted {reason}` and are let go of. */
