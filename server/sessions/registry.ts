@@ -87,7 +87,10 @@ export class SessionRegistry {
       clock,
       log,
       metrics,
-      released: (held) => this.held.delete(held.session.id),
+      released: (held) => {
+        this.held.delete(held.session.id);
+        this.options.quotas.closeSession(held.session.owner.tenant);
+      },
     });
     // Sweeping a few times per idle period keeps eviction within a fraction of the timeout.
     const shortest = Math.min(options.idleTimeoutMs, options.maxLifetimeMs, options.hibernateAfterMs || Infinity, options.checkpointAfterMs || Infinity);
@@ -233,7 +236,7 @@ export class SessionRegistry {
   }
 
   private async forget(session: Session, reason: EvictionReason): Promise<void> {
-    const { quotas, store, hibernator, clock, log, retentionMs } = this.options;
+    const { quotas, store, hibernator, clock, log, retentionMs, pod } = this.options;
     const held = this.held.get(session.id);
     this.held.delete(session.id);
     quotas.closeSession(session.owner.tenant);
@@ -241,7 +244,10 @@ export class SessionRegistry {
     log.info("session_ended", { session_id: session.id, tenant: session.owner.tenant, reason, cells: session.cellCount, duration_ms: clock.now() - session.createdAt });
     this.options.metrics.sessionEnded(session.owner.tenant, reason);
     await this.policy.write(session.id, () =>
-      held?.losing ? store.end(session.id, "lost", "its server shut down and could not save it", retentionMs) : store.end(session.id, "evicted", reason, retentionMs),
+      // Only while this server holds it: never the record of a server that took it over.
+      held?.losing
+        ? store.end(session.id, "lost", "its server shut down and could not save it", retentionMs, { pod: pod.name })
+        : store.end(session.id, "evicted", reason, retentionMs, { pod: pod.name }),
     );
     const key = held?.snapshotKey;
     if (key) await hibernator.delete(key).catch((error: Error) => log.warn("snapshot_delete_failed", { session_id: session.id, reason: error.message }));

@@ -1,9 +1,11 @@
 // The registry driven directly, with a MemoryStore and a clock the test moves: who may find a
 // session, what an ended one answers, eviction and hibernation by the clock, and two registries
-// standing for two pods of one cluster, one taking over what the other let go of.
+// standing for two pods of one cluster, one taking over what the other let go of (or, having
+// stalled, lost to the other).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HeldElsewhere, SessionError } from "../../server/sessions/errors.ts";
+import type { SessionEvent } from "../../server/sessions/events.ts";
 import { SessionRegistry } from "../../server/sessions/registry.ts";
 import { MemorySnapshotStore, MemoryStore } from "../../server/store/memory.ts";
 import { identity, registryOptions } from "../helpers/registry.ts";
@@ -125,6 +127,35 @@ test("a draining pod keeps its heartbeat until it has let go of its sessions: no
   await draining;
   assert.equal((await store.get(session.id))?.pod, null, "let go of once saved");
   await b.shutdown();
+});
+
+test("a pod that stopped answering past its heartbeat's TTL lets go of a session it finds taken over when it goes on", async () => {
+  const { clock, store, pod } = cluster();
+  // Its heartbeat timer fires every 20 s of real time, so not during the test: the clock says when it expires.
+  const [a, b] = [pod("pod-a", { heartbeatTtlMs: 60_000, checkpointAfterMs: 1000 }), pod("pod-b")];
+  const alice = identity("acme");
+  const session = await a.open(alice);
+  assert.ok("result" in (await session.run("n = 1", undefined, {})));
+  clock.advance(2000);
+  await a.sweep();
+  const checkpoint = (await store.get(session.id))?.snapshotKey;
+  assert.ok(checkpoint, "checkpointed");
+  clock.advance(61_000); // pod-a stalled: its heartbeat expired, and pod-b takes the session over
+  const taken = await b.find(session.id, alice);
+  assert.equal((await store.get(session.id))?.pod, "pod-b");
+  // pod-a goes on: its copy is used, and its next sweep finds the record names pod-b.
+  const events: SessionEvent[] = [];
+  session.attach({ deliver: (event) => events.push(event) }, null);
+  assert.ok("result" in (await session.run("n += 1", undefined, {})));
+  await a.sweep();
+  assert.equal(a.size, 0, "pod-a let go of its copy");
+  assert.ok(events.some((event) => event.type === "evicted" && event.resumable === true), "its clients are told to follow the session");
+  const record = await store.get(session.id);
+  assert.equal(record?.pod, "pod-b", "the record stays pod-b's");
+  assert.equal(record?.snapshotKey, checkpoint, "and so does the snapshot pod-b restored from");
+  const outcome = await taken.run("n", undefined, {});
+  assert.ok("result" in outcome && outcome.result.value === "1", "pod-b's session is the checkpoint's");
+  await Promise.all([a.shutdown(), b.shutdown()]);
 });
 
 test("a session whose pod died with nothing saved is lost, and says so", async () => {
