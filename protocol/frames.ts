@@ -325,7 +325,8 @@ export interface ErrorFrame {
   message: string;
 }
 
-export type EvictionReason = "idle" | "lifetime" | "memory" | "shutdown" | "closed";
+/** Why a session ended; `lost`: its saved state is gone (the snapshot it would wake from is no longer stored). */
+export type EvictionReason = "idle" | "lifetime" | "memory" | "shutdown" | "closed" | "lost";
 
 export interface EvictedFrame {
   type: "evicted";

@@ -100,7 +100,7 @@ export class Housekeeping {
     if (!session.hibernated && !session.empty) {
       const failure = unsaveable ?? (await this.hibernate(held));
       if (failure !== null) {
-        held.losing = true;
+        held.losing = "its server shut down and could not save it";
         log.warn("session_lost_at_drain", { session_id: session.id, tenant: session.owner.tenant, reason: failure });
         return session.end("shutdown");
       }

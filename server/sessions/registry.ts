@@ -16,7 +16,7 @@ import { Interpreter, type SandboxSource, type SnapshotLoader } from "../sandbox
 import type { SessionRecord, SessionStore } from "../store/store.ts";
 import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
 import { environmentProblem, type Environment } from "./environment.ts";
-import { drainingError, expired, SessionError } from "./errors.ts";
+import { drainingError, expired, lost, SessionError } from "./errors.ts";
 import { heldSession, type HeldSession } from "./held.ts";
 import { Housekeeping, type HousekeepingSettings } from "./housekeeping.ts";
 import { Ownership, type PodIdentity } from "./ownership.ts";
@@ -76,7 +76,18 @@ export class SessionRegistry {
   constructor(private readonly options: RegistryOptions) {
     const { store, hibernator, pod, clock, log, metrics } = options;
     this.policy = new StorePolicy(options);
-    this.ownership = new Ownership({ store, policy: this.policy, hibernator, pod, retentionMs: options.retentionMs, heartbeatTtlMs: options.heartbeatTtlMs, clock, log, metrics });
+    this.ownership = new Ownership({
+      store,
+      policy: this.policy,
+      hibernator,
+      pod,
+      retentionMs: options.retentionMs,
+      heartbeatTtlMs: options.heartbeatTtlMs,
+      clock,
+      log,
+      metrics,
+      snapshotGone: (id, reason) => this.snapshotGone(id, reason),
+    });
     this.housekeeping = new Housekeeping({
       settings: options,
       store,
@@ -162,7 +173,7 @@ export class SessionRegistry {
     const session = this.held.get(id)?.session;
     if (session && mayAccess(caller, session.owner)) return session;
     const ended = this.ended.get(id);
-    if (ended && mayAccess(caller, ended.owner)) throw expired(id, ended.reason);
+    if (ended && mayAccess(caller, ended.owner)) throw ended.reason === "lost" ? lost(id, "its saved state is no longer stored") : expired(id, ended.reason);
     if (this.draining) throw drainingError();
     const record = await this.policy.read(() => this.options.store.get(id));
     if (!record || !mayAccess(caller, record)) throw new SessionError("session_not_found", `there is no session ${id}; open a new session`);
@@ -235,6 +246,19 @@ export class SessionRegistry {
     return session;
   }
 
+  /**
+   * A wake found the session's snapshot gone (a store that lost it: a Redis restarted empty): it
+   * can never wake, so it ends as lost instead of failing every cell from then on.
+   */
+  private snapshotGone(id: string, reason: string): void {
+    const held = this.held.get(id);
+    if (!held) return;
+    held.losing = "its saved state is no longer stored";
+    this.options.log.warn("session_lost_snapshot_missing", { session_id: id, tenant: held.session.owner.tenant, reason });
+    // After the work that woke it has heard why it failed.
+    setImmediate(() => void held.session.end("lost"));
+  }
+
   private async forget(session: Session, reason: EvictionReason): Promise<void> {
     const { quotas, store, hibernator, clock, log, retentionMs, pod } = this.options;
     const held = this.held.get(session.id);
@@ -246,7 +270,7 @@ export class SessionRegistry {
     await this.policy.write(session.id, () =>
       // Only while this server holds it: never the record of a server that took it over.
       held?.losing
-        ? store.end(session.id, "lost", "its server shut down and could not save it", retentionMs, { pod: pod.name })
+        ? store.end(session.id, "lost", held.losing, retentionMs, { pod: pod.name })
         : store.end(session.id, "evicted", reason, retentionMs, { pod: pod.name }),
     );
     const key = held?.snapshotKey;

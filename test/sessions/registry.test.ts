@@ -20,7 +20,7 @@ function cluster() {
   const snapshots = new MemorySnapshotStore();
   const pod = (name: string, overrides: Parameters<typeof registryOptions>[1] = {}) =>
     new SessionRegistry(registryOptions({ runtime, store, clock, snapshots }, { pod: { name, address: `${name}:8000` }, ...overrides }));
-  return { clock, store, pod };
+  return { clock, store, snapshots, pod };
 }
 
 async function refusal(work: Promise<unknown>): Promise<SessionError> {
@@ -156,6 +156,25 @@ test("a pod that stopped answering past its heartbeat's TTL lets go of a session
   const outcome = await taken.run("n", undefined, {});
   assert.ok("result" in outcome && outcome.result.value === "1", "pod-b's session is the checkpoint's");
   await Promise.all([a.shutdown(), b.shutdown()]);
+});
+
+test("a hibernated session whose snapshot the store lost ends as lost at its next wake, instead of failing every cell", async () => {
+  const { clock, store, snapshots, pod } = cluster();
+  const registry = pod("pod-a", { hibernateAfterMs: 1000 });
+  const alice = identity("acme");
+  const session = await registry.open(alice);
+  assert.ok("result" in (await session.run("n = 1", undefined, {})));
+  clock.advance(2000);
+  await registry.sweep();
+  const record = await store.get(session.id);
+  assert.equal(record?.state, "hibernated");
+  await snapshots.delete(record!.snapshotKey!); // as a Redis restarted empty would
+  const outcome = await session.run("n", undefined, {});
+  assert.ok("error" in outcome && outcome.error.code === "sandbox_failed", "the cell that found it gone says why");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal((await store.get(session.id))?.state, "lost");
+  assert.equal((await refusal(registry.find(session.id, alice))).code, "session_lost");
+  await registry.shutdown();
 });
 
 test("a session whose pod died with nothing saved is lost, and says so", async () => {
