@@ -12,8 +12,13 @@
 // without faults unless --faults names some), --users N (the clients' users; default one per
 // eight clients), --max-sessions N (each server's MAX_SESSIONS; default enough for two servers
 // to hold every session), --context-mib M (add_context's payload), --sample-seconds S (default 60),
-// --save FILE (every request, finding, check and sample of the run, as JSON, to look into).
-import { writeFile } from "node:fs/promises";
+// --save FILE (every request, finding, check and sample of the run, as JSON, to look into),
+// --snapshots redis|directory (where hibernated sessions' snapshots go: Redis, as deployed, or a
+// SNAPSHOT_DIR the three servers share, as a shared volume would be; with Redis, a Redis
+// restarted empty takes every hibernated session with it).
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CLUSTER_POD_ENV, launchCluster } from "../../test/helpers/cluster.ts";
 import { runBench, stopOnTheWayOut } from "../processes.ts";
@@ -56,6 +61,7 @@ async function main(): Promise<void> {
       "context-mib": { type: "string" },
       "sample-seconds": { type: "string" },
       save: { type: "string" },
+      snapshots: { type: "string" },
     },
   });
   const hours = values.hours === undefined ? null : positive(values.hours, 1, "hours");
@@ -68,13 +74,17 @@ async function main(): Promise<void> {
   const contextBytes = Math.round(positive(values["context-mib"], 2, "context-mib") * 2 ** 20);
   const sampleEveryMs = positive(values["sample-seconds"], 60, "sample-seconds") * 1000;
   const heartbeatTtlMs = Number(CLUSTER_POD_ENV.POD_HEARTBEAT_TTL) * 1000;
+  const snapshots = values.snapshots ?? "redis";
+  if (snapshots !== "redis" && snapshots !== "directory") throw new Error(`--snapshots takes redis or directory, not ${JSON.stringify(snapshots)}`);
+  const snapshotDir = snapshots === "directory" ? await mkdtemp(join(tmpdir(), "wasm-repl-soak-snapshots-")) : null;
 
   progress("starting Redis, three servers and haproxy");
-  const cluster = await launchCluster({ env: soakPodEnv({ maxSessions, hibernateAfterS: HIBERNATE_AFTER_S }) });
+  const env = { ...soakPodEnv({ maxSessions, hibernateAfterS: HIBERNATE_AFTER_S }), ...(snapshotDir && { SNAPSHOT_DIR: snapshotDir }) };
+  const cluster = await launchCluster({ env });
   const forget = stopOnTheWayOut(cluster);
   try {
     const lengths = hours !== null ? `${hours} h of load` : `${perFault} s of load around each fault`;
-    const setup = `3 servers (MAX_SESSIONS ${maxSessions}, HIBERNATE_AFTER ${HIBERNATE_AFTER_S}, CHECKPOINT_AFTER ${CLUSTER_POD_ENV.CHECKPOINT_AFTER}) behind haproxy, one Redis; ${clients} clients of ${users} users in a driver process, through a cutting proxy; ${lengths}; faults: ${faults.join(", ") || "none"}`;
+    const setup = `3 servers (MAX_SESSIONS ${maxSessions}, HIBERNATE_AFTER ${HIBERNATE_AFTER_S}, CHECKPOINT_AFTER ${CLUSTER_POD_ENV.CHECKPOINT_AFTER}, snapshots in ${snapshotDir ? "a shared SNAPSHOT_DIR" : "Redis"}) behind haproxy, one Redis; ${clients} clients of ${users} users in a driver process, through a cutting proxy; ${lengths}; faults: ${faults.join(", ") || "none"}`;
     const { data, report } = await runSoak(cluster, { clients, users, faults, seconds, contextBytes, hibernateAfterS: HIBERNATE_AFTER_S, heartbeatTtlMs, sampleEveryMs, deadlineSlackS: 60, setup, progress });
     if (values.save) await writeFile(values.save, JSON.stringify(data));
     console.log(formatReport(data, report));
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
     progress("stopping the cluster");
     await cluster.stop();
     forget();
+    if (snapshotDir) await rm(snapshotDir, { recursive: true, force: true });
   }
 }
 
