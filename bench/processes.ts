@@ -173,8 +173,17 @@ export interface ServerSpec {
 const OUTPUT_TAIL_CHARS = 16 * 1024;
 const STOP_GRACE_MS = 15_000;
 
-/** Every server started and not yet stopped, so that an error or Ctrl-C still stops them all. */
-const running = new Set<ServerProcess>();
+/** Every server (or cluster of them) started and not yet stopped, so that an error or Ctrl-C still stops them all. */
+const running = new Set<{ stop(): Promise<void> }>();
+
+/**
+ * Has stopAllServers (the way out of runBench) stop something the bench started that is not a
+ * ServerProcess (a cluster); returns the function that takes it off once it is stopped.
+ */
+export function stopOnTheWayOut(stoppable: { stop(): Promise<void> }): () => void {
+  running.add(stoppable);
+  return () => running.delete(stoppable);
+}
 
 /**
  * A server run as a child process. Its output is read continuously (a full pipe would block its

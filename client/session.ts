@@ -114,12 +114,23 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   lastSeq = 0;
   id = "";
   limits!: SessionLimits;
+  /**
+   * The execution count the session came back from at this client's latest connection (its
+   * server died: later work is gone), or null. Set before open() or attach() returns, where the
+   * "restored" event would come too early for a listener.
+   */
+  restoredFromCheckpoint: number | null = null;
   private socket: WebSocket | null = null;
   private readonly pending = new Map<string, Pending>();
   /** Frames waiting for a connection, with the request they belong to (none for connection frames). */
   private outbox: { text: string; owner: Pending | null }[] = [];
   /** The session moved (a draining server): the next connection's history starts again, and that is expected. */
   private moved = false;
+  /**
+   * After a reconnect: the requests written to the dropped connection that the session did not
+   * have, sent again once this ping's pong shows the replay is through (unless it answered them).
+   */
+  private unconfirmed: { ping: string; ids: string[] } | null = null;
   /** Why this client is done with the session: undefined while it is not, null for a clean end. */
   private ended: WasmReplError | null | undefined = undefined;
   private closing = false;
@@ -407,10 +418,16 @@ export class ReplSession extends EventEmitter<SessionEvents> {
       });
       let opened = false;
       socket.on("unexpected-response", (_request, response) => {
+        // The refusal's connection is ours to close (ws leaves it to this handler): left open (a
+        // proxy keeps it alive), a reset of it later would be an error no one listens for.
+        const connection = response.socket;
         let body = "";
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => (body += chunk));
-        response.on("end", () => reject(errorFromBody(response.statusCode ?? 0, body)));
+        response.on("end", () => {
+          connection.destroy();
+          reject(errorFromBody(response.statusCode ?? 0, body));
+        });
       });
       socket.on("error", (error) => {
         if (!opened) reject(new WasmReplError("internal", `cannot connect to ${this.baseUrl}: ${error.message}`));
@@ -449,9 +466,21 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     // Without `since` nothing is replayed: the history starts now for this client. A server
     // whose history is behind `since` restarted it (the session moved): follow it.
     if (since === null || frame.last_seq < since) this.lastSeq = frame.last_seq;
+    this.restoredFromCheckpoint = frame.restored_from_checkpoint?.execution_count ?? null;
     if (frame.restored_from_checkpoint) this.emit("restored", frame.restored_from_checkpoint.execution_count);
     // First, so that the cells below find them; its result answers no request of the caller's.
     if (this.tools.size > 0) this.socket!.send(JSON.stringify({ type: "set_tools", id: `tools-${++cellCounter}`, tools: this.toolSpecs() }));
+    // A request written to the connection that dropped may never have left this machine. One the
+    // session neither has nor answers in the replay (which comes before the pong) never reached
+    // it: it goes again, and runs once. (A server too old to say what it has: nothing is known.)
+    this.unconfirmed = null;
+    if (since !== null && frame.work_ids) {
+      const ids = [...this.pending].filter(([id, pending]) => pending.sent && !frame.work_ids.includes(id)).map(([id]) => id);
+      if (ids.length > 0) {
+        this.unconfirmed = { ping: `resend-${++cellCounter}`, ids };
+        this.socket!.send(JSON.stringify({ type: "ping", id: this.unconfirmed.ping }));
+      }
+    }
     const queued = this.outbox;
     this.outbox = [];
     for (const { text, owner } of queued) {
@@ -489,6 +518,16 @@ export class ReplSession extends EventEmitter<SessionEvents> {
       }
       case "tool_call":
         return void this.answerTool(frame);
+      case "pong": {
+        if (!this.unconfirmed || frame.id !== this.unconfirmed.ping) return;
+        const { ids } = this.unconfirmed;
+        this.unconfirmed = null;
+        for (const id of ids) {
+          const pending = this.pending.get(id);
+          if (pending) this.transmit(pending);
+        }
+        return;
+      }
       case "result": {
         const pending = this.pending.get(frame.id);
         this.pending.delete(frame.id);

@@ -164,6 +164,11 @@ export interface SessionFrame {
    * (CHECKPOINT_AFTER): work after that execution count is lost.
    */
   restored_from_checkpoint?: { execution_count: number };
+  /**
+   * The ids of the work the session has queued or running: after a reconnect, a request the
+   * client sent that is neither here nor answered in the replay never reached the server.
+   */
+  work_ids: string[];
 }
 
 export interface StreamFrame {
@@ -320,7 +325,8 @@ export interface ErrorFrame {
   message: string;
 }
 
-export type EvictionReason = "idle" | "lifetime" | "memory" | "shutdown" | "closed";
+/** Why a session ended; `lost`: its saved state is gone (the snapshot it would wake from is no longer stored). */
+export type EvictionReason = "idle" | "lifetime" | "memory" | "shutdown" | "closed" | "lost";
 
 export interface EvictedFrame {
   type: "evicted";

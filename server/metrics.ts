@@ -102,7 +102,7 @@ export class Metrics implements SessionMetrics, RuntimeMetrics, LlmMetrics {
     this.sessionsOpened = new Counter({ name: `${PREFIX}sessions_opened_total`, help: "Sessions opened on this server", labelNames: ["tenant"] as const, registers });
     this.sessionsEnded = new Counter({
       name: `${PREFIX}sessions_ended_total`,
-      help: "Sessions ended on this server, by reason (idle, lifetime, memory, shutdown, closed)",
+      help: "Sessions ended on this server, by reason (idle, lifetime, memory, shutdown, closed, lost)",
       labelNames: ["tenant", "reason"] as const,
       registers,
     });

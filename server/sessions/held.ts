@@ -12,12 +12,12 @@ export interface HeldSession {
   hibernateFailedAt: number | null;
   /** The activity time of its last checkpoint: not taken again until the session is used. */
   checkpointedAt: number | null;
-  /** Ending because a drain could not save it: recorded as lost, not evicted. */
-  losing: boolean;
+  /** Ending because its state cannot be kept (a drain could not save it, its snapshot is gone): why, recorded as lost, not evicted. */
+  losing: string | null;
   /** Its housekeeping in progress: its next sweep waits for none but its own. */
   housekeeping: Promise<void> | null;
 }
 
 export function heldSession(session: Session, written: HeldSession["written"], snapshotKey: string | null): HeldSession {
-  return { session, written, snapshotKey, hibernateFailedAt: null, checkpointedAt: null, losing: false, housekeeping: null };
+  return { session, written, snapshotKey, hibernateFailedAt: null, checkpointedAt: null, losing: null, housekeeping: null };
 }

@@ -100,13 +100,13 @@ export class Housekeeping {
     if (!session.hibernated && !session.empty) {
       const failure = unsaveable ?? (await this.hibernate(held));
       if (failure !== null) {
-        held.losing = true;
+        held.losing = "its server shut down and could not save it";
         log.warn("session_lost_at_drain", { session_id: session.id, tenant: session.owner.tenant, reason: failure });
         return session.end("shutdown");
       }
     }
     // Free in the store before the clients hear of it, so that their reconnect finds it free.
-    await policy.write(session.id, () => store.update(session.id, { pod: null, podAddress: null, checkpointCount: null, ...fresh }, { pod: pod.name }));
+    await policy.write(session.id, () => store.update(session.id, { pod: null, podAddress: null, ...fresh }, { pod: pod.name }));
     session.release();
     this.parts.released(held);
   }
@@ -118,7 +118,7 @@ export class Housekeeping {
     if (now - session.createdAt >= maxLifetimeMs) return session.end("lifetime");
     if (idleSince !== null && now - idleSince >= idleTimeoutMs) return session.end("idle");
     await this.recordActivity(held);
-    if (idleSince === null) return;
+    if (idleSince === null || session.endedBy !== null) return;
     if (hibernateAfterMs > 0 && now - idleSince >= hibernateAfterMs && held.hibernateFailedAt !== session.lastActiveAt) {
       await this.snapshotSlots(() => this.hibernate(held));
     } else if (checkpointAfterMs > 0 && now - idleSince >= checkpointAfterMs && held.checkpointedAt !== session.lastActiveAt) {
@@ -131,7 +131,27 @@ export class Housekeeping {
     const now = { lastActiveAt: session.lastActiveAt, cellCount: session.cellCount };
     if (written.lastActiveAt === now.lastActiveAt && written.cellCount === now.cellCount) return;
     held.written = now;
-    await this.parts.policy.write(session.id, () => this.parts.store.update(session.id, now, { pod: this.parts.pod.name }));
+    const record = await this.parts.policy.write(session.id, () => this.parts.store.update(session.id, now, { pod: this.parts.pod.name }));
+    if (record === null && (await this.takenOver(held))) await this.handOver(held);
+  }
+
+  /**
+   * Whether another server took the session over (its record no longer names this one), as it
+   * does when this one stops answering for a heartbeat's TTL (a stalled process): a write
+   * expecting this server failed. Not when the record is gone (a store that lost it) or unreadable.
+   */
+  private async takenOver(held: HeldSession): Promise<boolean> {
+    const record = await this.parts.store.get(held.session.id).catch(() => undefined);
+    return record !== undefined && record !== null && record.pod !== this.parts.pod.name;
+  }
+
+  /** Lets go of a session another server now holds; the snapshot this one kept is that server's to keep or delete. */
+  private async handOver(held: HeldSession): Promise<void> {
+    const { session } = held;
+    this.parts.log.warn("session_taken_over", { session_id: session.id, tenant: session.owner.tenant, reason: "another server holds it now: this one had stopped answering" });
+    held.snapshotKey = null;
+    this.parts.released(held);
+    await session.handOver();
   }
 
   /**
@@ -146,10 +166,14 @@ export class Housekeeping {
       const snapshot = await session.checkpoint();
       if (!snapshot) return;
       const saved = await hibernator.persist(session.id, snapshot);
-      const previous = this.replaceSnapshot(held, saved.key);
       const changes = { snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: session.executionCount };
-      await policy.write(session.id, () => store.update(session.id, changes, { pod: pod.name, states: ["live"] }));
-      await this.deleteSnapshot(previous);
+      const record = await policy.write(session.id, () => store.update(session.id, changes, { pod: pod.name, states: ["live"] }));
+      if (record === null && (await this.takenOver(held))) {
+        // The record names another server's snapshot, which must stay: only this one goes.
+        await this.deleteSnapshot(saved.key);
+        return await this.handOver(held);
+      }
+      await this.deleteSnapshot(this.replaceSnapshot(held, saved.key));
       log.info("session_checkpointed", { session_id: session.id, tenant: session.owner.tenant, execution_count: session.executionCount, stored_bytes: saved.bytes });
     } catch (error) {
       log.warn("session_checkpoint_failed", { session_id: session.id, tenant: session.owner.tenant, reason: (error as Error).message.slice(0, 300) });
@@ -168,9 +192,13 @@ export class Housekeeping {
         const saved = await hibernator.persist(session.id, snapshot).catch((error: Error) => {
           throw error instanceof SnapshotTooLarge ? error : new SnapshotNotStored(`the snapshot could not be stored: ${error.message}`);
         });
-        const previous = this.replaceSnapshot(held, saved.key);
-        await policy.write(session.id, () => store.update(session.id, { state: "hibernated", snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: null }, { pod: pod.name }));
-        await this.deleteSnapshot(previous);
+        const changes = { state: "hibernated" as const, snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: session.executionCount };
+        const record = await policy.write(session.id, () => store.update(session.id, changes, { pod: pod.name }));
+        if (record === null && (await this.takenOver(held))) {
+          await this.deleteSnapshot(saved.key);
+          throw new TakenOver();
+        }
+        await this.deleteSnapshot(this.replaceSnapshot(held, saved.key));
         log.info("session_hibernated", { session_id: session.id, tenant: session.owner.tenant, stored_bytes: saved.bytes, snapshot_bytes: snapshot.byteLength, duration_ms: this.parts.clock.now() - started });
         metrics.hibernated(session.owner.tenant, saved.bytes);
         return ownership.waking(session.id, session.owner.tenant, saved.load);
@@ -178,6 +206,10 @@ export class Housekeeping {
       if (hibernated) held.hibernateFailedAt = null;
       return hibernated ? null : "it had work";
     } catch (error) {
+      if (error instanceof TakenOver) {
+        await this.handOver(held);
+        return "another server holds it now";
+      }
       // It stays live; tried again once it has been used.
       held.hibernateFailedAt = session.lastActiveAt;
       const failure = hibernationFailure(error);
@@ -215,6 +247,9 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
 
 /** A hibernation's snapshot was taken but could not be stored. */
 class SnapshotNotStored extends Error {}
+
+/** A hibernation found that another server had taken the session over meanwhile. */
+class TakenOver extends Error {}
 
 /** Why a hibernation failed, for metrics; null when it was abandoned (the session was used, or its sandbox ended, meanwhile). */
 function hibernationFailure(error: unknown): HibernationFailure | null {

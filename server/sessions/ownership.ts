@@ -2,7 +2,7 @@
 // taking over a session no live server holds (hibernated, or checkpointed by a server that died)
 // by compare-and-set on its record, so that two servers never wake the same session.
 import type { Clock } from "../clock.ts";
-import type { Hibernator } from "../hibernation/hibernator.ts";
+import { SnapshotMissing, type Hibernator } from "../hibernation/hibernator.ts";
 import type { Logger } from "../log.ts";
 import type { SessionMetrics } from "./session-metrics.ts";
 import type { SnapshotLoader } from "../sandbox/interpreter.ts";
@@ -36,6 +36,8 @@ export interface OwnershipParts {
   clock: Clock;
   log: Logger;
   metrics: SessionMetrics;
+  /** A wake found the session's snapshot no longer stored: it can never wake. */
+  snapshotGone(id: string, reason: string): void;
 }
 
 export class Ownership {
@@ -71,7 +73,9 @@ export class Ownership {
       throw lost(record.id, reason);
     }
     const claimed = await policy.read(() =>
-      store.update(record.id, { pod: pod.name, podAddress: pod.address, checkpointCount: null, ...(fresh && { state: "live" as const }) }, { states: [record.state], pod: record.pod }),
+      // The snapshot and its execution count stay in the record: should this server die too
+      // before it saves a newer one, the next restores the session from it again.
+      store.update(record.id, { pod: pod.name, podAddress: pod.address, ...(fresh && { state: "live" as const }) }, { states: [record.state], pod: record.pod }),
     );
     if (!claimed) throw new SessionError("busy", `session ${record.id} is being woken by another server; retry`);
     if (record.snapshotKey === null) return { record: claimed, wake: null, checkpoint: null };
@@ -84,7 +88,10 @@ export class Ownership {
     const { store, pod, policy, clock, log, metrics } = this.parts;
     return async () => {
       const started = clock.now();
-      const snapshot = await load();
+      const snapshot = await load().catch((error: unknown) => {
+        if (error instanceof SnapshotMissing) this.parts.snapshotGone(id, error.message);
+        throw error;
+      });
       await policy.write(id, () => store.update(id, { state: "live", pod: pod.name, podAddress: pod.address }));
       log.info("session_woken", { session_id: id, tenant, duration_ms: clock.now() - started });
       metrics.woken(tenant);

@@ -16,7 +16,7 @@ import { Interpreter, type SandboxSource, type SnapshotLoader } from "../sandbox
 import type { SessionRecord, SessionStore } from "../store/store.ts";
 import { QuotaExceeded, type TenantQuotas } from "../tenancy/quotas.ts";
 import { environmentProblem, type Environment } from "./environment.ts";
-import { drainingError, expired, SessionError } from "./errors.ts";
+import { drainingError, expired, lost, SessionError } from "./errors.ts";
 import { heldSession, type HeldSession } from "./held.ts";
 import { Housekeeping, type HousekeepingSettings } from "./housekeeping.ts";
 import { Ownership, type PodIdentity } from "./ownership.ts";
@@ -68,14 +68,26 @@ export class SessionRegistry {
   private readonly policy: StorePolicy;
   private readonly ownership: Ownership;
   private readonly housekeeping: Housekeeping;
-  private readonly timers: NodeJS.Timeout[];
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly heartbeatTimer: NodeJS.Timeout;
   /** Shutting down: no session is opened or woken here any more. */
   private draining = false;
 
   constructor(private readonly options: RegistryOptions) {
     const { store, hibernator, pod, clock, log, metrics } = options;
     this.policy = new StorePolicy(options);
-    this.ownership = new Ownership({ store, policy: this.policy, hibernator, pod, retentionMs: options.retentionMs, heartbeatTtlMs: options.heartbeatTtlMs, clock, log, metrics });
+    this.ownership = new Ownership({
+      store,
+      policy: this.policy,
+      hibernator,
+      pod,
+      retentionMs: options.retentionMs,
+      heartbeatTtlMs: options.heartbeatTtlMs,
+      clock,
+      log,
+      metrics,
+      snapshotGone: (id, reason) => this.snapshotGone(id, reason),
+    });
     this.housekeeping = new Housekeeping({
       settings: options,
       store,
@@ -86,14 +98,18 @@ export class SessionRegistry {
       clock,
       log,
       metrics,
-      released: (held) => this.held.delete(held.session.id),
+      released: (held) => {
+        this.held.delete(held.session.id);
+        this.options.quotas.closeSession(held.session.owner.tenant);
+      },
     });
     // Sweeping a few times per idle period keeps eviction within a fraction of the timeout.
     const shortest = Math.min(options.idleTimeoutMs, options.maxLifetimeMs, options.hibernateAfterMs || Infinity, options.checkpointAfterMs || Infinity);
     const sweep = setInterval(guard(options, "timer", () => this.sweep()), Math.min(5000, Math.max(50, shortest / 4)));
     const heartbeat = setInterval(guard(options, "timer", () => this.ownership.heartbeat()), Math.max(50, options.heartbeatTtlMs / 3));
-    this.timers = [sweep, heartbeat];
-    for (const timer of this.timers) timer.unref();
+    this.sweepTimer = sweep;
+    this.heartbeatTimer = heartbeat;
+    for (const timer of [sweep, heartbeat]) timer.unref();
     void this.ownership.heartbeat();
     metrics.observeSessions(() => [...this.held.values()].map(({ session }) => ({ tenant: session.owner.tenant, hibernated: session.hibernated })));
   }
@@ -157,7 +173,7 @@ export class SessionRegistry {
     const session = this.held.get(id)?.session;
     if (session && mayAccess(caller, session.owner)) return session;
     const ended = this.ended.get(id);
-    if (ended && mayAccess(caller, ended.owner)) throw expired(id, ended.reason);
+    if (ended && mayAccess(caller, ended.owner)) throw ended.reason === "lost" ? lost(id, "its saved state is no longer stored") : expired(id, ended.reason);
     if (this.draining) throw drainingError();
     const record = await this.policy.read(() => this.options.store.get(id));
     if (!record || !mayAccess(caller, record)) throw new SessionError("session_not_found", `there is no session ${id}; open a new session`);
@@ -191,13 +207,17 @@ export class SessionRegistry {
    */
   async shutdown(): Promise<void> {
     this.draining = true;
-    for (const timer of this.timers) clearInterval(timer);
-    const held = [...this.held.values()];
-    if (!this.options.sharedStore) {
-      await Promise.all(held.map(({ session }) => session.end("shutdown")));
-      return;
+    clearInterval(this.sweepTimer);
+    // The heartbeat goes on until every session is let go of: a server that fell silent while it
+    // drains would be taken for dead, and others would take over (from their last checkpoints)
+    // sessions it still holds and runs, losing what they did since.
+    try {
+      const held = [...this.held.values()];
+      if (!this.options.sharedStore) await Promise.all(held.map(({ session }) => session.end("shutdown")));
+      else await this.housekeeping.drain(held);
+    } finally {
+      clearInterval(this.heartbeatTimer);
     }
-    await this.housekeeping.drain(held);
   }
 
   private hold(record: SessionRecord, limits: TenantLimits, wake: SnapshotLoader | null = null, restoredFromCheckpoint: number | null = null): Session {
@@ -219,15 +239,28 @@ export class SessionRegistry {
       log,
       metrics,
       onEnded: (ended, reason) => void this.forget(ended, reason),
-      earlier: { createdAt: record.createdAt, lastActiveAt: record.lastActiveAt, cellCount: record.cellCount },
+      earlier: { createdAt: record.createdAt, lastActiveAt: record.lastActiveAt, cellCount: record.cellCount, executionCount: record.checkpointCount ?? 0 },
       restoredFromCheckpoint,
     });
     this.held.set(id, heldSession(session, { lastActiveAt: record.lastActiveAt, cellCount: record.cellCount }, record.snapshotKey));
     return session;
   }
 
+  /**
+   * A wake found the session's snapshot gone (a store that lost it: a Redis restarted empty): it
+   * can never wake, so it ends as lost instead of failing every cell from then on.
+   */
+  private snapshotGone(id: string, reason: string): void {
+    const held = this.held.get(id);
+    if (!held) return;
+    held.losing = "its saved state is no longer stored";
+    this.options.log.warn("session_lost_snapshot_missing", { session_id: id, tenant: held.session.owner.tenant, reason });
+    // After the work that woke it has heard why it failed.
+    setImmediate(() => void held.session.end("lost"));
+  }
+
   private async forget(session: Session, reason: EvictionReason): Promise<void> {
-    const { quotas, store, hibernator, clock, log, retentionMs } = this.options;
+    const { quotas, store, hibernator, clock, log, retentionMs, pod } = this.options;
     const held = this.held.get(session.id);
     this.held.delete(session.id);
     quotas.closeSession(session.owner.tenant);
@@ -235,7 +268,10 @@ export class SessionRegistry {
     log.info("session_ended", { session_id: session.id, tenant: session.owner.tenant, reason, cells: session.cellCount, duration_ms: clock.now() - session.createdAt });
     this.options.metrics.sessionEnded(session.owner.tenant, reason);
     await this.policy.write(session.id, () =>
-      held?.losing ? store.end(session.id, "lost", "its server shut down and could not save it", retentionMs) : store.end(session.id, "evicted", reason, retentionMs),
+      // Only while this server holds it: never the record of a server that took it over.
+      held?.losing
+        ? store.end(session.id, "lost", held.losing, retentionMs, { pod: pod.name })
+        : store.end(session.id, "evicted", reason, retentionMs, { pod: pod.name }),
     );
     const key = held?.snapshotKey;
     if (key) await hibernator.delete(key).catch((error: Error) => log.warn("snapshot_delete_failed", { session_id: session.id, reason: error.message }));

@@ -37,6 +37,12 @@ export interface Welcome {
   replay: RecordedEvent[];
   /** Why part of what it asked for cannot be replayed, or null. */
   gap: ReplayGap | null;
+  /**
+   * The ids of the work queued or running now (not introspections or file requests, which
+   * answer their caller alone): a client that reconnects learns which of the requests it sent
+   * on the connection that dropped reached the session.
+   */
+  workIds: string[];
 }
 
 export type ReplayGap =
@@ -99,7 +105,7 @@ export interface SessionParts {
   metrics: SessionMetrics;
   onEnded: (session: Session, reason: EvictionReason) => void;
   /** For a session taken over from the store: when it began and how many cells it ran. */
-  earlier?: { createdAt: number; lastActiveAt: number; cellCount: number };
+  earlier?: { createdAt: number; lastActiveAt: number; cellCount: number; executionCount: number };
   /** Set when the session was restored from a checkpoint after its server died: its execution count. */
   restoredFromCheckpoint?: number | null;
 }
@@ -154,7 +160,8 @@ export class Session {
     { interpreter, gate, llm, settings, clock, log, metrics, onEnded, earlier, restoredFromCheckpoint }: SessionParts,
   ) {
     this.restoredFromCheckpoint = restoredFromCheckpoint ?? null;
-    this.executionCount = restoredFromCheckpoint ?? 0;
+    // A woken session's interpreter counts on from its snapshot's: so do its next snapshots.
+    this.executionCount = restoredFromCheckpoint ?? earlier?.executionCount ?? 0;
     this.interpreter = interpreter;
     this.cells = { tenant: owner.tenant, sessionId: id, gate, llm, metrics, log, logCode: settings.logCode };
     this.settings = settings;
@@ -228,7 +235,8 @@ export class Session {
    */
   attach(attachment: Attachment, since: number | null): Welcome {
     this.attachments.add(attachment);
-    const welcome: Welcome = { lastSeq: this.history.lastSeq, limits: this.settings.limits, restoredFromCheckpoint: this.restoredFromCheckpoint, replay: [], gap: null };
+    const work = [...(this.running ? [this.running] : []), ...this.queue].filter((work) => !answersCaller(work));
+    const welcome: Welcome = { lastSeq: this.history.lastSeq, limits: this.settings.limits, restoredFromCheckpoint: this.restoredFromCheckpoint, replay: [], gap: null, workIds: work.map((work) => work.id) };
     if (since === null) return welcome;
     if (since > this.history.lastSeq) return { ...welcome, gap: { kind: "restarted", since } };
     const { events, missing } = this.history.since(since);
@@ -424,6 +432,23 @@ export class Session {
     if (this.ended) return;
     this.ended = "shutdown";
     this.letGoOfDoors({ type: "evicted", reason: "shutdown", resumable: true });
+  }
+
+  /**
+   * Lets go of a session another server took over while this one could not answer (a stalled
+   * process): its doors are told it moves, as at a drain, so that they follow it there; work
+   * queued here is refused, and its interpreter here closed. The store is not told: its record
+   * is the other server's now.
+   */
+  async handOver(): Promise<void> {
+    if (this.ended) return;
+    const moved: Refusal = { code: "busy", message: "the session moved to another server; send it again (the SDK does)" };
+    for (const work of this.queue) if (answersCaller(work)) work.answer({ error: moved });
+    this.queue.length = 0;
+    this.queuedAt.clear();
+    for (const id of [...this.outcomes.keys()]) this.settle(id, { error: moved });
+    this.release();
+    await this.interpreter.close();
   }
 
   /** Ends the session: attached doors get `evicted {reason}` and are let go of. */

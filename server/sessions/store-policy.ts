@@ -22,13 +22,14 @@ export class StorePolicy {
     }
   }
 
-  /** A write nobody waits on: logged and counted when it fails. */
-  async write(id: string | null, write: () => Promise<unknown>): Promise<void> {
+  /** A write nobody waits on: logged and counted when it fails (then undefined), else the store's answer. */
+  async write<T>(id: string | null, write: () => Promise<T>): Promise<T | undefined> {
     try {
-      await write();
+      return await write();
     } catch (error) {
       this.reporting.log.warn("store_write_failed", { session_id: id, reason: (error as Error).message });
       this.reporting.metrics.storeError("write");
+      return undefined;
     }
   }
 }

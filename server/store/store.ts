@@ -21,8 +21,9 @@ export interface SessionRecord {
   snapshotKey: string | null;
   snapshotBytes: number;
   /**
-   * Set while the session is live and `snapshotKey` is a checkpoint (CHECKPOINT_AFTER): the
-   * execution count it holds. A server that finds the owner dead restores the session from it.
+   * Set while `snapshotKey` names a snapshot: the execution count it holds. Whichever snapshot it
+   * is (a checkpoint, CHECKPOINT_AFTER, or the hibernation the session last woke from), a server
+   * that finds a live session's owner dead restores the session from it.
    */
   checkpointCount: number | null;
   /** "idle", "lifetime", "closed", ... once evicted or lost. */

@@ -48,6 +48,7 @@ export function welcomeFrames(sessionId: string, resumed: boolean, welcome: Welc
     resumed,
     last_seq: welcome.lastSeq,
     limits: welcome.limits,
+    work_ids: welcome.workIds,
     ...(welcome.restoredFromCheckpoint !== null && { restored_from_checkpoint: { execution_count: welcome.restoredFromCheckpoint } }),
   };
   const { gap } = welcome;

@@ -10,7 +10,8 @@
 //
 // Everything is stopped when the test file ends (`after`), whatever happened: haproxy, the pods
 // (SIGTERM, then SIGKILL after a grace period), sandboxes orphaned by a killed pod, and Redis.
-// Set CLUSTER_KEEP_LOGS=1 to keep each process's full output (the directory is printed).
+// Outside a test (the soak benchmark, bench/soak/) `launchCluster` starts the same cluster and the
+// caller stops it. Set CLUSTER_KEEP_LOGS=1 to keep each process's full output (the directory is printed).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
@@ -161,10 +162,16 @@ export class Pod {
     // Its sandboxes outlive it for a moment when it is killed; remember them to clean up after.
     await this.orphans.remember(child.pid!);
     child.kill(signal);
+    if (signal !== "SIGKILL") child.kill("SIGCONT"); // a stopped pod handles the signal only once it runs again
     const exited = await Promise.race([this.exit.then(() => true), sleep(timeoutMs, false, { ref: false })]);
     if (!exited) child.kill("SIGKILL");
     const { code, signal: exitSignal } = await this.exit;
     return { code, signal: exitSignal, ms: performance.now() - started, killedAfterTimeout: !exited };
+  }
+
+  /** Sends a signal that does not end the process (SIGSTOP, SIGCONT: a stalled node), and returns at once. */
+  signal(signal: "SIGSTOP" | "SIGCONT"): void {
+    if (this.alive) this.process!.kill(signal);
   }
 
   /** The first match of pattern in the output since the last start, waiting for it up to timeoutMs. */
@@ -197,11 +204,15 @@ export interface Cluster {
   redis: RedisServer;
   keyPrefix: string;
   secret: string;
-  /** A token of tenant `tenant` (default acme) for `user` (default alice) with every scope but tenant:admin, valid 1 h. */
-  token(user?: string, tenant?: string): Promise<string>;
+  /** A token of tenant `tenant` (default acme) for `user` (default alice) with every scope but tenant:admin, valid `ttlSeconds` (default 1 h). */
+  token(user?: string, tenant?: string, ttlSeconds?: number): Promise<string>;
   pod(name: string): Pod;
   /** A session's record in Redis (the hash's fields, as strings), or null. */
   record(id: string): Promise<Record<string, string> | null>;
+  /** Every session record in Redis now, by id. */
+  records(): Promise<Map<string, Record<string, string>>>;
+  /** A connection to the cluster's Redis (opened on first use, closed by stop). */
+  redisClient(): Redis;
   /** The pod each session's record names (null: none, e.g. hibernated or ended). */
   owners(ids: readonly string[]): Promise<Map<string, string | null>>;
   /** haproxy's view of its servers. */
@@ -218,6 +229,17 @@ export interface Cluster {
  * level of a test file (`after` binds to the context it is called in).
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  let cluster: Cluster | null = null;
+  after(() => cluster?.stop());
+  cluster = await launchCluster(options);
+  return cluster;
+}
+
+/**
+ * Starts Redis, the pods and haproxy, for a caller that stops them itself (`stop()`); should the
+ * process exit first, its children are killed on the way out.
+ */
+export async function launchCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const names = options.pods ?? ["pod-a", "pod-b", "pod-c"];
   const dir = await mkdtemp(join(tmpdir(), "wasm-repl-cluster-"));
   const orphans = new OrphanWatch();
@@ -242,15 +264,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await redis.stop();
       await orphans.killSurvivors();
       for (const pod of pods) pod.closeLog();
+      process.off("exit", killAll);
       if (process.env.CLUSTER_KEEP_LOGS) process.stderr.write(`cluster logs kept in ${dir}\n`);
       else await rm(dir, { recursive: true, force: true });
     })());
-  after(stop);
-  // The last resort, if the test process ends without its after hooks: nothing of ours outlives it.
+  // The last resort, if the process ends without stopping the cluster: nothing of ours outlives it.
   const killAll = () => {
     for (const child of [haproxy, ...pods.map((pod) => pod.process)]) {
       if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
+    redis.signal("SIGKILL");
   };
   process.once("exit", killAll);
   try {
@@ -330,22 +353,35 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       redis,
       keyPrefix,
       secret,
-      token: (user = "alice", tenant = "acme") =>
+      token: (user = "alice", tenant = "acme", ttlSeconds = 3600) =>
         new SignJWT({ tenant, scope: USER_SCOPE })
           .setProtectedHeader({ alg: "HS256", typ: "JWT" })
           .setSubject(user)
           .setIssuedAt()
-          .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+          .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
           .sign(new TextEncoder().encode(secret)),
       pod: (name) => {
         const pod = pods.find((candidate) => candidate.name === name);
         if (!pod) throw new Error(`no pod ${name}; the pods are ${names.join(", ")}`);
         return pod;
       },
+      redisClient: () => (client ??= new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 2 })),
       record: async (id) => {
-        client ??= new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 2 });
-        const hash = await client.hgetall(`${keyPrefix}session:${id}`);
+        const hash = await cluster.redisClient().hgetall(`${keyPrefix}session:${id}`);
         return Object.keys(hash).length === 0 ? null : hash;
+      },
+      records: async () => {
+        const found = new Map<string, Record<string, string>>();
+        const prefix = `${keyPrefix}session:`;
+        for await (const keys of cluster.redisClient().scanStream({ match: `${prefix}*`, count: 500 })) {
+          await Promise.all(
+            (keys as string[]).map(async (key) => {
+              const hash = await cluster.redisClient().hgetall(key);
+              if (Object.keys(hash).length > 0) found.set(key.slice(prefix.length), hash);
+            }),
+          );
+        }
+        return found;
       },
       owners: async (ids) => {
         const records = await Promise.all(ids.map((id) => cluster.record(id)));

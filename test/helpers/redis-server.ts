@@ -41,6 +41,12 @@ export class RedisServer {
     }
   }
 
+  /** Sends a signal and returns at once: SIGSTOP and SIGCONT make an unreachable Redis whose connections stay open. */
+  signal(signal: "SIGSTOP" | "SIGCONT" | "SIGKILL"): void {
+    const child = this.process;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+
   /** Stops the server (SIGTERM) and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.process;
@@ -48,6 +54,7 @@ export class RedisServer {
     if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, "exit");
     child.kill("SIGTERM");
+    child.kill("SIGCONT"); // a stopped server handles its SIGTERM only once it runs again
     await exited;
   }
 }

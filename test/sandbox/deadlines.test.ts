@@ -115,3 +115,21 @@ test("a sandbox that dies between cells: the next cell says the state is gone", 
   assert.equal(after.state_preserved, true, "said once");
   await interpreter.close();
 });
+
+test("interrupts reach only a cell's own code: the server's Python around it (an add_context's decoding, a result) goes on", async () => {
+  const sandbox = await runtime.pool.take();
+  // Sent by hand, as the host's repeats of an interrupt can arrive after their cell ended.
+  const interrupt = () => (sandbox as unknown as { channel: { send(message: { type: "interrupt" }): void } }).channel.send({ type: "interrupt" });
+  const payload = JSON.stringify(Array.from({ length: 400_000 }, (_, index) => ({ index, name: `item ${index}` })));
+  const repeating = setInterval(interrupt, 5);
+  try {
+    assert.equal(await sandbox.addContext("context", 0, payload, true), null, "decoding a payload is not interrupted");
+    const result = await run(sandbox, "big = {str(i): list(range(50)) for i in range(2000)}\nlen(context_0)", { locals: "all" });
+    // The cell itself may have been interrupted: what matters is that the interpreter lives on.
+    assert.equal(result.state_preserved, true, JSON.stringify(result.error));
+  } finally {
+    clearInterval(repeating);
+  }
+  assert.equal((await run(sandbox, "len(context_0)")).value, "400000");
+  await sandbox.close();
+});

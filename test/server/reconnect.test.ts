@@ -79,3 +79,20 @@ test("cells sent while disconnected are delivered after the reconnect", async ()
   assert.equal(result.value, "'sent while offline'");
   await session.close();
 });
+
+test("a request written to a connection that dropped before it reached the server is sent again after the reconnect, and runs once", async () => {
+  const session = await ReplSession.open(server.url, { token });
+  await session.execute("runs = 0");
+  const running = session.execute("import time\ntime.sleep(0.5)\nruns += 1\nruns");
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The next cell is written to the socket as it dies: it never leaves this machine.
+  const socket = session.connection!;
+  socket.send = () => {};
+  const lost = session.execute("runs += 10\nruns");
+  socket.terminate();
+  // The one the server had (running when the connection dropped) is not sent again.
+  assert.equal((await running).value, "1");
+  assert.equal((await lost).value, "11", "the lost cell ran once after the reconnect");
+  assert.equal((await session.execute("runs")).value, "11");
+  await session.close();
+});

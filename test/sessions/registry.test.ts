@@ -1,9 +1,11 @@
 // The registry driven directly, with a MemoryStore and a clock the test moves: who may find a
 // session, what an ended one answers, eviction and hibernation by the clock, and two registries
-// standing for two pods of one cluster, one taking over what the other let go of.
+// standing for two pods of one cluster, one taking over what the other let go of (or, having
+// stalled, lost to the other).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HeldElsewhere, SessionError } from "../../server/sessions/errors.ts";
+import type { SessionEvent } from "../../server/sessions/events.ts";
 import { SessionRegistry } from "../../server/sessions/registry.ts";
 import { MemorySnapshotStore, MemoryStore } from "../../server/store/memory.ts";
 import { identity, registryOptions } from "../helpers/registry.ts";
@@ -18,7 +20,7 @@ function cluster() {
   const snapshots = new MemorySnapshotStore();
   const pod = (name: string, overrides: Parameters<typeof registryOptions>[1] = {}) =>
     new SessionRegistry(registryOptions({ runtime, store, clock, snapshots }, { pod: { name, address: `${name}:8000` }, ...overrides }));
-  return { clock, store, pod };
+  return { clock, store, snapshots, pod };
 }
 
 async function refusal(work: Promise<unknown>): Promise<SessionError> {
@@ -104,6 +106,75 @@ test("a live session of a live pod is held elsewhere; once that pod drains, anot
   const outcome = await taken.run("n * 6", undefined, {});
   assert.ok("result" in outcome && outcome.result.value === "42");
   await b.shutdown();
+});
+
+test("a draining pod keeps its heartbeat until it has let go of its sessions: none is taken over meanwhile", async () => {
+  const { clock, store, pod } = cluster();
+  const [a, b] = [pod("pod-a", { heartbeatTtlMs: 600, drainTimeoutMs: 10_000 }), pod("pod-b")];
+  const alice = identity("acme");
+  const session = await a.open(alice);
+  const running = session.run("import time\ntime.sleep(2)\n'done'", undefined, {});
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the cell runs
+  const draining = a.shutdown();
+  // Longer than the heartbeat's TTL, by the clock and for its timer.
+  clock.advance(1000);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(await store.isPodAlive("pod-a"), true, "the draining pod still beats");
+  const elsewhere = await b.find(session.id, alice).then(() => null, (error: unknown) => error);
+  assert.ok(elsewhere instanceof HeldElsewhere, `the session is still pod-a's while it drains, not taken over: ${String(elsewhere)}`);
+  const outcome = await running;
+  assert.ok("result" in outcome && outcome.result.value === "'done'");
+  await draining;
+  assert.equal((await store.get(session.id))?.pod, null, "let go of once saved");
+  await b.shutdown();
+});
+
+test("a pod that stopped answering past its heartbeat's TTL lets go of a session it finds taken over when it goes on", async () => {
+  const { clock, store, pod } = cluster();
+  // Its heartbeat timer fires every 20 s of real time, so not during the test: the clock says when it expires.
+  const [a, b] = [pod("pod-a", { heartbeatTtlMs: 60_000, checkpointAfterMs: 1000 }), pod("pod-b")];
+  const alice = identity("acme");
+  const session = await a.open(alice);
+  assert.ok("result" in (await session.run("n = 1", undefined, {})));
+  clock.advance(2000);
+  await a.sweep();
+  const checkpoint = (await store.get(session.id))?.snapshotKey;
+  assert.ok(checkpoint, "checkpointed");
+  clock.advance(61_000); // pod-a stalled: its heartbeat expired, and pod-b takes the session over
+  const taken = await b.find(session.id, alice);
+  assert.equal((await store.get(session.id))?.pod, "pod-b");
+  // pod-a goes on: its copy is used, and its next sweep finds the record names pod-b.
+  const events: SessionEvent[] = [];
+  session.attach({ deliver: (event) => events.push(event) }, null);
+  assert.ok("result" in (await session.run("n += 1", undefined, {})));
+  await a.sweep();
+  assert.equal(a.size, 0, "pod-a let go of its copy");
+  assert.ok(events.some((event) => event.type === "evicted" && event.resumable === true), "its clients are told to follow the session");
+  const record = await store.get(session.id);
+  assert.equal(record?.pod, "pod-b", "the record stays pod-b's");
+  assert.equal(record?.snapshotKey, checkpoint, "and so does the snapshot pod-b restored from");
+  const outcome = await taken.run("n", undefined, {});
+  assert.ok("result" in outcome && outcome.result.value === "1", "pod-b's session is the checkpoint's");
+  await Promise.all([a.shutdown(), b.shutdown()]);
+});
+
+test("a hibernated session whose snapshot the store lost ends as lost at its next wake, instead of failing every cell", async () => {
+  const { clock, store, snapshots, pod } = cluster();
+  const registry = pod("pod-a", { hibernateAfterMs: 1000 });
+  const alice = identity("acme");
+  const session = await registry.open(alice);
+  assert.ok("result" in (await session.run("n = 1", undefined, {})));
+  clock.advance(2000);
+  await registry.sweep();
+  const record = await store.get(session.id);
+  assert.equal(record?.state, "hibernated");
+  await snapshots.delete(record!.snapshotKey!); // as a Redis restarted empty would
+  const outcome = await session.run("n", undefined, {});
+  assert.ok("error" in outcome && outcome.error.code === "sandbox_failed", "the cell that found it gone says why");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal((await store.get(session.id))?.state, "lost");
+  assert.equal((await refusal(registry.find(session.id, alice))).code, "session_lost");
+  await registry.shutdown();
 });
 
 test("a session whose pod died with nothing saved is lost, and says so", async () => {

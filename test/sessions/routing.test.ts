@@ -1,6 +1,7 @@
 // Many servers, one store: a request for a session another live server holds is forwarded to it;
 // a draining server hands its sessions over without losing a variable; a killed server's
-// checkpointed sessions come back, and the rest answer session_lost.
+// checkpointed sessions come back (as do those it woke from hibernation and had not checkpointed
+// since), and the rest answer session_lost.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
@@ -125,5 +126,30 @@ test("a killed server's checkpointed sessions come back from the checkpoint; the
     return true;
   });
   assert.ok(performance.now() - started < 2000, "answered at once");
+  await back.close();
+});
+
+test("a session a killed server had woken from hibernation, and not checkpointed since, comes back from its hibernation snapshot", async () => {
+  // No checkpoints at all: the snapshot of its hibernation is the only one it has.
+  const doomed = await spawnServer({ ...shared, POD_NAME: "doomed-waker", POD_HEARTBEAT_TTL: "1", HIBERNATE_AFTER: "1", CHECKPOINT_AFTER: "0", POOL_SIZE: "2" });
+  const session = await ReplSession.open(doomed.url, { token, reconnect: false });
+  await session.execute("kept = 5");
+  await session.execute("kept += 1");
+  const deadline = Date.now() + 10_000;
+  while ((await other.stores.sessions.get(session.id))?.state !== "hibernated") {
+    assert.ok(Date.now() < deadline, "the quiet session hibernated");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await session.execute("after_wake = 6"); // wakes it on its server, which is then killed
+  doomed.process.kill("SIGKILL");
+  await once(doomed.process, "exit");
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // its heartbeat expires
+
+  const raw = await RawSocket.connect(other.url, `/v1/sessions/${session.id}`, token);
+  assert.deepEqual(raw.welcome.restored_from_checkpoint, { execution_count: 2 }, "it came back from the state it hibernated with, and says so");
+  raw.socket.close();
+  const back = await ReplSession.attach(other.url, session.id, { token });
+  assert.equal(back.restoredFromCheckpoint, 2, "the SDK says so once attach() returns, too");
+  assert.equal((await back.execute("kept, 'after_wake' in globals()")).value, "(6, False)");
   await back.close();
 });

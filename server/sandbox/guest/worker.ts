@@ -272,6 +272,8 @@ let addContext: PyCallable;
 let introspectHelper: PyCallable;
 let beforeSnapshot: PyCallable;
 let afterRestore: PyCallable;
+/** Pyodide's switch for interrupts (kept before Python can reach pyodide_js: see boot). */
+let interruptsReachPython: (on: boolean) => void;
 /** The repository's packages in this interpreter (package-loader.ts). */
 let packages: PackageLoader;
 
@@ -293,7 +295,10 @@ async function boot(init: WorkerInit): Promise<void> {
   pyodide.setStderr(outputWriter("stderr"));
   // Standard input is the host protocol's pipe; Python must never read it.
   pyodide.setStdin({ error: true });
-  pyodide.setInterruptBuffer(interruptWord);
+  // Interrupts reach Python only while a cell's own code runs (see run): the server's Python
+  // around it (its result, a snapshot's helpers, set_vars, add_context) never stops halfway.
+  const setInterruptBuffer = pyodide.setInterruptBuffer.bind(pyodide);
+  interruptsReachPython = (on) => setInterruptBuffer(on ? interruptWord : (undefined as unknown as Int32Array));
   // Python reaches this object (pyodide_js): it must not swap the streams for Pyodide's defaults,
   // which buffer without bound in this worker's JavaScript heap (its exhaustion aborts the whole
   // process) or, under Node, write to the host protocol's pipe.
@@ -334,13 +339,20 @@ async function run(message: Extract<HostMessage, { type: "run" }>): Promise<void
   cell = message.cell;
   outputBytes = 0;
   droppedBytes = 0;
-  Atomics.store(interruptWord, 0, 0);
-  // What the cell imports (or names to micropip.install) loads first: nothing can be awaited inside it.
-  const wanted = packages.requirements(message.code);
-  const unloaded = wanted.length > 0 ? await packages.load(wanted) : null;
-  timers.beginCell();
-  runCell(message.code, unloaded ?? undefined); // undefined: Python's None (null would be jsnull)
-  const cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
+  let cut: boolean;
+  interruptsReachPython(true);
+  try {
+    // What the cell imports (or names to micropip.install) loads first: nothing can be awaited inside it.
+    const wanted = packages.requirements(message.code);
+    const unloaded = wanted.length > 0 ? await packages.load(wanted) : null;
+    timers.beginCell();
+    runCell(message.code, unloaded ?? undefined); // undefined: Python's None (null would be jsnull)
+    cut = await timers.settle(() => Atomics.load(interruptWord, 0) !== 0);
+  } finally {
+    // An interrupt from here on (the host repeats one until it hears the result) is for a cell
+    // that is over: building its result must not die of it.
+    interruptsReachPython(false);
+  }
   const { data, ...result } = JSON.parse(finishCell(message.locals satisfies LocalsMode, cut) as string);
   // The trailing value's bundle has the output cap to itself: a cell that filled it with streams
   // and displays still shows its value (the result's own caps leave the bundle out).
@@ -376,8 +388,6 @@ function addPayload(message: WithPayload<Extract<HostMessage, { type: "add_conte
 
 /** Completion, inspection or is-complete between cells (bootstrap.py, introspect). */
 function introspect(message: Extract<HostMessage, { type: "introspect" }>): void {
-  // Left set by the cell before (the host repeats an interrupt until its cell ends): not for this.
-  Atomics.store(interruptWord, 0, 0);
   introspecting = true;
   let reply: string;
   try {
@@ -459,6 +469,12 @@ function fatal(error: unknown, booting: boolean): void {
 
 self.onmessage = async (event: MessageEvent<WorkerInit | HostMessage | PackageFileAnswer>) => {
   const message = event.data;
+  // Each piece of work starts with no interrupt: the host repeats one until it hears its cell's
+  // result, so a repeat may land after that cell ended, and it is for no later work (the next cell
+  // would stop at once; a snapshot's helpers, before interrupts were kept to cells, halfway,
+  // leaving the interpreter unable to be snapshotted again). A package file's answer comes during
+  // a cell: its interrupt stands.
+  if (message.type !== "init" && message.type !== "package_file") Atomics.store(interruptWord, 0, 0);
   try {
     if (message.type === "init") await boot(message);
     else if (message.type === "run") await run(message);
