@@ -128,7 +128,7 @@ export class ReplSession extends EventEmitter<SessionEvents> {
   private moved = false;
   /**
    * After a reconnect: the requests written to the dropped connection that the session did not
-   * have, sent again once this ping's pong shows the replay is through (unless it answered them).
+   * have, ended once this ping's pong shows the replay is through (unless it answered them).
    */
   private unconfirmed: { ping: string; ids: string[] } | null = null;
   /** Why this client is done with the session: undefined while it is not, null for a clean end. */
@@ -470,9 +470,11 @@ export class ReplSession extends EventEmitter<SessionEvents> {
     if (frame.restored_from_checkpoint) this.emit("restored", frame.restored_from_checkpoint.execution_count);
     // First, so that the cells below find them; its result answers no request of the caller's.
     if (this.tools.size > 0) this.socket!.send(JSON.stringify({ type: "set_tools", id: `tools-${++cellCounter}`, tools: this.toolSpecs() }));
-    // A request written to the connection that dropped may never have left this machine. One the
-    // session neither has nor answers in the replay (which comes before the pong) never reached
-    // it: it goes again, and runs once. (A server too old to say what it has: nothing is known.)
+    // A request written to the connection that dropped may never have reached the session. One it
+    // neither has nor answers in the replay (which comes before the pong) was lost, or is still on
+    // its way (through a server that forwarded the connection): sent again it could run twice, so
+    // it ends in replay_gap, its outcome unknown, rather than waiting for ever. (A server too old
+    // to say what it has: nothing is known.)
     this.unconfirmed = null;
     if (since !== null && frame.work_ids) {
       const ids = [...this.pending].filter(([id, pending]) => pending.sent && !frame.work_ids.includes(id)).map(([id]) => id);
@@ -524,7 +526,9 @@ export class ReplSession extends EventEmitter<SessionEvents> {
         this.unconfirmed = null;
         for (const id of ids) {
           const pending = this.pending.get(id);
-          if (pending) this.transmit(pending);
+          if (!pending) continue;
+          this.pending.delete(id);
+          pending.reject(new WasmReplError("replay_gap", `the connection dropped before the session confirmed request ${id}: it was lost, or may still arrive and run; send it again with a new id if it should run`));
         }
         return;
       }

@@ -24,7 +24,7 @@ import { CLUSTER_POD_ENV, launchCluster } from "../../test/helpers/cluster.ts";
 import { runBench, stopOnTheWayOut } from "../processes.ts";
 import { FAULT_NAMES, type FaultName } from "./faults.ts";
 import { formatReport, reportJson } from "./report.ts";
-import { runSoak, soakPodEnv } from "./soak.ts";
+import { runSoak, SOAK_HEARTBEAT_TTL_S, soakPodEnv } from "./soak.ts";
 
 const HIBERNATE_AFTER_S = 4;
 
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const maxSessions = Math.round(positive(values["max-sessions"], Math.ceil(clients / 2) + 10, "max-sessions"));
   const contextBytes = Math.round(positive(values["context-mib"], 2, "context-mib") * 2 ** 20);
   const sampleEveryMs = positive(values["sample-seconds"], 60, "sample-seconds") * 1000;
-  const heartbeatTtlMs = Number(CLUSTER_POD_ENV.POD_HEARTBEAT_TTL) * 1000;
+  const heartbeatTtlMs = SOAK_HEARTBEAT_TTL_S * 1000;
   const snapshots = values.snapshots ?? "redis";
   if (snapshots !== "redis" && snapshots !== "directory") throw new Error(`--snapshots takes redis or directory, not ${JSON.stringify(snapshots)}`);
   const snapshotDir = snapshots === "directory" ? await mkdtemp(join(tmpdir(), "wasm-repl-soak-snapshots-")) : null;
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const forget = stopOnTheWayOut(cluster);
   try {
     const lengths = hours !== null ? `${hours} h of load` : `${perFault} s of load around each fault`;
-    const setup = `3 servers (MAX_SESSIONS ${maxSessions}, HIBERNATE_AFTER ${HIBERNATE_AFTER_S}, CHECKPOINT_AFTER ${CLUSTER_POD_ENV.CHECKPOINT_AFTER}, snapshots in ${snapshotDir ? "a shared SNAPSHOT_DIR" : "Redis"}) behind haproxy, one Redis; ${clients} clients of ${users} users in a driver process, through a cutting proxy; ${lengths}; faults: ${faults.join(", ") || "none"}`;
+    const setup = `3 servers (MAX_SESSIONS ${maxSessions}, HIBERNATE_AFTER ${HIBERNATE_AFTER_S}, CHECKPOINT_AFTER ${CLUSTER_POD_ENV.CHECKPOINT_AFTER}, POD_HEARTBEAT_TTL ${SOAK_HEARTBEAT_TTL_S}, snapshots in ${snapshotDir ? "a shared SNAPSHOT_DIR" : "Redis"}) behind haproxy, one Redis; ${clients} clients of ${users} users in a driver process, through a cutting proxy; ${lengths}; faults: ${faults.join(", ") || "none"}`;
     const { data, report } = await runSoak(cluster, { clients, users, faults, seconds, contextBytes, hibernateAfterS: HIBERNATE_AFTER_S, heartbeatTtlMs, sampleEveryMs, deadlineSlackS: 60, setup, progress });
     if (values.save) await writeFile(values.save, JSON.stringify(data));
     console.log(formatReport(data, report));

@@ -22,9 +22,16 @@ const STOP_TIMEOUT_MS = 180_000;
 /** Every client reads its counter within this at a window's end (a request's own deadline is shorter). */
 const CHECK_TIMEOUT_MS = 150_000;
 
+/**
+ * The pods' POD_HEARTBEAT_TTL: a saturated two-core machine stalls a pod's event loop for seconds
+ * at times, and the cluster test's 2 s would take live pods for dead (the production default is 15).
+ */
+export const SOAK_HEARTBEAT_TTL_S = 5;
+
 /** What every pod of a soak runs with, over the cluster's own settings (test/helpers/cluster.ts). */
 export function soakPodEnv(options: { maxSessions: number; hibernateAfterS: number }): Record<string, string> {
   return {
+    POD_HEARTBEAT_TTL: String(SOAK_HEARTBEAT_TTL_S),
     HIBERNATE_AFTER: String(options.hibernateAfterS),
     MAX_SESSIONS: String(options.maxSessions),
     // One tenant for every client: its quotas are not what the soak is about.

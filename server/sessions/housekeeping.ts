@@ -168,10 +168,11 @@ export class Housekeeping {
       const saved = await hibernator.persist(session.id, snapshot);
       const changes = { snapshotKey: saved.key, snapshotBytes: saved.bytes, checkpointCount: session.executionCount };
       const record = await policy.write(session.id, () => store.update(session.id, changes, { pod: pod.name, states: ["live"] }));
-      if (record === null && (await this.takenOver(held))) {
-        // The record names another server's snapshot, which must stay: only this one goes.
+      if (record === null) {
+        // The store kept the record as it was: the snapshot it names must stay, only this one goes.
         await this.deleteSnapshot(saved.key);
-        return await this.handOver(held);
+        if (await this.takenOver(held)) await this.handOver(held);
+        return;
       }
       await this.deleteSnapshot(this.replaceSnapshot(held, saved.key));
       log.info("session_checkpointed", { session_id: session.id, tenant: session.owner.tenant, execution_count: session.executionCount, stored_bytes: saved.bytes });
@@ -187,6 +188,8 @@ export class Housekeeping {
     const { hibernator, store, pod, log, metrics, policy, ownership } = this.parts;
     const { session } = held;
     const started = this.parts.clock.now();
+    /** The store was told it hibernated: if the interpreter then stays live after all, it must hear otherwise. */
+    let recorded = false;
     try {
       const hibernated = await session.hibernate(async (snapshot) => {
         const saved = await hibernator.persist(session.id, snapshot).catch((error: Error) => {
@@ -198,6 +201,7 @@ export class Housekeeping {
           await this.deleteSnapshot(saved.key);
           throw new TakenOver();
         }
+        recorded = true;
         await this.deleteSnapshot(this.replaceSnapshot(held, saved.key));
         log.info("session_hibernated", { session_id: session.id, tenant: session.owner.tenant, stored_bytes: saved.bytes, snapshot_bytes: snapshot.byteLength, duration_ms: this.parts.clock.now() - started });
         metrics.hibernated(session.owner.tenant, saved.bytes);
@@ -210,6 +214,9 @@ export class Housekeeping {
         await this.handOver(held);
         return "another server holds it now";
       }
+      // Used while it was being saved, it stays live: its record says so again, and the snapshot
+      // just stored stays as its checkpoint (its record names it, with its execution count).
+      if (recorded) await policy.write(session.id, () => store.update(session.id, { state: "live" }, { pod: pod.name }));
       // It stays live; tried again once it has been used.
       held.hibernateFailedAt = session.lastActiveAt;
       const failure = hibernationFailure(error);

@@ -7,9 +7,9 @@
 // the benchmark's.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CLUSTER_POD_ENV, startCluster } from "../helpers/cluster.ts";
+import { startCluster } from "../helpers/cluster.ts";
 import { formatReport } from "../../bench/soak/report.ts";
-import { runSoak, soakPodEnv } from "../../bench/soak/soak.ts";
+import { runSoak, SOAK_HEARTBEAT_TTL_S, soakPodEnv } from "../../bench/soak/soak.ts";
 
 const CLIENTS = 6;
 const HIBERNATE_AFTER_S = 4;
@@ -23,7 +23,7 @@ test("under a small soak, a drain and a kill lose no request, run no cell twice 
     seconds: 50,
     contextBytes: 1024 * 1024,
     hibernateAfterS: HIBERNATE_AFTER_S,
-    heartbeatTtlMs: Number(CLUSTER_POD_ENV.POD_HEARTBEAT_TTL) * 1000,
+    heartbeatTtlMs: SOAK_HEARTBEAT_TTL_S * 1000,
     sampleEveryMs: 10_000,
     deadlineSlackS: 60,
     setup: `the short soak of npm test: ${CLIENTS} clients, a drain and a kill`,

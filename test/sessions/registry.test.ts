@@ -177,6 +177,27 @@ test("a hibernated session whose snapshot the store lost ends as lost at its nex
   await registry.shutdown();
 });
 
+test("a checkpoint the store does not take leaves the snapshot the record names in place", async () => {
+  const { clock, store, snapshots, pod } = cluster();
+  const registry = pod("pod-a", { checkpointAfterMs: 1000 });
+  const alice = identity("acme");
+  const session = await registry.open(alice);
+  assert.ok("result" in (await session.run("n = 1", undefined, {})));
+  clock.advance(2000);
+  await registry.sweep();
+  const first = (await store.get(session.id))?.snapshotKey;
+  assert.ok(first, "checkpointed");
+  // The record no longer matches what a checkpoint expects (it says hibernated, as a hibernation
+  // that lost a race with a cell left it): the next checkpoint is refused.
+  await store.update(session.id, { state: "hibernated" });
+  assert.ok("result" in (await session.run("n += 1", undefined, {})));
+  clock.advance(2000);
+  await registry.sweep();
+  assert.equal((await store.get(session.id))?.snapshotKey, first);
+  assert.ok(await snapshots.get(first!), "the snapshot the record names is still stored");
+  await registry.shutdown();
+});
+
 test("a session whose pod died with nothing saved is lost, and says so", async () => {
   const { clock, store, pod } = cluster();
   const [a, b] = [pod("pod-a", { heartbeatTtlMs: 1000 }), pod("pod-b")];

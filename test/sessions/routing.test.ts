@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
-import { ReplSession, SessionFiles, WasmReplError } from "../../client/index.ts";
+import { ReplSession, SessionFiles, WasmReplError, type SessionFrame } from "../../client/index.ts";
 import { RawSocket } from "../helpers/raw-socket.ts";
 import { deleteKeys, TEST_REDIS_URL, uniqueKeyPrefix } from "../helpers/redis-store.ts";
 import { startTestServer } from "../helpers/server.ts";
-import { spawnServer } from "../helpers/server-process.ts";
+import { spawnServer, type ServerProcess } from "../helpers/server-process.ts";
 
 const prefix = uniqueKeyPrefix();
 const secret = randomBytes(32).toString("hex");
@@ -19,6 +19,16 @@ const shared = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, JWT_SECRET
 const owner = await startTestServer({ ...shared, POD_NAME: "owner", DRAIN_TIMEOUT: "5" });
 const other = await startTestServer({ ...shared, POD_NAME: "other" });
 const token = await other.token();
+
+/** Kills a spawned server outright, waits out its heartbeat, and attaches to `id` through `other`: the session frame it answers. */
+async function killThenAttach(doomed: ServerProcess, id: string): Promise<SessionFrame> {
+  doomed.process.kill("SIGKILL");
+  await once(doomed.process, "exit");
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // its heartbeat (POD_HEARTBEAT_TTL 1) expires
+  const raw = await RawSocket.connect(other.url, `/v1/sessions/${id}`, token);
+  raw.socket.close();
+  return raw.welcome;
+}
 
 async function forwardedCount(kind: string): Promise<number> {
   const text = await (await fetch(`${other.url}/metrics`)).text();
@@ -111,13 +121,8 @@ test("a killed server's checkpointed sessions come back from the checkpoint; the
     checkpointed.execute("after_checkpoint = 6"),
     never.execute("unsaved = 1"), // its first cell: it was never idle after one, so never checkpointed
   ]);
-  doomed.process.kill("SIGKILL");
-  await once(doomed.process, "exit");
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // its heartbeat expires
-
-  const raw = await RawSocket.connect(other.url, `/v1/sessions/${checkpointed.id}`, token);
-  assert.deepEqual(raw.welcome.restored_from_checkpoint, { execution_count: 1 }, "the client is told where the session came back from");
-  raw.socket.close();
+  const welcome = await killThenAttach(doomed, checkpointed.id);
+  assert.deepEqual(welcome.restored_from_checkpoint, { execution_count: 1 }, "the client is told where the session came back from");
   const back = await ReplSession.attach(other.url, checkpointed.id, { token });
   assert.equal((await back.execute("kept, 'after_checkpoint' in globals()")).value, "(5, False)");
   const started = performance.now();
@@ -141,13 +146,8 @@ test("a session a killed server had woken from hibernation, and not checkpointed
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await session.execute("after_wake = 6"); // wakes it on its server, which is then killed
-  doomed.process.kill("SIGKILL");
-  await once(doomed.process, "exit");
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // its heartbeat expires
-
-  const raw = await RawSocket.connect(other.url, `/v1/sessions/${session.id}`, token);
-  assert.deepEqual(raw.welcome.restored_from_checkpoint, { execution_count: 2 }, "it came back from the state it hibernated with, and says so");
-  raw.socket.close();
+  const welcome = await killThenAttach(doomed, session.id);
+  assert.deepEqual(welcome.restored_from_checkpoint, { execution_count: 2 }, "it came back from the state it hibernated with, and says so");
   const back = await ReplSession.attach(other.url, session.id, { token });
   assert.equal(back.restoredFromCheckpoint, 2, "the SDK says so once attach() returns, too");
   assert.equal((await back.execute("kept, 'after_wake' in globals()")).value, "(6, False)");
