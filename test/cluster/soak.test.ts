@@ -20,7 +20,7 @@ test("under a small soak, a drain and a kill lose no request, run no cell twice 
     clients: CLIENTS,
     users: 2,
     faults: ["sigterm", "sigkill"],
-    seconds: 50,
+    seconds: 40,
     contextBytes: 1024 * 1024,
     hibernateAfterS: HIBERNATE_AFTER_S,
     heartbeatTtlMs: SOAK_HEARTBEAT_TTL_S * 1000,

@@ -29,6 +29,15 @@ async function refusal(work: Promise<unknown>): Promise<SessionError> {
   return error;
 }
 
+/** A session of `registry` that ran `n = 1`, then stayed quiet 2 s by the clock and was swept: checkpointed or hibernated, as its pod's settings say. */
+async function quietSession(registry: SessionRegistry, clock: ManualClock, owner: ReturnType<typeof identity>) {
+  const session = await registry.open(owner);
+  assert.ok("result" in (await session.run("n = 1", undefined, {})));
+  clock.advance(2000);
+  await registry.sweep();
+  return session;
+}
+
 test("a session is found by its owner and its tenant's admin; anyone else is told it does not exist", async () => {
   const { pod } = cluster();
   const registry = pod("pod-a");
@@ -134,10 +143,7 @@ test("a pod that stopped answering past its heartbeat's TTL lets go of a session
   // Its heartbeat timer fires every 20 s of real time, so not during the test: the clock says when it expires.
   const [a, b] = [pod("pod-a", { heartbeatTtlMs: 60_000, checkpointAfterMs: 1000 }), pod("pod-b")];
   const alice = identity("acme");
-  const session = await a.open(alice);
-  assert.ok("result" in (await session.run("n = 1", undefined, {})));
-  clock.advance(2000);
-  await a.sweep();
+  const session = await quietSession(a, clock, alice);
   const checkpoint = (await store.get(session.id))?.snapshotKey;
   assert.ok(checkpoint, "checkpointed");
   clock.advance(61_000); // pod-a stalled: its heartbeat expired, and pod-b takes the session over
@@ -162,10 +168,7 @@ test("a hibernated session whose snapshot the store lost ends as lost at its nex
   const { clock, store, snapshots, pod } = cluster();
   const registry = pod("pod-a", { hibernateAfterMs: 1000 });
   const alice = identity("acme");
-  const session = await registry.open(alice);
-  assert.ok("result" in (await session.run("n = 1", undefined, {})));
-  clock.advance(2000);
-  await registry.sweep();
+  const session = await quietSession(registry, clock, alice);
   const record = await store.get(session.id);
   assert.equal(record?.state, "hibernated");
   await snapshots.delete(record!.snapshotKey!); // as a Redis restarted empty would
@@ -181,10 +184,7 @@ test("a checkpoint the store does not take leaves the snapshot the record names 
   const { clock, store, snapshots, pod } = cluster();
   const registry = pod("pod-a", { checkpointAfterMs: 1000 });
   const alice = identity("acme");
-  const session = await registry.open(alice);
-  assert.ok("result" in (await session.run("n = 1", undefined, {})));
-  clock.advance(2000);
-  await registry.sweep();
+  const session = await quietSession(registry, clock, alice);
   const first = (await store.get(session.id))?.snapshotKey;
   assert.ok(first, "checkpointed");
   // The record no longer matches what a checkpoint expects (it says hibernated, as a hibernation
