@@ -9,8 +9,21 @@ import { RawSocket } from "../helpers/raw-socket.ts";
 import { startTestServer } from "../helpers/server.ts";
 import { setTimeout as delay } from "node:timers/promises";
 
-const server = await startTestServer({ TOOL_CLIENT_TIMEOUT: "1", HIBERNATE_AFTER: "1", IDLE_TIMEOUT: "120" });
+const server = await startTestServer({ HIBERNATE_AFTER: "1", IDLE_TIMEOUT: "120" });
 const token = await server.token();
+// A server of its own for the no-client timeout: with the default (30 s) a client reconnecting
+// mid-call on a loaded machine is well within it; one second here would race such a reconnect.
+const impatient = await startTestServer({ TOOL_CLIENT_TIMEOUT: "1" });
+const impatientToken = await impatient.token();
+
+/** Waits, at most a minute (a hang guard, not a speed check), until the session's record says hibernated. */
+async function hibernated(id: string): Promise<void> {
+  const until = Date.now() + 60_000;
+  while ((await server.stores.sessions.get(id))?.state !== "hibernated") {
+    assert.ok(Date.now() < until, "the idle session hibernates (HIBERNATE_AFTER 1)");
+    await delay(100);
+  }
+}
 
 test("Python calls a client's tools as plain functions and as tools.<name>, with positional and keyword JSON arguments", async () => {
   const calls: unknown[][] = [];
@@ -65,7 +78,7 @@ test("a tool that never answers ends with the cell's deadline, and one waiting i
 });
 
 test("with no client that answers tools connected, a tool call is a ToolError after TOOL_CLIENT_TIMEOUT, not a hang", async () => {
-  const declaring = await RawSocket.connect(server.url, "/v1/sessions", token);
+  const declaring = await RawSocket.connect(impatient.url, "/v1/sessions", impatientToken);
   const id = declaring.welcome.session_id;
   declaring.send({ type: "set_tools", id: "t", tools: [{ name: "lookup" }] });
   assert.equal((await declaring.next("result")).success, true);
@@ -74,7 +87,7 @@ test("with no client that answers tools connected, a tool call is a ToolError af
   assert.deepEqual([call.id, call.name, call.args, call.kwargs], ["c", "lookup", ["k"], {}]);
   declaring.socket.terminate(); // the only client that could answer is gone
 
-  const watcher = await RawSocket.connect(server.url, `/v1/sessions/${id}?since=${call.seq}`, token);
+  const watcher = await RawSocket.connect(impatient.url, `/v1/sessions/${id}?since=${call.seq}`, impatientToken);
   const result = await watcher.next("result");
   assert.equal(result.id, "c");
   assert.match(result.stdout, /no client that answers tools was connected for 1 s \(TOOL_CLIENT_TIMEOUT\), so tool lookup got no answer/);
@@ -117,7 +130,7 @@ test("refused declarations: a reserved name, a duplicate, too many tools", async
 test("tools survive hibernation (the snapshot carries them) and a reset (the session declares them again)", async () => {
   const session = await ReplSession.open(server.url, { token, tools: { twice: (n: number) => 2 * n } });
   assert.equal((await session.execute("twice(4)")).value, "8");
-  while ((await server.stores.sessions.get(session.id))?.state !== "hibernated") await delay(100);
+  await hibernated(session.id);
   assert.equal((await session.execute("twice(5)")).value, "10");
   await session.reset();
   assert.equal((await session.execute("twice(6)")).value, "12");
