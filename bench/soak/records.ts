@@ -3,31 +3,29 @@
 // crosses the IPC channel. Times are Date.now() milliseconds, which both processes share.
 
 /** What a client asks of the cluster; every kind ends in a result, an error, or (a finding) no answer. */
-export const REQUEST_KINDS = [
+export type RequestKind =
   /** open a session (WebSocket through haproxy) */
-  "open",
+  | "open"
   /** attach to its session again after leaving it (an idle client), or after the SDK gave up reconnecting */
-  "attach",
+  | "attach"
   /** a short cell */
-  "cell",
+  | "cell"
   /** a cell that streams output for seconds */
-  "stream",
+  | "stream"
   /** a streaming cell whose connection the client drops midway: the SDK reconnects with ?since= and replays */
-  "replay",
+  | "replay"
   /** a cell that runs into its timeout */
-  "timeout",
+  | "timeout"
   /** a cell the client interrupts while it runs */
-  "interrupt",
+  | "interrupt"
   /** add_context of a few MiB, then a cell that checks it */
-  "context",
+  | "context"
   /** the counter read after each fault */
-  "check",
+  | "check"
   /** stateless POST /execute */
-  "execute",
+  | "execute"
   /** closing the session (the client then opens another) */
-  "close",
-] as const;
-export type RequestKind = (typeof REQUEST_KINDS)[number];
+  | "close";
 
 export interface RequestRecord {
   client: number;
@@ -46,23 +44,21 @@ export interface RequestRecord {
   session: string | null;
 }
 
-export const FINDING_KINDS = [
+export type FindingKind =
   /** the counter jumped by more than the cells that may have run: a cell ran twice */
-  "ran_twice",
+  | "ran_twice"
   /** the counter went back without the server saying why (no restored_from_checkpoint, no state_preserved: false) */
-  "counter_lost",
+  | "counter_lost"
   /** the counter moved otherwise than by one after the server said the state changed: allowed (restored from a checkpoint, an interpreter replaced) */
-  "counter_reset_told",
+  | "counter_reset_told"
   /** the output a client received while a cell ran differs from its result's (a replay lost or repeated output) */
-  "stream_mismatch",
+  | "stream_mismatch"
   /** a cell's answer was not what it computes (add_context's payload, POST /execute's value) */
-  "wrong_value",
+  | "wrong_value"
   /** the session came back from a checkpoint (restored_from_checkpoint) */
-  "restored",
+  | "restored"
   /** the session cannot be reached any more (session_lost, session_not_found, session_expired) */
-  "session_lost",
-] as const;
-export type FindingKind = (typeof FINDING_KINDS)[number];
+  | "session_lost";
 
 export interface Finding {
   client: number;

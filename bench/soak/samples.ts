@@ -107,8 +107,6 @@ export interface Trend {
   max: number;
   /** Least-squares slope, per hour. */
   perHour: number;
-  /** Over the run (after its first quarter, a warm-up), the growth the slope predicts. */
-  growth: number;
   /** null: too few samples to judge. */
   grows: boolean | null;
 }
@@ -151,6 +149,7 @@ function judge(name: string, unit: Trend["unit"], floor: number, points: Array<[
   const settled = points.slice(Math.floor(points.length / 4));
   const slopePerMs = slope(settled);
   const span = settled.length > 1 ? settled.at(-1)![0] - settled[0]![0] : 0;
+  // Over the run after its first quarter (a warm-up), the growth the slope predicts.
   const growth = slopePerMs * span;
   const sorted = [...settled.map(([, value]) => value)].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
@@ -163,7 +162,6 @@ function judge(name: string, unit: Trend["unit"], floor: number, points: Array<[
     min: Math.min(...values),
     max: Math.max(...values),
     perHour: slopePerMs * 3_600_000,
-    growth,
     grows: settled.length < JUDGED_AFTER ? null : growth > Math.max(floor, GROWTH_SHARE * median),
   };
 }
